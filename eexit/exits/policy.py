@@ -1,0 +1,58 @@
+"""Exit policy: a score per sample and a threshold per (exit, predicted class).
+
+Thresholds live in one tensor shaped ``[num_exits, num_classes]``; a global
+threshold is the special case where every entry is equal, and ``inf`` means
+"this class never exits at this head". Higher scores mean more confident for
+every kind, and a sample leaves when ``score >= threshold[exit, predicted class]``.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def score(kind: str, logits: torch.Tensor, confidence: torch.Tensor | None) -> torch.Tensor:
+    """Confidence score of each sample, higher = surer.
+
+    ``max_softmax``: largest class probability; ``confidence``: the head's learned
+    confidence; ``entropy``: 1 - H(p)/log K (1 for one-hot, 0 for uniform).
+    """
+    if kind == "max_softmax":
+        return logits.float().softmax(1).amax(1)
+    if kind == "confidence":
+        if confidence is None:
+            raise ValueError("score 'confidence' needs heads that learn one (convx, eenet)")
+        return confidence.float()
+    if kind == "entropy":
+        logp = logits.float().log_softmax(1)
+        ent = -(logp.exp() * logp).sum(1)
+        return 1 - ent / math.log(logits.shape[1])
+    raise ValueError(f"unknown score '{kind}'; choose max_softmax, confidence or entropy")
+
+
+SCORES = ("max_softmax", "confidence", "entropy")
+
+
+class ExitPolicy:
+    def __init__(self, score_kind: str, thresholds: torch.Tensor):
+        if score_kind not in SCORES:
+            raise ValueError(f"unknown score '{score_kind}'; choose one of {SCORES}")
+        if thresholds.dim() != 2:
+            raise ValueError("thresholds must be shaped [num_exits, num_classes]")
+        self.score_kind, self.thresholds = score_kind, thresholds.float()
+
+    @classmethod
+    def global_threshold(cls, score_kind: str, value: float, num_exits: int, num_classes: int) -> "ExitPolicy":
+        return cls(score_kind, torch.full((num_exits, num_classes), float(value)))
+
+    def decide(self, exit_index: int, logits: torch.Tensor, confidence: torch.Tensor | None):
+        """``(leave [B] bool, predicted class [B])`` for one head's output."""
+        s = score(self.score_kind, logits, confidence)
+        pred = logits.argmax(1)
+        thr = self.thresholds[exit_index].to(logits.device)[pred]
+        return s >= thr, pred
+
+    def to_dict(self) -> dict:
+        return {"score": self.score_kind,
+                "thresholds": [[None if math.isinf(v) else v for v in row] for row in self.thresholds.tolist()]}

@@ -1,0 +1,56 @@
+"""Cost model: multiply-accumulates (MACs) counted by fvcore, model in eval mode, batch 1.
+
+fvcore counts one fused multiply-add as one "flop", so its numbers are MACs; the
+unit is MACs everywhere in eexit. Residual additions and ReLUs count zero (fvcore
+skips element-wise ops), the usual convention for CNN cost tables.
+"""
+from __future__ import annotations
+
+import logging
+
+import torch
+from fvcore.nn import FlopCountAnalysis
+from torch import nn
+
+from eexit.models.backbones.staged import StagedBackbone
+
+logging.getLogger("fvcore").setLevel(logging.ERROR)
+
+
+def count_macs(module: nn.Module, *inputs: torch.Tensor) -> int:
+    """Total MACs of ``module(*inputs)`` (inputs with batch size 1), in eval mode."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            analysis = FlopCountAnalysis(module, inputs)
+            analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+            analysis.tracer_warnings("none")
+            return int(analysis.total())
+    finally:
+        module.train(was_training)
+
+
+def block_macs(backbone: StagedBackbone, image_shape=(3, 32, 32)) -> list[int]:
+    """MACs of each block of ``backbone``, from one trace of the whole network."""
+    device = next(backbone.parameters()).device
+    x = torch.zeros(1, *image_shape, device=device)
+    was_training = backbone.training
+    backbone.eval()
+    try:
+        with torch.no_grad():
+            analysis = FlopCountAnalysis(backbone, (x,))
+            analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+            analysis.tracer_warnings("none")
+            by_module = analysis.by_module()
+    finally:
+        backbone.train(was_training)
+    return [int(by_module.get(f"blocks.{i}", 0)) for i in range(backbone.num_blocks)]
+
+
+def cumulative(values: list[int]) -> list[int]:
+    out, total = [], 0
+    for v in values:
+        total += v
+        out.append(total)
+    return out

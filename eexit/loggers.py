@@ -1,0 +1,72 @@
+"""Run loggers: W&B (online with credentials, otherwise offline in the run folder) and CSV.
+
+``logger=wandb`` (default) logs to both, ``logger=csv`` to CSV only, ``logger=none``
+to nothing. Offline W&B runs land in ``<run>/wandb/offline-run-*``; upload them
+later with ``wandb sync <run>/wandb/offline-run-*``.
+"""
+from __future__ import annotations
+
+import logging
+import netrc
+import os
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def has_wandb_credentials() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        path = os.environ.get("NETRC", str(Path.home() / ".netrc"))
+        return netrc.netrc(path).authenticators("api.wandb.ai") is not None
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return False
+
+
+def wandb_mode(requested: str) -> str:
+    """``WANDB_MODE`` in the environment wins; ``auto`` = online with credentials, else offline."""
+    env = os.environ.get("WANDB_MODE")
+    if env:
+        return "offline" if env == "dryrun" else env
+    if requested != "auto":
+        return requested
+    return "online" if has_wandb_credentials() else "offline"
+
+
+def build_loggers(lcfg, run_dir: Path, run_config: dict) -> list:
+    from lightning.pytorch.loggers import CSVLogger
+
+    loggers = []
+    if lcfg.csv:
+        loggers.append(CSVLogger(save_dir=str(run_dir), name="csv", version=""))
+    if lcfg.wandb.enabled:
+        from lightning.pytorch.loggers import WandbLogger
+        mode = wandb_mode(lcfg.wandb.mode)
+        if mode != "disabled":
+            log.info("W&B mode: %s%s", mode,
+                     " (no credentials; sync later with `wandb sync <run>/wandb/offline-run-*`)"
+                     if mode == "offline" else "")
+        loggers.append(WandbLogger(
+            save_dir=str(run_dir), project=lcfg.wandb.project, entity=lcfg.wandb.entity or None,
+            group=lcfg.wandb.group or None, name=lcfg.wandb.name or None, job_type=lcfg.wandb.job_type,
+            tags=list(lcfg.wandb.tags or []), mode=mode, config=run_config, log_model=False))
+    return loggers
+
+
+def wandb_run(loggers):
+    """The live W&B run behind the loggers, or None."""
+    for lg in loggers:
+        if type(lg).__name__ == "WandbLogger":
+            return lg.experiment
+    return None
+
+
+def finish_wandb(failed: bool = False) -> None:
+    """Always close the W&B run, so the next job of a multirun starts its own."""
+    try:
+        import wandb
+        if wandb.run is not None:
+            wandb.finish(exit_code=1 if failed else 0)
+    except Exception as exc:  # never mask the job's own error
+        log.warning("could not finish the W&B run: %s", exc)

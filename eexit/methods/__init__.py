@@ -1,0 +1,1 @@
+"""Training schemes: backbone pretraining, non-boosted, boosted (BTS-EE), post-trained (PTEENet), joint (EENets)."""

@@ -1,0 +1,50 @@
+"""Optimizer and learning-rate schedule from config, shared by every training scheme."""
+from __future__ import annotations
+
+import torch
+
+from eexit.errors import EExitError
+
+
+def build_optimizer(params, name: str = "sgd", lr: float = 0.1, weight_decay: float = 5e-4,
+                    momentum: float = 0.9, nesterov: bool = True, **_) -> torch.optim.Optimizer:
+    params = [p for p in params if p.requires_grad]
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                               nesterov=nesterov and momentum > 0)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    raise EExitError(f"unknown optimizer '{name}'; choose sgd, adam or adamw")
+
+
+def build_schedule(optimizer, schedule: str = "cosine", epochs: int = 1, steps_per_epoch: int = 1,
+                   warmup_epochs: float = 0.0, **_):
+    """Per-step schedule: ``cosine`` (with optional linear warm-up), ``onecycle``, or ``none``."""
+    total = max(1, epochs * steps_per_epoch)
+    warm = int(warmup_epochs * steps_per_epoch)
+    if schedule == "none":
+        return None
+    if schedule == "cosine":
+        import math
+
+        def factor(step: int) -> float:
+            if step < warm:
+                return (step + 1) / warm
+            progress = (step - warm) / max(1, total - warm)
+            return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    if schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
+                                                   total_steps=total, pct_start=0.25)
+    raise EExitError(f"unknown schedule '{schedule}'; choose cosine, onecycle or none")
+
+
+def lightning_optimizers(params, optim_cfg: dict, epochs: int, steps_per_epoch: int):
+    """What ``configure_optimizers`` returns for an optimizer + per-step schedule config."""
+    opt = build_optimizer(params, **optim_cfg)
+    sched = build_schedule(opt, epochs=epochs, steps_per_epoch=steps_per_epoch, **optim_cfg)
+    if sched is None:
+        return opt
+    return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -1,0 +1,1 @@
+"""Networks: staged backbones, exit heads, and the EarlyExitNet that joins them."""

@@ -1,0 +1,27 @@
+"""Backbone registry: ``build_backbone("resnet18", num_classes=10)``."""
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable
+
+from eexit.errors import EExitError
+from eexit.models.backbones.densenet import densenet121
+from eexit.models.backbones.resnet import cifar_resnet, resnet18
+from eexit.models.backbones.staged import StagedBackbone
+from eexit.models.backbones.vgg import vgg_bn
+
+BACKBONES: dict[str, Callable[..., StagedBackbone]] = {
+    "resnet18": resnet18,
+    **{f"resnet{d}": partial(cifar_resnet, d) for d in (20, 32, 44, 56, 110)},
+    **{f"vgg{d}_bn": partial(vgg_bn, d) for d in (11, 13, 16, 19)},
+    "densenet121": densenet121,
+}
+
+
+def build_backbone(name: str, num_classes: int = 10) -> StagedBackbone:
+    if name not in BACKBONES:
+        raise EExitError(f"unknown backbone '{name}'; choose one of: {', '.join(BACKBONES)}")
+    return BACKBONES[name](num_classes=num_classes)
+
+
+__all__ = ["BACKBONES", "StagedBackbone", "build_backbone"]

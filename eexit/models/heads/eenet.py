@@ -1,0 +1,30 @@
+"""EENets' exit block: ``plain`` (flatten), ``pool`` (global pool) or ``bnpool`` (BN, then pool),
+followed by a classifier and a sigmoid confidence.
+
+``plain`` sizes its linear layers from the actual feature map (the original code
+sized it from the input image, which only fits full-resolution maps; methods.md §3).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from eexit.models.heads.base import ConfidenceHead, HeadOutput
+
+
+class EENetHead(nn.Module):
+    def __init__(self, in_shape: tuple[int, int, int], num_classes: int, block: str = "pool"):
+        super().__init__()
+        c, h, w = in_shape
+        if block == "plain":
+            self.body, features = nn.Flatten(), c * h * w
+        elif block == "pool":
+            self.body, features = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), c
+        elif block == "bnpool":
+            self.body, features = nn.Sequential(nn.BatchNorm2d(c), nn.AdaptiveAvgPool2d(1), nn.Flatten()), c
+        else:
+            raise ValueError(f"eenet block must be plain, pool or bnpool, got '{block}'")
+        self.out = ConfidenceHead(features, num_classes)
+
+    def forward(self, x: torch.Tensor) -> HeadOutput:
+        return self.out(self.body(x))

@@ -1,0 +1,1 @@
+"""results.json, trade-off plots and W&B tables."""

@@ -1,0 +1,30 @@
+"""``results.json``: the machine-readable summary every run leaves (contract in README)."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+
+def _clean(value):
+    """JSON has no inf/nan: write them as null."""
+    if isinstance(value, float) and (math.isinf(value) or math.isnan(value)):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_results(run_dir: Path, results: dict) -> Path:
+    path = Path(run_dir) / "results.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(_clean(results), indent=2))
+    os.replace(tmp, path)
+    return path
+
+
+def read_results(path: Path) -> dict:
+    return json.loads(Path(path).read_text())

@@ -1,0 +1,29 @@
+"""Trade-off curves and headline numbers into the live W&B run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def log_tradeoff(run, series: dict[str, list[dict]], results: dict, plot_path: Path | None) -> None:
+    if run is None:
+        return
+    import wandb
+
+    columns = ["regime", "setting", "cost_fraction", "test_acc", "agreement", "exit_fractions"]
+    rows = [[name, p["setting"], p["cost_fraction"], p["test_acc"], p["agreement"], str(p["exit_fractions"])]
+            for name, points in series.items() for p in points]
+    table = wandb.Table(columns=columns, data=rows)
+    run.log({"tradeoff/table": table})
+    names = [n for n, pts in series.items() if pts]
+    if names:
+        run.log({"tradeoff/chart": wandb.plot.line_series(
+            xs=[[p["cost_fraction"] for p in sorted(series[n], key=lambda p: p["cost_fraction"])] for n in names],
+            ys=[[p["test_acc"] for p in sorted(series[n], key=lambda p: p["cost_fraction"])] for n in names],
+            keys=names, title="accuracy vs compute", xname="cost fraction")})
+    if plot_path is not None and Path(plot_path).is_file():
+        run.log({"tradeoff/plot": wandb.Image(str(plot_path))})
+    run.summary["backbone_test_acc"] = results.get("backbone_test_acc")
+    for regime, head in (results.get("headlines") or {}).items():
+        for drop, point in (head or {}).items():
+            if point:
+                run.summary[f"{regime}/{drop}/cost_reduction"] = point["cost_reduction"]
