@@ -28,6 +28,16 @@ from eexit.trainer import device_of
 log = logging.getLogger(__name__)
 
 
+def quiet_lightning() -> None:
+    """Lightning prints device/tip banners for every Trainer; a run makes several."""
+    import warnings
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning.pytorch.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for msg in (".*log_every_n_steps.*", ".*LeafSpec.*", ".*does not have many workers.*",
+                ".*limit_val_batches.*", ".*torch.jit.*deprecated.*"):
+        warnings.filterwarnings("ignore", message=msg)
+
+
 @dataclass
 class RunContext:
     """What a training scheme gets: the config, data, loggers, output folder and trained backbone."""
@@ -53,6 +63,7 @@ def run_experiment(cfg, run_dir: Path, overrides: list[str] | None = None) -> di
     if cfg.method.name not in methods:
         raise EExitError(f"unknown method '{cfg.method.name}'; choose one of: {', '.join(methods)}")
     start = time.perf_counter()
+    quiet_lightning()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     torch.set_float32_matmul_precision("high")
     dm = instantiate(cfg.data)

@@ -1,0 +1,29 @@
+"""Shared fixtures: configs composed as run.py would, with tiny budgets and no W&B network."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+CONF = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+@pytest.fixture(autouse=True)
+def _no_wandb_network(monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+
+
+def compose_cfg(overrides: list[str] | None = None, tmp_path: Path | None = None):
+    """The composed config for ``overrides`` (no Hydra run dir needed)."""
+    GlobalHydra.instance().clear()
+    base = ["logger=none", "trainer.progress_bar=false", "trainer.accelerator=cpu"]
+    if tmp_path is not None:
+        base.append(f"cache_dir={tmp_path / 'cache'}")
+    with initialize_config_dir(version_base="1.3", config_dir=CONF):
+        return compose("config", overrides=base + list(overrides or []))
+
+
+TINY = ["pretrain.epochs=2", "data.batch_size=64", "++method.head_train.epochs=2"]

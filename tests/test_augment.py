@@ -1,0 +1,53 @@
+"""Batched augmentation: bounds, padding value, flip rate, labels stay with their images."""
+from __future__ import annotations
+
+import torch
+
+from eexit.data.augment import normalize, random_crop, random_flip
+from eexit.data.loader import TensorBatchLoader
+
+
+def test_crop_stays_in_bounds_and_pads_with_fill():
+    x = torch.full((500, 3, 8, 8), 200, dtype=torch.uint8)
+    out = random_crop(x, 2, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    assert set(out.unique().tolist()) <= {0, 200}
+    # every crop keeps at least a 6x6 block of the original
+    assert ((out == 200).flatten(1).sum(1) >= 3 * 36).all()
+    mean_fill = random_crop(x, 2, torch.Generator().manual_seed(0), fill=torch.tensor([1.0, 2.0, 3.0]))
+    assert set(mean_fill[:, 1].unique().tolist()) <= {2, 200}
+
+
+def test_crop_is_a_shift():
+    x = torch.arange(16, dtype=torch.float32).view(1, 1, 4, 4).repeat(64, 1, 1, 1)
+    out = random_crop(x, 1, torch.Generator().manual_seed(1))
+    for img in out[:, 0]:
+        inner = img[1:3, 1:3]  # always inside the original for padding 1
+        r, c = divmod(int(inner[0, 0]), 4)
+        assert torch.equal(inner, x[0, 0, r:r + 2, c:c + 2])
+
+
+def test_flip_rate_and_content():
+    x = torch.arange(4, dtype=torch.float32).view(1, 1, 1, 4).repeat(4000, 1, 1, 1)
+    out = random_flip(x, torch.Generator().manual_seed(0))
+    flipped = (out[:, 0, 0, 0] == 3)
+    assert 0.46 < flipped.float().mean() < 0.54
+    assert torch.equal(out[flipped][0, 0, 0], torch.tensor([3.0, 2, 1, 0]))
+
+
+def test_labels_stay_attached():
+    n = 50
+    images = torch.arange(n, dtype=torch.uint8).view(n, 1, 1, 1).expand(n, 3, 4, 4).contiguous()
+    loader = TensorBatchLoader(images, torch.arange(n), 8, torch.zeros(3), torch.ones(3) / 255,
+                               shuffle=True, crop_padding=0, flip=True, seed=3)
+    seen = []
+    for x, y in loader:
+        assert torch.equal(x[:, 0, 0, 0].round().long(), y)
+        seen += y.tolist()
+    assert sorted(seen) == list(range(n))
+
+
+def test_normalize():
+    x = torch.tensor([0, 255], dtype=torch.uint8).view(2, 1, 1, 1).expand(2, 3, 1, 1)
+    out = normalize(x, torch.tensor([0.5] * 3), torch.tensor([0.25] * 3))
+    assert torch.allclose(out[:, 0, 0, 0], torch.tensor([-2.0, 2.0]))

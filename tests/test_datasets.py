@@ -1,0 +1,118 @@
+"""Readers on tiny fixtures written in each dataset's exact on-disk format."""
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.io
+import torch
+from PIL import Image
+
+from eexit.data import CIFAR10DataModule, CINIC10DataModule, DigitsDataModule, SVHNDataModule
+from eexit.data.base import holdout
+from eexit.errors import DatasetNotFoundError
+
+
+def cifar_fixture(root, per_batch=4):
+    """Pickled batches: image j of batch b has R=b*10+j, G=100+j, B=200+j; pixel (1,2) of R is 7."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for b, name in enumerate([f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]):
+        data = np.zeros((per_batch, 3072), dtype=np.uint8)
+        for j in range(per_batch):
+            data[j, :1024], data[j, 1024:2048], data[j, 2048:] = b * 10 + j, 100 + j, 200 + j
+            data[j, 1 * 32 + 2] = 7  # R channel, row 1, column 2
+        with open(folder / name, "wb") as f:
+            pickle.dump({"data": data, "labels": [(b + j) % 10 for j in range(per_batch)]}, f)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": list(CIFAR10DataModule.classes)}, f)
+
+
+def test_cifar10_pixels_channels_labels(tmp_path):
+    cifar_fixture(tmp_path)
+    dm = CIFAR10DataModule(root=str(tmp_path), val_size=5)
+    splits = dm.read_splits()
+    x, y = splits["train"]
+    assert x.shape == (20, 3, 32, 32) and x.dtype == torch.uint8
+    assert x[1, 0, 0, 0] == 1 and x[1, 1, 0, 0] == 101 and x[1, 2, 0, 0] == 201
+    assert x[6, 0, 5, 5] == 12  # batch 2, image 1
+    assert x[0, 0, 1, 2] == 7 and x[0, 0, 2, 1] == 0  # row-major: (row 1, col 2), not transposed
+    assert y[:4].tolist() == [0, 1, 2, 3] and y[4:8].tolist() == [1, 2, 3, 4]
+    xt, yt = splits["test"]
+    assert xt[0, 0, 0, 0] == 50 and yt.tolist() == [5, 6, 7, 8]
+    dm.setup()
+    assert dm.splits["val"][0].shape[0] == 5 and dm.splits["train"][0].shape[0] == 15
+
+
+def test_svhn_mat_label_10_is_zero(tmp_path):
+    n = 6
+    X = np.zeros((32, 32, 3, n), dtype=np.uint8)
+    for i in range(n):
+        X[:, :, 0, i], X[:, :, 1, i], X[:, :, 2, i] = i, 50 + i, 100 + i
+    X[3, 4, 1, 0] = 255  # row 3, column 4, green
+    y = np.array([[10], [1], [2], [10], [9], [5]], dtype=np.uint8)
+    for name in ("train_32x32.mat", "test_32x32.mat"):
+        scipy.io.savemat(tmp_path / name, {"X": X, "y": y})
+    x, labels = SVHNDataModule(root=str(tmp_path), val_size=2).read_splits()["train"]
+    assert x.shape == (n, 3, 32, 32)
+    assert labels.tolist() == [0, 1, 2, 0, 9, 5]
+    assert x[2, 0, 0, 0] == 2 and x[2, 1, 0, 0] == 52 and x[2, 2, 0, 0] == 102
+    assert x[0, 1, 3, 4] == 255 and x[0, 1, 4, 3] == 50
+
+
+def test_cinic10_png_folders(tmp_path):
+    classes = CINIC10DataModule.classes
+    for split in ("train", "valid", "test"):
+        for c, name in enumerate(classes[:3]):
+            (tmp_path / split / name).mkdir(parents=True)
+            img = np.zeros((32, 32, 3), dtype=np.uint8)
+            img[..., 0], img[..., 1], img[..., 2] = 10 * c, 20 + c, 30 + c
+            img[0, 5] = (255, 0, 0)
+            Image.fromarray(img).save(tmp_path / split / name / f"cifar-10-train-{c}.png")
+        for name in classes[3:]:
+            (tmp_path / split / name).mkdir(parents=True)
+    # a greyscale PNG (CINIC-10 has some) becomes 3 equal channels
+    Image.fromarray(np.full((32, 32), 77, dtype=np.uint8), mode="L").save(tmp_path / "test" / "truck" / "g.png")
+    dm = CINIC10DataModule(root=str(tmp_path))
+    dm.setup()
+    x, y = dm.splits["train"]
+    assert x.shape == (3, 3, 32, 32) and y.tolist() == [0, 1, 2]
+    assert x[2, 0, 1, 1] == 20 and x[2, 1, 1, 1] == 22 and x[2, 2, 1, 1] == 32
+    assert x[0, :, 0, 5].tolist() == [255, 0, 0]
+    xt, yt = dm.splits["test"]
+    assert yt.tolist() == [0, 1, 2, 9] and xt[3, :, 0, 0].tolist() == [77, 77, 77]
+    assert (tmp_path / ".decoded-train.pt").is_file()  # decoded once, reused
+    again = CINIC10DataModule(root=str(tmp_path))
+    again.setup()
+    assert torch.equal(again.splits["train"][0], x)
+
+
+@pytest.mark.parametrize("cls,expected", [(CIFAR10DataModule, "cifar-10-batches-py"), (SVHNDataModule, "svhn"),
+                                          (CINIC10DataModule, "cinic")])
+def test_missing_data_names_path_and_fix(tmp_path, cls, expected):
+    root = tmp_path / ("svhn" if cls is SVHNDataModule else "cinic")
+    with pytest.raises(DatasetNotFoundError) as err:
+        cls(root=str(root)).setup()
+    msg = str(err.value)
+    assert "\n" not in msg and expected in msg and "data.download=true" in msg
+
+
+def test_holdout_is_fixed_and_disjoint():
+    x = torch.arange(100, dtype=torch.uint8).view(100, 1, 1, 1).expand(100, 3, 2, 2)
+    split = (x, torch.arange(100))
+    (r1, v1), (r2, v2) = holdout(split, 10, 3), holdout(split, 10, 3)
+    assert torch.equal(v1[1], v2[1]) and v1[1].numel() == 10
+    assert set(r1[1].tolist()).isdisjoint(v1[1].tolist()) and len(r1[1]) == 90
+    assert not torch.equal(holdout(split, 10, 4)[1][1], v1[1])
+
+
+def test_digits_real_images():
+    dm = DigitsDataModule(val_size=100, test_size=200)
+    dm.setup()
+    x, y = dm.splits["train"]
+    assert x.shape[1:] == (3, 32, 32) and x.shape[0] == 1797 - 300
+    assert torch.equal(x[:, 0], x[:, 1]) and set(y.tolist()) == set(range(10))
+    assert dm.splits["test"][0].shape[0] == 200 and not dm.flip
+    xb, yb = next(iter(dm.loader("train", train=True)))
+    assert xb.dtype == torch.float32 and xb.shape == (128, 3, 32, 32) and yb.shape == (128,)

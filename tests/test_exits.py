@@ -1,0 +1,149 @@
+"""Exit policies, real-skip inference against the simulation, CPM and evaluation on hand-made numbers."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from eexit.evaluation import CachedExits, collect, headline, operating_point, pareto_front, simulate
+from eexit.exits import ExitPolicy
+from eexit.exits.cpm import INF, calibrate_cpm, class_precision, cpm_head_thresholds, target_precision
+from eexit.models.backbones import build_backbone
+from eexit.models.early_exit import EarlyExitNet
+from eexit.models.heads import build_head
+
+HEADS = [("linear", {}, "max_softmax"), ("conv1d", {}, "entropy"), ("convx", {"depth": 1}, "confidence"),
+         ("eenet", {"block": "pool"}, "confidence"), ("eenet", {"block": "plain"}, "max_softmax")]
+
+
+def make_net(kind, opts, seed=0):
+    torch.manual_seed(seed)
+    bb = build_backbone("resnet20").eval()
+    attach = [2, 5, 8]
+    shapes = bb.feature_shapes()
+    return EarlyExitNet(bb, attach, [build_head(kind, shapes[a], 10, **opts) for a in attach]).eval()
+
+
+@pytest.mark.parametrize("kind,opts,score_kind", HEADS)
+@pytest.mark.parametrize("batch", [1, 7, 33])
+def test_infer_equals_simulation(kind, opts, score_kind, batch):
+    net = make_net(kind, opts)
+    gen = torch.Generator().manual_seed(batch)
+    x = torch.randn(batch, 3, 32, 32, generator=gen)
+    cached = collect(net, [(x, torch.zeros(batch, dtype=torch.long))])
+    scores = cached.scores(score_kind)
+    for trial in range(4):
+        # per-class thresholds drawn around the observed scores, some classes never exit
+        thr = scores.min() + (scores.max() - scores.min()) * torch.rand(3, 10, generator=gen)
+        thr[torch.rand(3, 10, generator=gen) < 0.2] = INF
+        policy = ExitPolicy(score_kind, thr)
+        sim_pred, sim_exit = simulate(scores, cached.head_pred, cached.backbone_pred, thr)
+        pred, exit_idx = net.infer(x, policy)
+        assert torch.equal(exit_idx, sim_exit) and torch.equal(pred, sim_pred)
+
+
+def test_infer_never_exit_and_all_exit():
+    net = make_net("linear", {})
+    x = torch.randn(5, 3, 32, 32)
+    pred, exit_idx = net.infer(x, ExitPolicy.global_threshold("max_softmax", INF, 3, 10))
+    assert (exit_idx == 3).all() and torch.equal(pred, net.backbone(x).argmax(1))
+    pred, exit_idx = net.infer(x, ExitPolicy.global_threshold("max_softmax", 0.0, 3, 10))
+    assert (exit_idx == 0).all() and torch.equal(pred, net.forward_all(x).logits[0].argmax(1))
+
+
+def test_simulate_hand_made():
+    scores = torch.tensor([[0.9, 0.2, 0.6], [0.1, 0.95, 0.3]])
+    head_pred = torch.tensor([[1, 0, 2], [1, 0, 0]])
+    final = torch.tensor([5, 6, 7])
+    thr = torch.full((2, 10), 0.5)
+    thr[0, 2] = 0.7  # class 2 needs more at head 0
+    pred, exit_idx = simulate(scores, head_pred, final, thr)
+    assert exit_idx.tolist() == [0, 1, 2] and pred.tolist() == [1, 0, 7]
+
+
+def test_operating_point_hand_made():
+    pred = torch.tensor([1, 0, 7, 3])
+    exit_idx = torch.tensor([0, 1, 2, 2])
+    labels = torch.tensor([1, 1, 7, 3])
+    backbone = torch.tensor([1, 0, 7, 4])
+    point = operating_point(pred, exit_idx, labels, backbone, torch.tensor([0.2, 0.5, 1.1]))
+    assert point["test_acc"] == 0.75 and point["agreement"] == 0.75
+    assert point["exit_fractions"] == [0.25, 0.25, 0.5]
+    assert point["cost_fraction"] == pytest.approx(0.25 * 0.2 + 0.25 * 0.5 + 0.5 * 1.1)
+
+
+def test_pareto_and_headline():
+    pts = [{"setting": s, "test_acc": a, "cost_fraction": c, "agreement": a}
+           for s, a, c in [(0, 0.90, 0.3), (1, 0.95, 0.5), (2, 0.94, 0.6), (3, 0.97, 0.8), (4, 0.985, 0.95)]]
+    assert [p["setting"] for p in pareto_front(pts)] == [0, 1, 3, 4]
+    h = headline(pts, backbone_acc=0.99)
+    assert h["drop_1pt"]["setting"] == 4 and h["drop_1pt"]["cost_reduction"] == pytest.approx(0.05)
+    assert h["drop_2pt"]["setting"] == 3 and h["drop_5pt"]["setting"] == 1
+    assert headline(pts, backbone_acc=1.2)["drop_5pt"] is None
+
+
+def test_entropy_score_range():
+    from eexit.exits.policy import score
+    logits = torch.tensor([[100.0, 0, 0], [0.0, 0, 0]])
+    s = score("entropy", logits, None)
+    assert s[0] == pytest.approx(1.0, abs=1e-6) and s[1] == pytest.approx(0.0, abs=1e-6)
+
+
+# ---- CPM ---------------------------------------------------------------------------------
+
+def test_class_precision_and_targets():
+    pred = torch.tensor([0, 0, 0, 1, 1, 2])
+    labels = torch.tensor([0, 0, 1, 1, 0, 2])
+    prec = class_precision(pred, labels, 4)
+    assert prec.tolist() == pytest.approx([2 / 3, 0.5, 1.0, 1.0])  # class 3 never predicted -> 1
+    assert target_precision(prec, 0.1, "additive").tolist() == pytest.approx([2 / 3 - 0.1, 0.4, 0.9, 0.9])
+    assert target_precision(prec, 0.1, "multiplicative").tolist() == pytest.approx([0.6, 0.45, 0.9, 0.9])
+
+
+def test_cpm_head_thresholds_hand_computed():
+    # class 0 predicted for 5 samples, scores desc 0.9 .8 .7 .6 .5 with correctness 1 1 0 1 0
+    scores = torch.tensor([0.9, 0.8, 0.7, 0.6, 0.5, 0.95, 0.4])
+    pred = torch.tensor([0, 0, 0, 0, 0, 1, 1])
+    ref = torch.tensor([0, 0, 1, 0, 2, 0, 1])   # class 1: 0.95 wrong, 0.4 right
+    # prefix precisions for class 0: 1, 1, 2/3, 3/4, 3/5
+    t = cpm_head_thresholds(scores, pred, ref, torch.tensor([0.75, 0.5, 0.9]))
+    assert t[0] == pytest.approx(0.6)            # longest prefix with precision >= .75 ends at 0.6
+    assert t[1] == pytest.approx(0.4)            # 1/2 >= 0.5 only with both samples
+    assert math.isinf(t[2])                      # never predicted: never exits
+    t = cpm_head_thresholds(scores, pred, ref, torch.tensor([0.8, 0.6, 0.9]))
+    assert t[0] == pytest.approx(0.8) and math.isinf(t[1])   # class 1 never reaches 0.6: never exits
+    t = cpm_head_thresholds(scores, pred, ref, torch.tensor([0.75, 0.5, 0.9]), min_support=3)
+    assert t[0] == pytest.approx(0.6) and math.isinf(t[1])   # class 1 has only 2 samples
+
+
+def test_cpm_ties_move_together():
+    scores = torch.tensor([0.9, 0.7, 0.7])
+    pred = torch.zeros(3, dtype=torch.long)
+    ref = torch.tensor([0, 0, 1])
+    # prefix of 2 has precision 1, but 0.7 is tied with a wrong sample: the cut must stay at 0.9
+    t = cpm_head_thresholds(scores, pred, ref, torch.tensor([0.9]))
+    assert t[0] == pytest.approx(0.9)
+
+
+def test_calibrate_cpm_on_survivors():
+    # head 0 exits sample 0 (score .9 >= threshold); head 1 is calibrated only on samples 1, 2
+    scores = torch.tensor([[0.9, 0.1, 0.2], [0.99, 0.8, 0.6]])
+    head_pred = torch.tensor([[0, 0, 0], [0, 0, 0]])
+    ref = torch.tensor([0, 0, 1])
+    prec = torch.tensor([1.0])
+    thr = calibrate_cpm(scores, head_pred, ref, prec, 0.0, "additive", survivors_only=True)
+    assert thr[0, 0] == pytest.approx(0.9)
+    assert thr[1, 0] == pytest.approx(0.8)        # 0.99 (an exited sample) is not in its pool
+    fixed = torch.tensor([[0.95], [float("nan")]])
+    thr = calibrate_cpm(scores, head_pred, ref, prec, 0.0, fixed=fixed)
+    assert thr[0, 0] == pytest.approx(0.95) and thr[1, 0] == pytest.approx(0.8)
+
+
+def test_cached_exits_subset_and_scores():
+    logits = torch.randn(3, 4, 5)
+    conf = torch.tensor([[0.1, 0.2, 0.3, 0.4], [float("nan")] * 4])
+    c = CachedExits(logits, conf, torch.arange(4))
+    assert c.num_exits == 2 and c.scores("max_softmax").shape == (2, 4)
+    sub = c.subset(torch.tensor([True, False, True, False]))
+    assert sub.labels.tolist() == [0, 2] and sub.logits.shape == (3, 2, 5)

@@ -1,0 +1,152 @@
+"""End-to-end runs on digits (CPU): backbone cache, non-boosted and BTS-EE pipelines, W&B offline."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from eexit.pipeline import run_experiment
+from tests.conftest import TINY, compose_cfg
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("shared")
+
+
+def run(tmp_path, cache, overrides, name="run"):
+    cfg = compose_cfg(TINY + overrides + [f"cache_dir={cache}"])
+    return run_experiment(cfg, tmp_path / name, overrides), tmp_path / name
+
+
+def test_backbone_run_then_cache_hit(tmp_path, cache, caplog):
+    start = time.perf_counter()
+    first, out = run(tmp_path, cache, ["method=backbone"], "a")
+    first_s = time.perf_counter() - start
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["dataset"] == "digits" and saved["backbone"] == "resnet20"
+    assert 0.0 < saved["backbone_test_acc"] <= 1.0 and saved["method"] == "backbone"
+    cum = [b["cumulative_macs"] for b in saved["blocks"]]
+    assert cum == sorted(cum) and cum[-1] == saved["backbone_macs"] == 41_218_688
+    caplog.set_level(logging.INFO)
+    start = time.perf_counter()
+    second, _ = run(tmp_path, cache, ["method=backbone"], "b")
+    assert second["backbone_source"] == "cache" and first["backbone_source"] in ("trained", "cache")
+    assert second["backbone_test_acc"] == first["backbone_test_acc"]
+    assert any("backbone cache hit" in r.message for r in caplog.records)
+    if first["backbone_source"] == "trained":
+        assert time.perf_counter() - start < first_s
+    # a different budget is a different backbone
+    cfg = compose_cfg(TINY + ["method=backbone", "pretrain.epochs=1", f"cache_dir={cache}"])
+    assert run_experiment(cfg, tmp_path / "c")["backbone_source"] == "trained"
+
+
+def test_nonboosted_end_to_end(tmp_path, cache):
+    results, out = run(tmp_path, cache, ["method=nonboosted"])
+    assert len(results["curve"]) >= 10 and set(results["headline"]) == {"drop_1pt", "drop_2pt", "drop_5pt"}
+    assert (out / "tradeoff.png").stat().st_size > 1000
+    regime = results["regimes"]["nonboosted"]
+    assert regime["real_skip_matches"] is True
+    assert len(results["exits"]) == 4 and results["exits"][-1]["block_name"] == "final"
+    for p in results["curve"]:
+        assert abs(sum(p["exit_fractions"]) - 1) < 1e-9 and 0 < p["cost_fraction"] < 1.1
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["curve"] == results["curve"] or len(saved["curve"]) == len(results["curve"])
+
+
+def test_bts_stages_train_on_survivors_and_freeze(tmp_path, cache, monkeypatch):
+    """Stage k sees exactly the training samples heads 0..k-1 do not exit; frozen parts never change."""
+    import eexit.methods.bts as bts
+    from eexit.exits.policy import score
+
+    seen, snapshots = [], []
+    real_fit = bts.fit_heads
+
+    def spy(ctx, heads, bank, targets, points, prefix, train_idx=None, **kw):
+        net = ctx._net
+        k = points[0]
+        keep = torch.ones(len(bank), dtype=torch.bool)
+        for j in range(k):  # recompute the survivors independently from the frozen heads
+            out = net.heads[j].eval()(bank.feats[j].float())
+            pred = out.logits.argmax(1)
+            keep &= ~(score(ctx.cfg.policy.score, out.logits, out.confidence) >= ctx._fixed[j][pred])
+        seen.append((k, train_idx.clone(), keep.nonzero().squeeze(1)))
+        snapshots.append({n: t.clone() for n, t in net.state_dict().items()})
+        return real_fit(ctx, heads, bank, targets, points, prefix, train_idx=train_idx, **kw)
+
+    real_train = bts.train_boosted
+
+    def train(ctx, net, banks):
+        ctx._net = net
+        ctx._fixed = torch.full((net.num_exits, 10), float("nan"))
+        orig = bts.thresholds_fn
+
+        def capture(pcfg, val, fixed):
+            fn = orig(pcfg, val, fixed)
+
+            def wrapped(m):
+                t = fn(m)
+                k = int((~torch.isnan(fixed).any(1)).sum())
+                ctx._fixed[k] = t[k]
+                return t
+            return wrapped
+        monkeypatch.setattr(bts, "thresholds_fn", capture)
+        return real_train(ctx, net, banks)
+
+    monkeypatch.setattr(bts, "fit_heads", spy)
+    monkeypatch.setattr(bts, "train_boosted", train)
+    results, out = run(tmp_path, cache, ["method=bts", "method.compare_nonboosted=false", "method.min_pool=1"])
+    assert [k for k, *_ in seen] == [0, 1, 2]
+    for k, used, expected in seen:
+        assert torch.equal(used.sort().values, expected)
+    assert seen[1][1].numel() < seen[0][1].numel()
+    # heads 0..k-1 and the whole backbone (incl. BN running stats) unchanged while later heads train
+    final = results and snapshots[-1]
+    for k in range(1, len(snapshots)):
+        for name, before in snapshots[k - 1].items():
+            frozen = name.startswith("backbone.") or any(name.startswith(f"heads.{j}.") for j in range(k - 1))
+            if frozen:
+                assert torch.equal(before, snapshots[k][name]), name
+    assert final is not None and results["regimes"]["boosted"]["stages"][0]["train_pool"] == seen[0][1].numel()
+
+
+def test_bts_reports_both_modes(tmp_path, cache):
+    results, out = run(tmp_path, cache, ["method=bts"])
+    assert set(results["regimes"]) == {"boosted", "nonboosted"}
+    assert set(results["headlines"]) == {"boosted", "nonboosted"}
+    assert set(results["comparison"]["drop_2pt"]) == {"boosted", "nonboosted", "boosted_wins"}
+    stages = results["regimes"]["boosted"]["stages"]
+    assert stages[0]["train_pool"] == 1077
+    assert all(s["train_pool"] == prev["train_pool"] - prev["train_exited"] for prev, s in zip(stages, stages[1:]))
+
+
+def test_wandb_offline_writes_run_folder(tmp_path, cache, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    cfg = compose_cfg(TINY + ["method=nonboosted", "logger=wandb", f"cache_dir={cache}"])
+    from eexit.loggers import finish_wandb
+    try:
+        run_experiment(cfg, tmp_path / "w")
+    finally:
+        finish_wandb()
+    runs = list((tmp_path / "w" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("run-*.wandb"))
+    assert (tmp_path / "w" / "csv" / "metrics.csv").is_file()
+
+
+def test_cli_missing_dataset_is_one_clear_line(tmp_path):
+    proc = subprocess.run([sys.executable, "run.py", "data=cifar10", "data.root=/nonexistent", "logger=none",
+                           f"hydra.run.dir={tmp_path}/o"], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "WANDB_MODE": "disabled"}, timeout=120)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    assert lines[-1].startswith("error: CIFAR-10 not found") and "/nonexistent" in lines[-1]
+    assert "data.download=true" in lines[-1] and "Traceback" not in proc.stderr
