@@ -27,6 +27,9 @@ class HeadsModule(L.LightningModule):
         self.heads = nn.ModuleList(heads)
         self.optim, self.epochs, self.steps, self.prefix = dict(optim), epochs, steps_per_epoch, prefix
 
+    def on_fit_start(self):
+        self.heads.train()
+
     def on_train_epoch_start(self):
         # Lightning keeps each module's mode; heads may have been put in eval mode by an
         # evaluation between stages, and must train with batch statistics.

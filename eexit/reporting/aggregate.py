@@ -1,0 +1,171 @@
+"""Summarise a multirun folder: one row per configuration, both BTS-EE modes, plots.
+
+Reads every ``<sweep>/<job>/results.json`` and writes, into the sweep folder,
+``summary.csv``, ``summary.md`` (per configuration the cost reduction at <= 1/2/5
+points for boosted and non-boosted, and who wins), ``fronts.png`` (both modes'
+Pareto fronts, every configuration) and ``wins.png``.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from eexit.evaluation import pareto_front  # noqa: E402
+
+log = logging.getLogger(__name__)
+DROPS = ("drop_1pt", "drop_2pt", "drop_5pt")
+
+
+def load_runs(sweep_dir: Path) -> list[dict]:
+    runs = []
+    for path in sorted(Path(sweep_dir).glob("*/results.json"), key=lambda p: (len(p.parent.name), p.parent.name)):
+        r = json.loads(path.read_text())
+        r["_job"] = path.parent.name
+        runs.append(r)
+    return runs
+
+
+def config_label(run: dict) -> str:
+    skip = ("sweep=", "hydra.", "logger", "trainer.")
+    parts = [o for o in run.get("overrides", []) if not o.startswith(skip)]
+    return " ".join(parts) or run["_job"]
+
+
+def reduction(run: dict, regime: str, drop: str):
+    point = ((run.get("headlines") or {}).get(regime) or {}).get(drop)
+    return None if point is None else point["cost_reduction"]
+
+
+def rows_of(runs: list[dict]) -> list[dict]:
+    rows = []
+    for r in runs:
+        row = {"job": r["_job"], "config": config_label(r), "method": r.get("method"),
+               "backbone_test_acc": r.get("backbone_test_acc")}
+        regimes = list((r.get("headlines") or {}).keys())
+        for regime in regimes:
+            for drop in DROPS:
+                row[f"{regime}_{drop}"] = reduction(r, regime, drop)
+        if {"boosted", "nonboosted"} <= set(regimes):
+            b, n = reduction(r, "boosted", "drop_2pt"), reduction(r, "nonboosted", "drop_2pt")
+            row["boosted_wins_2pt"] = None if b is None and n is None else (b or 0.0) > (n or 0.0)
+        rows.append(row)
+    return rows
+
+
+def fmt(v) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{100 * v:.1f}%"
+    return str(v)
+
+
+def write_tables(rows: list[dict], sweep_dir: Path) -> tuple[Path, Path, dict]:
+    columns = sorted({k for row in rows for k in row}, key=lambda k: (k not in ("job", "config"), k))
+    csv_path = sweep_dir / "summary.csv"
+    with open(csv_path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    decided = [r["boosted_wins_2pt"] for r in rows if r.get("boosted_wins_2pt") is not None]
+    stats = {"configurations": len(rows), "compared": len(decided), "boosted_wins": sum(decided)}
+    md = [f"# Sweep summary: {sweep_dir}", "",
+          f"{len(rows)} configurations. Cost reduction (share of backbone MACs saved) at the largest saving "
+          "whose test accuracy stays within 2 points of the backbone; — = no operating point within 2 points.", ""]
+    if decided:
+        md += [f"**Boosted wins {stats['boosted_wins']} of {stats['compared']}** configurations at ≤ 2 points.", ""]
+    show = ["job", "config"] + [c for c in columns if c.endswith("drop_2pt")] + \
+           (["boosted_wins_2pt"] if decided else [])
+    md.append("| " + " | ".join(show) + " |")
+    md.append("|" + "---|" * len(show))
+    for row in rows:
+        md.append("| " + " | ".join(fmt(row.get(c)) for c in show) + " |")
+    md_path = sweep_dir / "summary.md"
+    md_path.write_text("\n".join(md) + "\n")
+    return csv_path, md_path, stats
+
+
+def plot_fronts(runs: list[dict], sweep_dir: Path) -> Path:
+    """Every configuration's Pareto front per regime, one colour per regime, in one figure."""
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    colours = {}
+    for r in runs:
+        for regime, reg in (r.get("regimes") or {}).items():
+            front = pareto_front(reg.get("curve", []))
+            colour = colours.setdefault(regime, f"C{len(colours)}")
+            ax.plot([p["cost_fraction"] for p in front], [100 * p["test_acc"] for p in front],
+                    color=colour, alpha=0.35, lw=1, label=regime if regime not in ax.get_legend_handles_labels()[1] else None)
+    accs = [r["backbone_test_acc"] for r in runs if r.get("backbone_test_acc") is not None]
+    if accs:
+        ax.scatter([1.0], [100 * max(accs)], marker="*", s=160, color="black", zorder=5, label="backbone")
+    ax.set_xlabel("compute (fraction of backbone MACs)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"Pareto fronts of {len(runs)} configurations")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = sweep_dir / "fronts.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_wins(rows: list[dict], sweep_dir: Path) -> Path | None:
+    pairs = [(r["job"], r.get("boosted_drop_2pt"), r.get("nonboosted_drop_2pt")) for r in rows
+             if "boosted_drop_2pt" in r]
+    if not pairs:
+        return None
+    fig, ax = plt.subplots(figsize=(max(6, 0.18 * len(pairs)), 3.6))
+    xs = range(len(pairs))
+    ax.bar([x - 0.2 for x in xs], [100 * (b or 0) for _, b, _ in pairs], 0.4, label="boosted")
+    ax.bar([x + 0.2 for x in xs], [100 * (n or 0) for _, _, n in pairs], 0.4, label="non-boosted")
+    ax.set_xticks(list(xs), [j for j, _, _ in pairs], fontsize=6, rotation=90)
+    ax.set_ylabel("compute saved at ≤ 2 pt (%)")
+    ax.set_xlabel("configuration (job number)")
+    ax.legend()
+    fig.tight_layout()
+    path = sweep_dir / "wins.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def aggregate(sweep_dir: str | Path) -> dict:
+    sweep_dir = Path(sweep_dir)
+    runs = load_runs(sweep_dir)
+    if not runs:
+        raise FileNotFoundError(f"no */results.json under {sweep_dir}; point at a multirun folder")
+    rows = rows_of(runs)
+    csv_path, md_path, stats = write_tables(rows, sweep_dir)
+    plot_fronts(runs, sweep_dir)
+    plot_wins(rows, sweep_dir)
+    failed = sorted(p.parent.name for p in sweep_dir.glob("*/FAILED"))
+    summary = {**stats, "failed_jobs": failed, "csv": str(csv_path), "markdown": str(md_path)}
+    (sweep_dir / "summary.json").write_text(json.dumps({"stats": summary, "rows": rows}, indent=2))
+    return summary
+
+
+class AggregateOnMultirunEnd:
+    """Hydra callback: aggregate the sweep folder when a multirun finishes."""
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        try:
+            s = aggregate(config.hydra.sweep.dir)
+            print(f"[eexit] sweep summary: {s['markdown']} ({s['configurations']} configurations"
+                  + (f", boosted wins {s['boosted_wins']} of {s['compared']}" if s["compared"] else "") + ")")
+        except FileNotFoundError as exc:
+            log.warning("no sweep summary: %s", exc)
+
+    def __getattr__(self, name):  # the other Hydra callback hooks: nothing to do
+        if name.startswith("on_"):
+            return lambda *a, **k: None
+        raise AttributeError(name)
