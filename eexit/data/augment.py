@@ -1,0 +1,49 @@
+"""Batched image augmentation as tensor ops.
+
+Works on any device: the same code augments a CPU batch or a GPU-resident one, so
+no per-sample Python transform sits on the hot path.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator | None = None,
+                fill: torch.Tensor | float = 0.0) -> torch.Tensor:
+    """Pad each image by ``padding`` pixels and cut a random window of the original size.
+
+    ``fill`` is the padding value (0 for uint8 zero-padding, or a per-channel tensor
+    shaped ``[C]`` for mean padding). Every sample gets its own offset.
+    """
+    if padding <= 0:
+        return x
+    n, c, h, w = x.shape
+    padded = x.new_empty((n, c, h + 2 * padding, w + 2 * padding))
+    if torch.is_tensor(fill):
+        padded.copy_(fill.to(x.dtype).view(1, c, 1, 1).expand_as(padded))
+    else:
+        padded.fill_(fill)
+    padded[:, :, padding:padding + h, padding:padding + w] = x
+    dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator, device="cpu").to(x.device)
+    dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator, device="cpu").to(x.device)
+    rows = (dy.view(n, 1) + torch.arange(h, device=x.device).view(1, h))  # [n, h]
+    cols = (dx.view(n, 1) + torch.arange(w, device=x.device).view(1, w))  # [n, w]
+    idx_rows = rows.view(n, 1, h, 1).expand(n, c, h, w + 2 * padding)
+    out = padded.gather(2, idx_rows)
+    idx_cols = cols.view(n, 1, 1, w).expand(n, c, h, w)
+    return out.gather(3, idx_cols)
+
+
+def random_flip(x: torch.Tensor, generator: torch.Generator | None = None, p: float = 0.5) -> torch.Tensor:
+    """Mirror each image left-right with probability ``p``."""
+    flip = (torch.rand(x.shape[0], generator=generator, device="cpu") < p).to(x.device)
+    return torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+
+
+def normalize(x_uint8: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
+              dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """uint8 [N,C,H,W] in 0..255 -> float, per-channel standardised."""
+    x = x_uint8.to(dtype).div_(255.0)
+    mean = mean.to(x.device, dtype).view(1, -1, 1, 1)
+    std = std.to(x.device, dtype).view(1, -1, 1, 1)
+    return (x - mean) / std

@@ -1,0 +1,125 @@
+"""Base LightningDataModule for small-image classification held in memory as uint8.
+
+Every dataset here is 32x32 RGB, so the whole split fits in memory (CINIC-10 is
+0.83 GB as uint8). Subclasses only read their official on-disk format into
+``uint8 [N,3,32,32]`` + ``int64 [N]``; batching, augmentation, the fixed-seed
+validation hold-out and device placement live here once.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+import lightning as L
+import torch
+
+from eexit.data.loader import TensorBatchLoader
+
+log = logging.getLogger(__name__)
+
+Split = tuple[torch.Tensor, torch.Tensor]
+
+
+class ImageDataModule(L.LightningDataModule):
+    """Shared machinery; subclasses implement :meth:`read_splits`.
+
+    Args:
+        root: folder holding the dataset in its official format.
+        batch_size: training batch size; ``eval_batch_size`` for val/test.
+        val_size: samples held out of train (fixed seed) when the dataset has no
+            validation split of its own.
+        seed: seeds the hold-out split and the training order/augmentation.
+        crop_padding: random-crop padding in pixels (0 disables).
+        flip: random horizontal flip (``None`` = the dataset's default; off for digits).
+        download: fetch the official archive when the data are missing.
+        placement: ``cpu``, ``cuda`` or ``auto`` (device-resident when a GPU is
+            present and the data fit).
+    """
+
+    name = "base"
+    num_classes = 10
+    classes: Sequence[str] = tuple(str(i) for i in range(10))
+    mean: Sequence[float] = (0.5, 0.5, 0.5)
+    std: Sequence[float] = (0.25, 0.25, 0.25)
+    default_flip = True
+
+    def __init__(self, root: str = "data", batch_size: int = 128, eval_batch_size: int = 512,
+                 val_size: int = 5000, seed: int = 0, crop_padding: int = 4, flip: bool | None = None,
+                 download: bool = False, placement: str = "cpu", pad_fill: str = "zero"):
+        super().__init__()
+        self.root, self.batch_size, self.eval_batch_size = str(root), batch_size, eval_batch_size
+        self.val_size, self.seed, self.crop_padding = val_size, seed, crop_padding
+        self.flip = self.default_flip if flip is None else flip
+        self.download, self.placement, self.pad_fill = download, placement, pad_fill
+        self.splits: dict[str, Split] = {}
+
+    # -- to implement -------------------------------------------------------------
+    def read_splits(self) -> dict[str, Split]:
+        """Return ``{"train": ..., "test": ...}`` and ``"val"`` where the dataset has one."""
+        raise NotImplementedError
+
+    # -- shared -------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        splits = self.read_splits()
+        if "val" not in splits:
+            splits["train"], splits["val"] = holdout(splits["train"], self.val_size, self.seed)
+        device = self.resolve_device(splits)
+        self.splits = {k: (x.to(device), y.to(device)) for k, (x, y) in splits.items()}
+        sizes = ", ".join(f"{k} {v[0].shape[0]}" for k, v in self.splits.items())
+        log.info("%s: %s images on %s", self.name, sizes, device)
+
+    def resolve_device(self, splits: dict[str, Split]) -> torch.device:
+        if self.placement == "cpu" or not torch.cuda.is_available():
+            if self.placement == "cuda" and not torch.cuda.is_available():
+                log.warning("data.placement=cuda but no GPU is present; keeping data on the CPU")
+            return torch.device("cpu")
+        if self.placement == "cuda":
+            return torch.device("cuda")
+        need = sum(x.numel() for x, _ in splits.values())
+        free, _ = torch.cuda.mem_get_info()
+        return torch.device("cuda" if need < 0.25 * free else "cpu")
+
+    @property
+    def mean_t(self) -> torch.Tensor:
+        return torch.tensor(self.mean, dtype=torch.float32)
+
+    @property
+    def std_t(self) -> torch.Tensor:
+        return torch.tensor(self.std, dtype=torch.float32)
+
+    def loader(self, split: str, train: bool = False, batch_size: int | None = None) -> TensorBatchLoader:
+        """A batch iterable over ``split``; ``train=True`` shuffles and augments."""
+        self.setup()
+        x, y = self.splits[split]
+        return TensorBatchLoader(
+            x, y, batch_size or (self.batch_size if train else self.eval_batch_size),
+            self.mean_t, self.std_t, shuffle=train,
+            crop_padding=self.crop_padding if train else 0, flip=self.flip and train,
+            drop_last=train and x.shape[0] > self.batch_size, seed=self.seed, pad_fill=self.pad_fill)
+
+    def train_dataloader(self):
+        return self.loader("train", train=True)
+
+    def val_dataloader(self):
+        return self.loader("val")
+
+    def test_dataloader(self):
+        return self.loader("test")
+
+    def describe(self) -> dict:
+        """What determines the data a model sees (part of the backbone cache key)."""
+        return {"name": self.name, "val_size": self.val_size, "seed": self.seed,
+                "crop_padding": self.crop_padding, "flip": self.flip,
+                "batch_size": self.batch_size, "pad_fill": self.pad_fill}
+
+
+def holdout(split: Split, size: int, seed: int) -> tuple[Split, Split]:
+    """Fixed-seed split of ``split`` into (rest, held-out ``size`` samples)."""
+    x, y = split
+    if not 0 < size < x.shape[0]:
+        raise ValueError(f"val_size={size} must be between 1 and {x.shape[0] - 1} (the train split size)")
+    perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
+    val, rest = perm[:size].sort().values, perm[size:].sort().values
+    return (x[rest], y[rest]), (x[val], y[val])

@@ -1,0 +1,68 @@
+"""CINIC-10 from its official ``train/valid/test`` folders of PNGs (one subfolder per class).
+
+Decoding 270k PNGs takes minutes, so the decoded uint8 arrays are stored once as
+``<root>/.decoded-<split>.pt`` and reused (deleted and rebuilt if the folder changes).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from eexit.data.base import ImageDataModule
+from eexit.data.download import fetch, missing
+
+log = logging.getLogger(__name__)
+
+URL = "https://datashare.is.ed.ac.uk/bitstream/handle/10283/3192/CINIC-10.tar.gz"
+ARCHIVE_MD5 = "6ee4d0c996905fe93221de577967a372"
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+SPLITS = {"train": "train", "val": "valid", "test": "test"}
+
+
+def read_folder(folder: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """All PNGs of ``folder/<class>/*.png`` -> uint8 [N,3,32,32] (RGB) and class indices."""
+    files = [(p, c) for c, name in enumerate(CLASSES) for p in sorted((folder / name).glob("*.png"))]
+    if not files:
+        raise missing("CINIC-10", folder, "class folders of PNGs")
+    images = np.empty((len(files), 32, 32, 3), dtype=np.uint8)
+    for i, (path, _) in enumerate(tqdm(files, desc=f"decoding {folder.name}", leave=False,
+                                       disable=len(files) < 5000)):
+        with Image.open(path) as im:
+            images[i] = np.asarray(im.convert("RGB"))  # a few CINIC PNGs are greyscale
+    labels = torch.tensor([c for _, c in files], dtype=torch.int64)
+    return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), labels
+
+
+class CINIC10DataModule(ImageDataModule):
+    name = "cinic10"
+    classes = CLASSES
+    mean = (0.47889522, 0.47227842, 0.43047404)
+    std = (0.24205776, 0.23828046, 0.25874835)
+
+    def read_splits(self):
+        root = Path(self.root)
+        if not all((root / d).is_dir() for d in SPLITS.values()):
+            if not self.download:
+                raise missing("CINIC-10", root, "train/, valid/ and test/ folders")
+            fetch(URL, root, ARCHIVE_MD5)
+        return {split: self.decoded(root / folder) for split, folder in SPLITS.items()}
+
+    @staticmethod
+    def decoded(folder: Path) -> tuple[torch.Tensor, torch.Tensor]:
+        stamp = sum(1 for _ in folder.glob("*/*.png"))
+        cache = folder.parent / f".decoded-{folder.name}.pt"
+        if cache.is_file():
+            saved = torch.load(cache)
+            if saved["count"] == stamp:
+                return saved["images"], saved["labels"]
+        images, labels = read_folder(folder)
+        try:
+            torch.save({"count": stamp, "images": images, "labels": labels}, cache)
+        except OSError as exc:  # read-only data folder: decode every time
+            log.warning("could not store decoded %s (%s)", cache, exc)
+        return images, labels
