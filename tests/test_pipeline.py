@@ -56,6 +56,8 @@ def test_nonboosted_end_to_end(tmp_path, cache):
     assert (out / "tradeoff.png").stat().st_size > 1000
     regime = results["regimes"]["nonboosted"]
     assert regime["real_skip_matches"] is True
+    saved_heads = torch.load(regime["checkpoint"], weights_only=False)
+    assert saved_heads["attach"] == regime["attach"] and len(saved_heads["policy"]["thresholds"]) == 3
     assert len(results["exits"]) == 4 and results["exits"][-1]["block_name"] == "final"
     for p in results["curve"]:
         assert abs(sum(p["exit_fractions"]) - 1) < 1e-9 and 0 < p["cost_fraction"] < 1.1

@@ -125,6 +125,12 @@ def evaluate_regime(ctx, net, banks, name: str, extra: dict | None = None) -> di
               "headline": headline(points, ctx.backbone_info["test_acc"]),
               "operating_point": point, "policy": policy.to_dict(),
               "real_skip_matches": real_skip_matches(ctx, net, policy, point, test), **(extra or {})}
+    ckpt = ctx.run_dir / "checkpoints" / f"{name}.pt"
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"attach": net.attach, "head": OmegaConf.to_container(ctx.cfg.head, resolve=True),
+                "heads": net.heads.state_dict(), "policy": policy.to_dict(),
+                "backbone": ctx.cfg.backbone.name, "backbone_weights": ctx.backbone_info.get("cache_path")}, ckpt)
+    regime["checkpoint"] = str(ckpt)
     for lg in ctx.loggers:
         lg.log_metrics({f"{name}/test_acc": point["test_acc"], f"{name}/cost_fraction": point["cost_fraction"],
                         f"{name}/agreement": point["agreement"]})
