@@ -42,7 +42,7 @@ SMOKE := data=digits backbone=resnet20 data.batch_size=128 pretrain.epochs=15 \
 bts64: $(STAMP) ## BTS-EE 64-configuration sweep on CINIC-10 / ResNet18 (needs the data and a GPU)
 	$(PY) run.py -m sweep=bts64 $(ARGS)
 
-bts64-smoke: $(STAMP) ## the same 64 configurations on digits / ResNet20 with small budgets (CPU, ~15 min)
+bts64-smoke: $(STAMP) ## the same 64 configurations on digits / ResNet20 with small budgets (CPU)
 	$(PY) run.py -m sweep=bts64 $(SMOKE) $(ARGS)
 
 reproduce-bts: $(STAMP) ## BTS-EE paper setting: one run, CINIC-10 ResNet18, boosted vs non-boosted (GPU)
