@@ -15,7 +15,6 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from eexit.costs import exit_costs  # noqa: F401  (re-exported for methods)
 from eexit.errors import EExitError
 from eexit.flops import block_macs, cumulative
 from eexit.loggers import build_loggers, wandb_run

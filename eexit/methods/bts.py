@@ -11,7 +11,7 @@ import logging
 import torch
 
 from eexit.exits.calibrate import configured, thresholds_fn
-from eexit.exits.policy import score
+from eexit.exits import ExitPolicy
 from eexit.methods.frozen import bank_outputs, build_net, evaluate_regime, feature_banks, fit_heads, freeze
 from eexit.methods.nonboosted import train_nonboosted
 
@@ -23,11 +23,11 @@ def exits_at(head, feats: torch.Tensor, thresholds_row: torch.Tensor, score_kind
              batch_size: int = 2048) -> torch.Tensor:
     """Boolean [N]: which samples head leaves at, given its per-class thresholds."""
     head.eval()
+    policy = ExitPolicy(score_kind, thresholds_row.view(1, -1))
     out = []
     for start in range(0, feats.shape[0], batch_size):
         o = head(feats[start:start + batch_size].float())
-        pred = o.logits.argmax(1)
-        out.append(score(score_kind, o.logits, o.confidence) >= thresholds_row.to(pred.device)[pred])
+        out.append(policy.decide(0, o.logits, o.confidence)[0])
     return torch.cat(out)
 
 

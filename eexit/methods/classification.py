@@ -48,6 +48,4 @@ class ClassificationModule(L.LightningModule):
         self.log("test/acc", self.test_acc, on_step=False, on_epoch=True)
 
     def configure_optimizers(self):
-        loader = self.trainer.datamodule.train_dataloader() if self.trainer.datamodule else None
-        steps = len(loader) if loader is not None else 1
-        return lightning_optimizers(self.model.parameters(), self.optim, self.trainer.max_epochs, steps)
+        return lightning_optimizers(self.model.parameters(), self.optim, self.trainer)

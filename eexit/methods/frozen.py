@@ -98,7 +98,7 @@ def fit_heads(ctx, heads: list, bank_train: FeatureBank, targets, points: list[i
     if bank_val is not None:
         val_loader = FeatureLoader(bank_val, bank_val.targets(ctx.cfg.method.targets), 1024, val_idx,
                                    points=points)
-    module = HeadsModule(heads, OmegaConf.to_container(hcfg.optim, resolve=True), hcfg.epochs, len(loader), prefix)
+    module = HeadsModule(heads, OmegaConf.to_container(hcfg.optim, resolve=True), prefix)
     trainer = make_trainer(ctx.cfg.trainer, ctx.loggers, hcfg.epochs,
                            limit_val_batches=1.0 if val_loader is not None else 0)
     start = time.perf_counter()

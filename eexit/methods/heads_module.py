@@ -17,15 +17,13 @@ class HeadsModule(L.LightningModule):
     Args:
         heads: the heads to train, in the order of the batch's feature list.
         optim: optimizer + schedule config.
-        epochs, steps_per_epoch: for the per-step schedule.
         prefix: metric name prefix, e.g. ``nonboosted`` or ``boosted/head1``.
     """
 
-    def __init__(self, heads: list[nn.Module], optim: dict, epochs: int, steps_per_epoch: int,
-                 prefix: str = "heads"):
+    def __init__(self, heads: list[nn.Module], optim: dict, prefix: str = "heads"):
         super().__init__()
         self.heads = nn.ModuleList(heads)
-        self.optim, self.epochs, self.steps, self.prefix = dict(optim), epochs, steps_per_epoch, prefix
+        self.optim, self.prefix = dict(optim), prefix
 
     def on_fit_start(self):
         self.heads.train()
@@ -49,7 +47,7 @@ class HeadsModule(L.LightningModule):
             self.log(f"{self.prefix}/val/acc_head{i}", acc, on_step=False, on_epoch=True, batch_size=y.numel())
 
     def configure_optimizers(self):
-        return lightning_optimizers(self.heads.parameters(), self.optim, self.epochs, self.steps)
+        return lightning_optimizers(self.heads.parameters(), self.optim, self.trainer)
 
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
         feats, y, idx = batch

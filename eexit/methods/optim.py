@@ -41,10 +41,13 @@ def build_schedule(optimizer, schedule: str = "cosine", epochs: int = 1, steps_p
     raise EExitError(f"unknown schedule '{schedule}'; choose cosine, onecycle or none")
 
 
-def lightning_optimizers(params, optim_cfg: dict, epochs: int, steps_per_epoch: int):
-    """What ``configure_optimizers`` returns for an optimizer + per-step schedule config."""
+def lightning_optimizers(params, optim_cfg: dict, trainer):
+    """What ``configure_optimizers`` returns for an optimizer + per-step schedule config;
+    the schedule's length comes from the trainer (epochs x batches per epoch)."""
     opt = build_optimizer(params, **optim_cfg)
-    sched = build_schedule(opt, epochs=epochs, steps_per_epoch=steps_per_epoch, **optim_cfg)
+    epochs = max(1, int(trainer.max_epochs))
+    per_epoch = max(1, int(trainer.estimated_stepping_batches) // epochs)
+    sched = build_schedule(opt, epochs=epochs, steps_per_epoch=per_epoch, **optim_cfg)
     if sched is None:
         return opt
     return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

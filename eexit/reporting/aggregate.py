@@ -12,12 +12,8 @@ import json
 import logging
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from eexit.evaluation import pareto_front  # noqa: E402
+from eexit.evaluation import pareto_front
+from eexit.reporting.plots import cost_accuracy_axes, plt, save_figure
 
 log = logging.getLogger(__name__)
 DROPS = ("drop_1pt", "drop_2pt", "drop_5pt")
@@ -107,16 +103,8 @@ def plot_fronts(runs: list[dict], sweep_dir: Path) -> Path:
     accs = [r["backbone_test_acc"] for r in runs if r.get("backbone_test_acc") is not None]
     if accs:
         ax.scatter([1.0], [100 * max(accs)], marker="*", s=160, color="black", zorder=5, label="backbone")
-    ax.set_xlabel("compute (fraction of backbone MACs)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"Pareto fronts of {len(runs)} configurations")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path = sweep_dir / "fronts.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    cost_accuracy_axes(ax, f"Pareto fronts of {len(runs)} configurations")
+    return save_figure(fig, sweep_dir / "fronts.png")
 
 
 def plot_wins(rows: list[dict], sweep_dir: Path) -> Path | None:
@@ -132,11 +120,7 @@ def plot_wins(rows: list[dict], sweep_dir: Path) -> Path | None:
     ax.set_ylabel("compute saved at ≤ 2 pt (%)")
     ax.set_xlabel("configuration (job number)")
     ax.legend()
-    fig.tight_layout()
-    path = sweep_dir / "wins.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, sweep_dir / "wins.png")
 
 
 def aggregate(sweep_dir: str | Path) -> dict:

@@ -11,6 +11,22 @@ import matplotlib.pyplot as plt  # noqa: E402
 from eexit.evaluation import pareto_front  # noqa: E402
 
 
+def cost_accuracy_axes(ax, title: str) -> None:
+    """Labels, grid and legend of every accuracy-versus-compute figure."""
+    ax.set_xlabel("compute (fraction of backbone MACs)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def save_figure(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def tradeoff_plot(series: dict[str, list[dict]], backbone_acc: float, path: Path, title: str = "") -> Path:
     """One line per regime (its Pareto front) and its raw points; the backbone as a star at cost 1."""
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
@@ -23,12 +39,5 @@ def tradeoff_plot(series: dict[str, list[dict]], backbone_acc: float, path: Path
         ax.scatter([p["cost_fraction"] for p in points], [100 * p["test_acc"] for p in points],
                    s=6, alpha=0.3, color=line.get_color())
     ax.scatter([1.0], [100 * backbone_acc], marker="*", s=160, color="black", zorder=5, label="backbone")
-    ax.set_xlabel("compute (fraction of backbone MACs)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    cost_accuracy_axes(ax, title)
+    return save_figure(fig, path)
