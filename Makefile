@@ -50,3 +50,25 @@ reproduce-bts: $(STAMP) ## BTS-EE paper setting: one run, CINIC-10 ResNet18, boo
 
 bench-latency: $(STAMP) ## real-skip inference vs the plain backbone, measured against the FLOP prediction
 	$(PY) benchmarks/latency.py $(ARGS)
+
+# ---- PTEENet / EENets / all regimes side by side --------------------------------------------
+PTEENET := experiment=pteenet_cifar10_resnet110,pteenet_cifar10_vgg19,pteenet_svhn_densenet121
+EENETS := experiment=eenets_cifar10_resnet20,eenets_cifar10_resnet110,eenets_svhn_resnet20
+DIGITS := data=digits backbone=resnet20 data.batch_size=128 pretrain.epochs=15 placement.num_exits=3 \
+          trainer.accelerator=cpu trainer.progress_bar=false
+.PHONY: reproduce-pteenet reproduce-pteenet-smoke reproduce-eenets reproduce-eenets-smoke compare-smoke
+
+reproduce-pteenet: $(STAMP) ## PTEENet's three settings (CIFAR-10 ResNet-110 / VGG19-BN, SVHN DenseNet121; data + GPU)
+	$(PY) run.py -m $(PTEENET) $(ARGS)
+
+reproduce-pteenet-smoke: $(STAMP) ## the same three experiments on digits / ResNet20, CPU, minutes
+	$(PY) run.py -m $(PTEENET) $(DIGITS) method.head_train.epochs=5 logger.wandb.group=pteenet-smoke $(ARGS)
+
+reproduce-eenets: $(STAMP) ## EENets' three settings (CIFAR-10 ResNet-20 / 110, SVHN ResNet-20; data + GPU)
+	$(PY) run.py -m $(EENETS) $(ARGS)
+
+reproduce-eenets-smoke: $(STAMP) ## the same three experiments on digits / ResNet20, CPU, minutes
+	$(PY) run.py -m $(EENETS) $(DIGITS) method.epochs=5 logger.wandb.group=eenets-smoke $(ARGS)
+
+compare-smoke: $(STAMP) ## every regime (BTS-EE, non-boosted, PTEENet, EENets, linear) on digits in one figure
+	$(PY) run.py -m sweep=compare $(DIGITS) ++method.head_train.epochs=5 ++method.epochs=5 $(ARGS)

@@ -36,6 +36,39 @@ class FeatureBank:
         raise ValueError(f"targets must be 'backbone' or 'labels', got '{kind}'")
 
 
+class StreamedFeatures:
+    """The features at one attach point, recomputed from the images on every access (no cache).
+
+    Behaves like the cached tensor where the training code touches it (``shape``,
+    ``index_select``, slicing), so ``method.feature_cache=false`` runs the same code on
+    features it pays a backbone forward for each time.
+    """
+
+    def __init__(self, net, images: torch.Tensor, mean, std, end_block: int, shape, device):
+        self.net, self.images, self.mean, self.std = net, images, mean, std
+        self.end, self.device = end_block, device
+        self.shape = (images.shape[0], *shape)
+
+    @torch.no_grad()
+    def index_select(self, dim: int, idx: torch.Tensor) -> torch.Tensor:
+        from eexit.data.augment import normalize
+        x = normalize(self.images.index_select(0, idx.to(self.images.device)), self.mean, self.std)
+        return self.net.backbone.eval()(x.to(self.device), 0, self.end)
+
+    def __getitem__(self, sl: slice) -> torch.Tensor:
+        return self.index_select(0, torch.arange(self.shape[0])[sl])
+
+
+@torch.no_grad()
+def streamed(net, dm, split: str, device) -> FeatureBank:
+    """A bank whose features are recomputed on access; final logits are computed once."""
+    images, labels = dm.splits[split]
+    shapes = net.backbone.feature_shapes()
+    finals = torch.cat([net.backbone.eval()(x.to(device)).float() for x, _ in dm.loader(split)])
+    feats = [StreamedFeatures(net, images, dm.mean_t, dm.std_t, a + 1, shapes[a], device) for a in net.attach]
+    return FeatureBank(feats, finals, labels.to(device))
+
+
 @torch.no_grad()
 def extract(net, loader, device, dtype: torch.dtype = torch.float32) -> FeatureBank:
     """Run the frozen backbone (eval mode) once over ``loader``; keep features on ``device``."""

@@ -147,3 +147,25 @@ def test_cached_exits_subset_and_scores():
     assert c.num_exits == 2 and c.scores("max_softmax").shape == (2, 4)
     sub = c.subset(torch.tensor([True, False, True, False]))
     assert sub.labels.tolist() == [0, 2] and sub.logits.shape == (3, 2, 5)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_bucketed_infer_equals_simulation(channels_last):
+    from eexit.models.early_exit import pad_to_bucket
+    net = make_net("convx", {"depth": 1})
+    x = torch.randn(45, 3, 32, 32, generator=torch.Generator().manual_seed(7))
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    cached = collect(net, [(x, torch.zeros(45, dtype=torch.long))])
+    scores = cached.scores("confidence")
+    thr = scores.quantile(0.6, dim=1, keepdim=True).expand(3, 10).contiguous()
+    policy = ExitPolicy("confidence", thr)
+    sim_pred, sim_exit = simulate(scores, cached.head_pred, cached.backbone_pred, thr)
+    net.warmup([8, 16, 32, 64])
+    pred, exit_idx = net.infer(x, policy, buckets=[8, 16, 32, 64])
+    assert torch.equal(exit_idx, sim_exit) and torch.equal(pred, sim_pred)
+    assert 0 < (exit_idx < 3).sum() < 45                       # some exit, some go on
+    padded = pad_to_bucket(x[:5], [8, 16])
+    assert padded.shape[0] == 8 and torch.equal(padded[:5], x[:5]) and (padded[5:] == 0).all()
+    assert padded.is_contiguous(memory_format=torch.channels_last) == channels_last

@@ -152,3 +152,16 @@ def test_cli_missing_dataset_is_one_clear_line(tmp_path):
     lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
     assert lines[-1].startswith("error: CIFAR-10 not found") and "/nonexistent" in lines[-1]
     assert "data.download=true" in lines[-1] and "Traceback" not in proc.stderr
+
+
+def test_feature_cache_equals_uncached_path(tmp_path, cache):
+    """Head training from cached features gives the same heads and metrics as recomputing them."""
+    cached, _ = run(tmp_path, cache, ["method=nonboosted"], "cached")
+    streamed, _ = run(tmp_path, cache, ["method=nonboosted", "method.feature_cache=false"], "streamed")
+    a = torch.load(cached["regimes"]["nonboosted"]["checkpoint"], weights_only=False)["heads"]
+    b = torch.load(streamed["regimes"]["nonboosted"]["checkpoint"], weights_only=False)["heads"]
+    for k in a:
+        assert torch.allclose(a[k].float(), b[k].float(), atol=1e-4), k
+    for p, q in zip(cached["curve"], streamed["curve"]):
+        assert p["test_acc"] == pytest.approx(q["test_acc"], abs=1 / 360 + 1e-9)
+        assert p["cost_fraction"] == pytest.approx(q["cost_fraction"], abs=0.01)

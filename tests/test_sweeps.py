@@ -62,3 +62,19 @@ def test_two_job_multirun_and_aggregate(tmp_path):
     bad = subprocess.run([sys.executable, "sweeps/aggregate.py", str(tmp_path / "nothing")], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.startswith("error:")
+
+
+def test_compare_sweep_puts_every_regime_in_one_figure(tmp_path):
+    sweep_dir = tmp_path / "compare"
+    cmd = [sys.executable, "run.py", "-m", "sweep=compare", "pretrain.epochs=2", "++method.head_train.epochs=2",
+           "++method.epochs=1", "trainer.accelerator=cpu", "trainer.progress_bar=false", "logger=csv",
+           f"cache_dir={tmp_path / 'cache'}", f"hydra.sweep.dir={sweep_dir}"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "WANDB_MODE": "disabled"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads((sweep_dir / "summary.json").read_text())
+    assert summary["stats"]["configurations"] == 4 and not summary["stats"]["failed_jobs"]
+    md = (sweep_dir / "summary.md").read_text()
+    for label in ("boosted [conv1d]", "nonboosted [conv1d]", "pteenet [convx]", "eenets [eenet]", "nonboosted [linear]"):
+        assert label in md
+    assert (sweep_dir / "fronts.png").stat().st_size > 1000

@@ -12,7 +12,7 @@ import torch
 
 from eexit.exits.calibrate import configured, thresholds_fn
 from eexit.exits import ExitPolicy
-from eexit.methods.frozen import bank_outputs, build_net, evaluate_regime, feature_banks, fit_heads, freeze
+from eexit.methods.frozen import bank_outputs, build_net, evaluate_banks, feature_banks, fit_heads, freeze, publish
 from eexit.methods.nonboosted import train_nonboosted
 
 log = logging.getLogger(__name__)
@@ -64,17 +64,13 @@ def train_boosted(ctx, net, banks) -> dict:
 def run_bts(ctx, results: dict) -> dict:
     net = build_net(ctx)
     banks = feature_banks(ctx, net)
-    regimes = {"boosted": evaluate_regime(ctx, net, banks, "boosted", train_boosted(ctx, net, banks))}
+    regimes = {"boosted": evaluate_banks(ctx, net, banks, "boosted", train_boosted(ctx, net, banks))}
     if ctx.cfg.method.compare_nonboosted:
         base = build_net(ctx)  # same init seed: identical starting heads
-        regimes["nonboosted"] = evaluate_regime(ctx, base, banks, "nonboosted", train_nonboosted(ctx, base, banks))
-    boosted = regimes["boosted"]
-    results.update({k: boosted[k] for k in ("exits", "curve", "pareto_front", "headline", "operating_point")})
-    results["regimes"] = regimes
-    results["headlines"] = {name: r["headline"] for name, r in regimes.items()}
+        regimes["nonboosted"] = evaluate_banks(ctx, base, banks, "nonboosted", train_nonboosted(ctx, base, banks))
     if "nonboosted" in regimes:
         results["comparison"] = compare(regimes["boosted"]["headline"], regimes["nonboosted"]["headline"])
-    return {name: r["curve"] for name, r in regimes.items()}
+    return publish(results, regimes, "boosted")
 
 
 def compare(boosted: dict, nonboosted: dict) -> dict:

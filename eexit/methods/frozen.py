@@ -13,7 +13,7 @@ from eexit.costs import exit_costs
 from eexit.evaluation import CachedExits, curve, evaluate, headline, pareto_front
 from eexit.exits import ExitPolicy
 from eexit.exits.calibrate import configured, settings, thresholds_fn
-from eexit.features import FeatureBank, FeatureLoader, extract
+from eexit.features import FeatureBank, FeatureLoader, extract, streamed
 from eexit.flops import block_macs, cumulative
 from eexit.methods.heads_module import HeadsModule
 from eexit.models.early_exit import EarlyExitNet
@@ -55,6 +55,8 @@ def feature_banks(ctx, net) -> dict[str, FeatureBank]:
     keyed by everything that determines it (backbone weights, data, attach points),
     so a sweep pays one extraction per placement instead of one per job.
     """
+    if not ctx.cfg.method.get("feature_cache", True):
+        return {s: streamed(net, ctx.dm, s, ctx.device) for s in ("train", "val", "test")}
     key = (ctx.backbone_info.get("cache_path") or ctx.backbone_info.get("source"),
            json.dumps(ctx.dm.describe(), sort_keys=True), tuple(net.attach), str(ctx.device))
     if ctx.backbone_info.get("source") not in ("cache", "trained") or _LAST_BANKS.get("key") != key:
@@ -106,20 +108,24 @@ def fit_heads(ctx, heads: list, bank_train: FeatureBank, targets, points: list[i
     return time.perf_counter() - start
 
 
-def evaluate_regime(ctx, net, banks, name: str, extra: dict | None = None) -> dict:
+def evaluate_banks(ctx, net, banks, name: str, extra: dict | None = None) -> dict:
+    """``evaluate_regime`` on the heads' outputs over cached val/test features."""
+    return evaluate_regime(ctx, net, bank_outputs(net, banks["val"]), bank_outputs(net, banks["test"]), name, extra)
+
+
+def evaluate_regime(ctx, net, val: CachedExits, test: CachedExits, name: str, extra: dict | None = None) -> dict:
     """Calibrate on validation, evaluate on test: cost per exit, curve, Pareto front, headline,
     the configured operating point, and a check that real-skip inference matches it."""
     pcfg = ctx.cfg.policy
     costs = exit_costs(net)
     fractions = costs.fractions
-    val, test = bank_outputs(net, banks["val"]), bank_outputs(net, banks["test"])
     calib = thresholds_fn(pcfg, val)
     points = curve(test, pcfg.score, settings(pcfg), calib, fractions)
     setting = configured(pcfg)
     thresholds = calib(setting)
     point = {"setting": setting, **evaluate(test, pcfg.score, thresholds, fractions)}
     policy = ExitPolicy(pcfg.score, thresholds)
-    regime = {"exits": costs.to_rows(net.backbone.block_names), "attach": list(net.attach),
+    regime = {"head": ctx.cfg.head.kind, "exits": costs.to_rows(net.backbone.block_names), "attach": list(net.attach),
               "head_macs_fraction": sum(costs.head_macs) / costs.backbone_macs,
               "curve": points, "pareto_front": pareto_front(points),
               "headline": headline(points, ctx.backbone_info["test_acc"]),
@@ -149,3 +155,15 @@ def real_skip_matches(ctx, net, policy, point: dict, test: CachedExits) -> bool:
     if not ok:  # bf16/TF32 numerics can move a borderline sample; report it, never hide it
         log.warning("real-skip exit histogram %s differs from the simulated %s", hist.tolist(), point["exit_fractions"])
     return bool(ok)
+
+
+PRIMARY_KEYS = ("exits", "curve", "pareto_front", "headline", "operating_point")
+
+
+def publish(results: dict, regimes: dict[str, dict], primary: str) -> dict[str, list]:
+    """Put the regimes into ``results`` (the primary one's curve and headline at top level)
+    and return the curves to plot."""
+    results.update({k: regimes[primary][k] for k in PRIMARY_KEYS})
+    results["regimes"] = regimes
+    results["headlines"] = {name: r["headline"] for name, r in regimes.items()}
+    return {name: r["curve"] for name, r in regimes.items()}

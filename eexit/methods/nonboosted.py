@@ -2,7 +2,7 @@
 mode (BTS-EE's baseline, and the plainest use of the early-exit core)."""
 from __future__ import annotations
 
-from eexit.methods.frozen import bank_outputs, build_net, evaluate_regime, feature_banks, fit_heads, freeze
+from eexit.methods.frozen import build_net, evaluate_banks, feature_banks, fit_heads, freeze, publish
 
 
 def train_nonboosted(ctx, net, banks) -> dict:
@@ -16,11 +16,6 @@ def train_nonboosted(ctx, net, banks) -> dict:
 def run_nonboosted(ctx, results: dict) -> dict:
     net = build_net(ctx)
     banks = feature_banks(ctx, net)
-    regime = evaluate_regime(ctx, net, banks, "nonboosted", train_nonboosted(ctx, net, banks))
-    results.update({k: regime[k] for k in ("exits", "curve", "pareto_front", "headline", "operating_point")})
-    results["regimes"] = {"nonboosted": regime}
-    results["headlines"] = {"nonboosted": regime["headline"]}
-    return {"nonboosted": regime["curve"]}
+    regime = evaluate_banks(ctx, net, banks, "nonboosted", train_nonboosted(ctx, net, banks))
+    return publish(results, {"nonboosted": regime}, "nonboosted")
 
-
-__all__ = ["run_nonboosted", "train_nonboosted", "bank_outputs"]

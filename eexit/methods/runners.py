@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from eexit.methods.bts import run_bts
+from eexit.methods.eenets import run_eenets
 from eexit.methods.nonboosted import run_nonboosted
+from eexit.methods.pteenet import run_pteenet
 
 
 def backbone_only(ctx, results):
@@ -10,4 +12,5 @@ def backbone_only(ctx, results):
     return {}
 
 
-METHODS = {"backbone": backbone_only, "nonboosted": run_nonboosted, "bts": run_bts}
+METHODS = {"backbone": backbone_only, "nonboosted": run_nonboosted, "bts": run_bts,
+           "pteenet": run_pteenet, "eenets": run_eenets}

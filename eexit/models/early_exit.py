@@ -62,23 +62,60 @@ class EarlyExitNet(nn.Module):
     forward = forward_all
 
     @torch.no_grad()
-    def infer(self, x: torch.Tensor, policy) -> tuple[torch.Tensor, torch.Tensor]:
-        """Real early exit. Returns ``(prediction [B], exit index [B])``; index ``num_exits`` = backbone."""
+    def infer(self, x: torch.Tensor, policy, buckets: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Real early exit. Returns ``(prediction [B], exit index [B])``; index ``num_exits`` = backbone.
+
+        ``buckets`` (sorted batch sizes): the surviving batch is zero-padded up to the next bucket,
+        so every stage only ever sees those shapes (pre-warm them with :meth:`warmup`; no
+        per-shape autotuning or recompilation). Padded rows never reach a decision.
+        """
         batch = x.shape[0]
         preds = torch.empty(batch, dtype=torch.long, device=x.device)
         exits = torch.full((batch,), self.num_exits, dtype=torch.long, device=x.device)
         alive = torch.arange(batch, device=x.device)
         segments = self.segments()
+        x = pad_to_bucket(x, buckets)
         for i, (start, end) in enumerate(segments[:-1]):
             x = self.backbone(x, start, end)
             out = self.heads[i](x)
-            leave, pred = policy.decide(i, out.logits, out.confidence)
+            n = alive.numel()
+            conf = None if out.confidence is None else out.confidence[:n]
+            leave, pred = policy.decide(i, out.logits[:n], conf)
             if leave.any():
                 gone = alive[leave]
                 preds[gone], exits[gone] = pred[leave], i
                 stay = ~leave
                 if not stay.any():
                     return preds, exits
-                x, alive = x[stay], alive[stay]
-        preds[alive] = self.backbone(x, segments[-1][0]).argmax(1)
+                x, alive = pad_to_bucket(gather_rows(x[:n], stay), buckets), alive[stay]
+        preds[alive] = self.backbone(x, segments[-1][0])[:alive.numel()].argmax(1)
         return preds, exits
+
+    @torch.no_grad()
+    def warmup(self, buckets: list[int], image_shape=(3, 32, 32)) -> None:
+        """Run every stage once at every bucket size (cuDNN algorithm choice, allocator, compile)."""
+        device = next(self.parameters()).device
+        for b in buckets:
+            self.forward_all(torch.zeros(b, *image_shape, device=device))
+
+
+def is_channels_last(x: torch.Tensor) -> bool:
+    return x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+
+
+def gather_rows(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """``x[keep]``, gathered along the NHWC view when ``x`` is channels_last so the result stays so."""
+    return x.permute(0, 2, 3, 1)[keep].permute(0, 3, 1, 2) if is_channels_last(x) else x[keep]
+
+
+def pad_to_bucket(x: torch.Tensor, buckets: list[int] | None) -> torch.Tensor:
+    """Zero-pad the batch up to the smallest bucket that holds it (unchanged if none does)."""
+    n = x.shape[0]
+    size = next((b for b in buckets if b >= n), n) if buckets else n
+    if size == n:
+        return x
+    out = x.new_zeros((size, *x.shape[1:]))
+    if is_channels_last(x):
+        out = out.contiguous(memory_format=torch.channels_last)
+    out[:n] = x
+    return out

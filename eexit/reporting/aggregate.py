@@ -28,9 +28,12 @@ def load_runs(sweep_dir: Path) -> list[dict]:
     return runs
 
 
-def config_label(run: dict) -> str:
-    skip = ("sweep=", "hydra.", "logger", "trainer.")
-    parts = [o for o in run.get("overrides", []) if not o.startswith(skip)]
+SKIP = ("sweep=", "hydra.", "logger", "trainer.")
+
+
+def config_label(run: dict, common: set[str] = frozenset()) -> str:
+    """The overrides that set this job apart (those shared by every job are left out)."""
+    parts = [o for o in run.get("overrides", []) if not o.startswith(SKIP) and o not in common]
     return " ".join(parts) or run["_job"]
 
 
@@ -39,10 +42,27 @@ def reduction(run: dict, regime: str, drop: str):
     return None if point is None else point["cost_reduction"]
 
 
-def rows_of(runs: list[dict]) -> list[dict]:
+def regime_label(name: str, regime: dict) -> str:
+    """``boosted [conv1d]``: two regimes of one name (non-boosted conv1d vs linear) stay apart."""
+    return f"{name} [{regime['head']}]" if regime.get("head") else name
+
+
+def regime_rows(runs: list[dict]) -> list[dict]:
+    """One row per (job, regime): cost reduction at <= 1/2/5 points and the best test accuracy."""
     rows = []
     for r in runs:
-        row = {"job": r["_job"], "config": config_label(r), "method": r.get("method"),
+        for name, reg in (r.get("regimes") or {}).items():
+            best = max((p["test_acc"] for p in reg.get("curve", [])), default=None)
+            rows.append({"job": r["_job"], "regime": regime_label(name, reg),
+                         **{d: reduction(r, name, d) for d in DROPS}, "best_test_acc": best})
+    return rows
+
+
+def rows_of(runs: list[dict]) -> list[dict]:
+    rows = []
+    common = set.intersection(*(set(r.get("overrides", [])) for r in runs)) if len(runs) > 1 else set()
+    for r in runs:
+        row = {"job": r["_job"], "config": config_label(r, common), "method": r.get("method"),
                "backbone_test_acc": r.get("backbone_test_acc")}
         regimes = list((r.get("headlines") or {}).keys())
         for regime in regimes:
@@ -65,7 +85,7 @@ def fmt(v) -> str:
     return str(v)
 
 
-def write_tables(rows: list[dict], sweep_dir: Path) -> tuple[Path, Path, dict]:
+def write_tables(rows: list[dict], sweep_dir: Path, per_regime: list[dict]) -> tuple[Path, Path, dict]:
     columns = sorted({k for row in rows for k in row}, key=lambda k: (k not in ("job", "config"), k))
     csv_path = sweep_dir / "summary.csv"
     with open(csv_path, "w", newline="") as f:
@@ -85,6 +105,9 @@ def write_tables(rows: list[dict], sweep_dir: Path) -> tuple[Path, Path, dict]:
     md.append("|" + "---|" * len(show))
     for row in rows:
         md.append("| " + " | ".join(fmt(row.get(c)) for c in show) + " |")
+    md += ["", "## Every regime", "", "| job | regime | ≤ 1 pt | ≤ 2 pt | ≤ 5 pt | best test acc |", "|---|---|---|---|---|---|"]
+    md += [f"| {x['job']} | {x['regime']} | " + " | ".join(fmt(x[d]) for d in DROPS) + f" | {fmt(x['best_test_acc'])} |"
+           for x in per_regime]
     md_path = sweep_dir / "summary.md"
     md_path.write_text("\n".join(md) + "\n")
     return csv_path, md_path, stats
@@ -97,9 +120,12 @@ def plot_fronts(runs: list[dict], sweep_dir: Path) -> Path:
     for r in runs:
         for regime, reg in (r.get("regimes") or {}).items():
             front = pareto_front(reg.get("curve", []))
-            colour = colours.setdefault(regime, f"C{len(colours)}")
+            label = regime_label(regime, reg)
+            new = label not in colours
+            colour = colours.setdefault(label, f"C{len(colours)}")
             ax.plot([p["cost_fraction"] for p in front], [100 * p["test_acc"] for p in front],
-                    color=colour, alpha=0.35, lw=1, label=regime if regime not in ax.get_legend_handles_labels()[1] else None)
+                    color=colour, alpha=0.35 if len(runs) > 8 else 0.9, lw=1, marker="" if len(runs) > 8 else "o",
+                    ms=3, label=label if new else None)
     accs = [r["backbone_test_acc"] for r in runs if r.get("backbone_test_acc") is not None]
     if accs:
         ax.scatter([1.0], [100 * max(accs)], marker="*", s=160, color="black", zorder=5, label="backbone")
@@ -129,7 +155,7 @@ def aggregate(sweep_dir: str | Path) -> dict:
     if not runs:
         raise FileNotFoundError(f"no */results.json under {sweep_dir}; point at a multirun folder")
     rows = rows_of(runs)
-    csv_path, md_path, stats = write_tables(rows, sweep_dir)
+    csv_path, md_path, stats = write_tables(rows, sweep_dir, regime_rows(runs))
     plot_fronts(runs, sweep_dir)
     plot_wins(rows, sweep_dir)
     failed = sorted(p.parent.name for p in sweep_dir.glob("*/FAILED"))

@@ -1,0 +1,109 @@
+"""EENets' cost-aware losses v0-v4 (methods.md §3) and PTEENet's v2 variant (§2).
+
+Notation: exits 0..N, N the final one; ``p_i`` softmax of exit i, ``h_i`` the sigmoid
+confidence of early exit i, ``c_i`` its cost fraction (``c_N`` = 1), ``y`` the target.
+All functions take ``logits`` (list of N+1 tensors [B, K]), ``conf`` (list of N
+tensors [B]), ``costs`` (tensor [N+1]) and are pure, so each is tested against a hand
+computation. Logs are taken of probabilities clamped at ``EPS``.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+EPS = 1e-12
+
+
+def _nll(prob: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.nll_loss(prob.clamp_min(EPS).log(), y)
+
+
+def mixtures(logits, conf, costs) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The recursions P̂_i = h_i p_i + (1-h_i) P̂_{i+1}, Ĉ_i = h_i c_i + (1-h_i) Ĉ_{i+1},
+    from P̂_N = p_N, Ĉ_N = c_N. Returns lists indexed 0..N."""
+    n = len(logits) - 1
+    p_hat = logits[n].softmax(1)
+    c_hat = torch.full_like(conf[0] if conf else logits[n][:, 0], float(costs[n]))
+    ps, cs = [p_hat], [c_hat]
+    for i in range(n - 1, -1, -1):
+        h = conf[i]
+        p_hat = h.unsqueeze(1) * logits[i].softmax(1) + (1 - h).unsqueeze(1) * p_hat
+        c_hat = h * float(costs[i]) + (1 - h) * c_hat
+        ps.insert(0, p_hat)
+        cs.insert(0, c_hat)
+    return ps, cs
+
+
+def loss_v0(logits, conf, costs, y, lam=0.0) -> torch.Tensor:
+    """Sum of the exits' cross-entropies (no cost term): the first stage of the two-stage schedule."""
+    return sum(F.cross_entropy(z, y) for z in logits)
+
+
+def loss_v1(logits, conf, costs, y, lam=1.0) -> torch.Tensor:
+    """NLL of the expected prediction from exit 0 plus λ times the expected cost."""
+    ps, cs = mixtures(logits, conf, costs)
+    return _nll(ps[0], y) + lam * cs[0].mean()
+
+
+def loss_v2(logits, conf, costs, y, lam=1.0, divide_by_exits: bool = False) -> torch.Tensor:
+    """v1 applied at every depth i = 0..N and summed; PTEENet divides the sum by the number of early exits."""
+    ps, cs = mixtures(logits, conf, costs)
+    total = sum(_nll(p, y) + lam * c.mean() for p, c in zip(ps, cs))
+    return total / max(1, len(conf)) if divide_by_exits else total
+
+
+def v3_weights(conf) -> torch.Tensor:
+    """Batch-mean confidences as exit weights, normalised to sum 1. The final exit has no
+    confidence head here, so its weight is the batch-mean probability of reaching it, Π(1-h_j)."""
+    reach = torch.ones_like(conf[0]) if conf else None
+    means = []
+    for h in conf:
+        means.append(h.mean())
+        reach = reach * (1 - h)
+    means.append(reach.mean() if reach is not None else torch.tensor(1.0))
+    w = torch.stack(means)
+    return w / w.sum().clamp_min(EPS)
+
+
+def loss_v3(logits, conf, costs, y, lam=1.0) -> torch.Tensor:
+    """Σ_i w_i (CE_i + λ c_i) with ``v3_weights``; exit threshold at inference becomes 1/N."""
+    w = v3_weights(conf)
+    return sum(w[i] * (F.cross_entropy(z, y) + lam * float(costs[i])) for i, z in enumerate(logits))
+
+
+def v4_tags(ce: torch.Tensor, costs: torch.Tensor, lam: float) -> torch.Tensor:
+    """Hard exit tag per sample: argmin_i CE_i + λ c_i. ``ce`` is [N+1, B] per-sample cross-entropy."""
+    return (ce + lam * costs.to(ce).view(-1, 1)).argmin(0)
+
+
+def loss_v4(logits, conf, costs, y, lam=1.0) -> torch.Tensor:
+    """Prediction and cost from each sample's tagged exit, plus a class-balanced BCE teaching
+    h_i to fire at the tagged exit (over the samples whose tag is i or later, i.e. that reach i).
+    Tags are recomputed from the current outputs on every batch (EENets: every epoch)."""
+    ce = torch.stack([F.cross_entropy(z, y, reduction="none") for z in logits])   # [N+1, B]
+    tags = v4_tags(ce.detach(), costs, lam)
+    picked = ce.gather(0, tags.view(1, -1)).squeeze(0)
+    loss = picked.mean() + lam * costs.to(ce)[tags].mean()
+    for i, h in enumerate(conf):
+        reach = tags >= i
+        if not reach.any():
+            continue
+        target = (tags[reach] == i).float()
+        pos = target.mean()
+        if 0 < pos < 1:
+            weight = torch.where(target > 0, 0.5 / pos, 0.5 / (1 - pos))
+        else:
+            weight = torch.ones_like(target)
+        loss = loss + F.binary_cross_entropy(h[reach].clamp(EPS, 1 - EPS), target, weight=weight)
+    return loss
+
+
+LOSSES = {"v0": loss_v0, "v1": loss_v1, "v2": loss_v2, "v3": loss_v3, "v4": loss_v4}
+
+
+def cost_aware_loss(version: str, logits, conf, costs, y, lam: float, divide_by_exits: bool = False):
+    if version not in LOSSES:
+        raise ValueError(f"unknown loss '{version}'; choose one of {', '.join(LOSSES)}")
+    if version == "v2":
+        return loss_v2(logits, conf, costs, y, lam, divide_by_exits)
+    return LOSSES[version](logits, conf, costs, y, lam)

@@ -1,0 +1,62 @@
+"""PTEENet and EENets end to end on digits (CPU), with tiny budgets."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import eexit.methods.runners as runners
+from eexit.errors import EExitError
+from eexit.pipeline import run_experiment
+from tests.conftest import TINY, compose_cfg
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cost_aware")
+
+
+def run(tmp_path, cache, overrides, name):
+    cfg = compose_cfg(TINY + overrides + [f"cache_dir={cache}"])
+    return run_experiment(cfg, tmp_path / name)
+
+
+def test_pteenet_leaves_backbone_untouched(tmp_path, cache, monkeypatch):
+    snapshots = {}
+    real = runners.METHODS["pteenet"]
+
+    def wrapped(ctx, results):
+        snapshots["before"] = {k: v.clone() for k, v in ctx.backbone.state_dict().items()}
+        out = real(ctx, results)
+        snapshots["after"] = ctx.backbone.state_dict()
+        return out
+
+    monkeypatch.setitem(runners.METHODS, "pteenet", wrapped)
+    results = run(tmp_path, cache, ["regime=pteenet", "method.head_train.epochs=3"], "p")
+    before, after = snapshots["before"], snapshots["after"]
+    assert any("running_mean" in k for k in before)          # BN statistics are part of the check
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    regime = results["regimes"]["pteenet"]
+    assert regime["real_skip_matches"] and len(results["curve"]) >= 10
+    assert results["operating_point"]["setting"] == 0.5
+
+
+def test_larger_lambda_exits_earlier(tmp_path, cache):
+    cost = {}
+    for lam in (0.0, 3.0):
+        r = run(tmp_path, cache, ["regime=pteenet", "method.head_train.epochs=6", f"method.loss.lam={lam}"], f"l{lam}")
+        cost[lam] = r["operating_point"]["cost_fraction"]
+    assert cost[3.0] < cost[0.0] - 0.05
+
+
+def test_eenets_joint_end_to_end(tmp_path, cache):
+    results = run(tmp_path, cache, ["regime=eenets", "method.epochs=2"], "e")
+    regime = results["regimes"]["eenets"]
+    assert regime["real_skip_matches"] and 0.0 <= regime["final_exit_test_acc"] <= 1.0
+    state = torch.load(regime["network_checkpoint"], weights_only=False)
+    assert any(k.startswith("backbone.") for k in state) and any(k.startswith("heads.") for k in state)
+    assert results["exits"][-1]["cost_fraction"] > 1.0 > results["exits"][0]["cost_fraction"]
+
+
+def test_cost_aware_loss_needs_confidence_heads(tmp_path, cache):
+    with pytest.raises(EExitError, match="head=convx or head=eenet"):
+        run(tmp_path, cache, ["method=pteenet", "head=linear", "policy=confidence"], "bad")
