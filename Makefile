@@ -62,13 +62,14 @@ reproduce-pteenet: $(STAMP) ## PTEENet's three settings (CIFAR-10 ResNet-110 / V
 	$(PY) run.py -m $(PTEENET) $(ARGS)
 
 reproduce-pteenet-smoke: $(STAMP) ## the same three experiments on digits / ResNet20, CPU, minutes
-	$(PY) run.py -m $(PTEENET) $(DIGITS) method.head_train.epochs=5 logger.wandb.group=pteenet-smoke $(ARGS)
+	$(PY) run.py -m $(PTEENET) $(DIGITS) placement.rule=linear ++head.options.depth=1 method.head_train.epochs=20 \
+	  ++method.loss.two_stage_epochs=10 logger.wandb.group=pteenet-smoke $(ARGS)
 
 reproduce-eenets: $(STAMP) ## EENets' three settings (CIFAR-10 ResNet-20 / 110, SVHN ResNet-20; data + GPU)
 	$(PY) run.py -m $(EENETS) $(ARGS)
 
 reproduce-eenets-smoke: $(STAMP) ## the same three experiments on digits / ResNet20, CPU, minutes
-	$(PY) run.py -m $(EENETS) $(DIGITS) method.epochs=5 logger.wandb.group=eenets-smoke $(ARGS)
+	$(PY) run.py -m $(EENETS) $(DIGITS) ++method.epochs=15 logger.wandb.group=eenets-smoke $(ARGS)
 
 compare-smoke: $(STAMP) ## every regime (BTS-EE, non-boosted, PTEENet, EENets, linear) on digits in one figure
-	$(PY) run.py -m sweep=compare $(DIGITS) ++method.head_train.epochs=5 ++method.epochs=5 $(ARGS)
+	$(PY) run.py -m sweep=compare $(DIGITS) ++method.head_train.epochs=10 ++method.epochs=15 $(ARGS)

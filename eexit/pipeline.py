@@ -108,6 +108,6 @@ def print_summary(results: dict, run_dir: Path) -> None:
         for drop, point in head.items():
             d = drop.replace("drop_", "≤").replace("pt", " pt")
             parts.append(f"{d}: " + ("none" if point is None else
-                                     f"-{100 * point['cost_reduction']:.1f}% compute at {100 * point['test_acc']:.2f}%"))
+                                     f"{-100 * point['cost_reduction']:+.1f}% compute at {100 * point['test_acc']:.2f}%"))
         print(f"[eexit] {regime:>11}: " + " | ".join(parts))
     print(f"[eexit] results: {run_dir / 'results.json'}")

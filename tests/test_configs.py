@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import CONF, compose_cfg
 
-GROUPS = ["data", "backbone", "head", "method", "policy", "trainer", "logger", "experiment"]
+GROUPS = ["data", "backbone", "head", "method", "policy", "trainer", "logger", "experiment", "regime"]
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((Path(CONF) / g).glob("*.yaml"))]
 
 

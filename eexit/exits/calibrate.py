@@ -18,9 +18,16 @@ def configured(pcfg) -> float:
     return float(pcfg.margin if pcfg.name == "cpm" else pcfg.threshold)
 
 
-def settings(pcfg) -> list[float]:
-    values = list(pcfg.margins) if pcfg.name == "cpm" else list(pcfg.get("sweep") or GLOBAL_SETTINGS)
-    return sorted(set(values) | {configured(pcfg)})
+def settings(pcfg, val: CachedExits | None = None) -> list[float]:
+    """The knob values the curve sweeps. For a global threshold, the fixed grid plus the
+    5 %..95 % quantiles of the validation scores, so the curve is dense where scores lie."""
+    if pcfg.name == "cpm":
+        return sorted(set(pcfg.margins) | {configured(pcfg)})
+    values = set(pcfg.get("sweep") or GLOBAL_SETTINGS) | {configured(pcfg)}
+    if val is not None and val.num_exits:
+        q = torch.linspace(0.05, 0.95, 19)
+        values |= {round(float(v), 6) for v in val.scores(pcfg.score).flatten().float().quantile(q)}
+    return sorted(values)
 
 
 def thresholds_fn(pcfg, val: CachedExits, fixed: torch.Tensor | None = None) -> Callable[[float], torch.Tensor]:

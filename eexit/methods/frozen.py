@@ -120,7 +120,7 @@ def evaluate_regime(ctx, net, val: CachedExits, test: CachedExits, name: str, ex
     costs = exit_costs(net)
     fractions = costs.fractions
     calib = thresholds_fn(pcfg, val)
-    points = curve(test, pcfg.score, settings(pcfg), calib, fractions)
+    points = curve(test, pcfg.score, settings(pcfg, val), calib, fractions)
     setting = configured(pcfg)
     thresholds = calib(setting)
     point = {"setting": setting, **evaluate(test, pcfg.score, thresholds, fractions)}

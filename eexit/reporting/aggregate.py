@@ -81,7 +81,7 @@ def fmt(v) -> str:
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, float):
-        return f"{100 * v:.1f}%"
+        return f"{100 * v:.1f}%"  # a negative cost reduction is a cost increase
     return str(v)
 
 
