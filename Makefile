@@ -37,7 +37,7 @@ clean: clean-outputs ## also delete the backbone cache and the venv
 SMOKE := data=digits backbone=resnet20 data.batch_size=128 pretrain.epochs=15 \
          method.head_train.epochs=5 method.head_train.batch_size=128 trainer.accelerator=cpu \
          trainer.progress_bar=false logger.wandb.group=bts64-smoke
-.PHONY: bts64 bts64-smoke reproduce-bts bench-latency
+.PHONY: bts64 bts64-smoke reproduce-bts bench-latency bench
 
 bts64: $(STAMP) ## BTS-EE 64-configuration sweep on CINIC-10 / ResNet18 (needs the data and a GPU)
 	$(PY) run.py -m sweep=bts64 $(ARGS)
@@ -50,6 +50,9 @@ reproduce-bts: $(STAMP) ## BTS-EE paper setting: one run, CINIC-10 ResNet18, boo
 
 bench-latency: $(STAMP) ## real-skip inference vs the plain backbone, measured against the FLOP prediction
 	$(PY) benchmarks/latency.py $(ARGS)
+
+bench: $(STAMP) ## framework vs plain PyTorch: training, all-exit eval, real skip, bts64 wall time -> benchmarks/RESULTS.md
+	$(PY) benchmarks/bench.py $(ARGS)
 
 # ---- PTEENet / EENets / all regimes side by side --------------------------------------------
 PTEENET := experiment=pteenet_cifar10_resnet110,pteenet_cifar10_vgg19,pteenet_svhn_densenet121

@@ -1,13 +1,15 @@
 #!/usr/bin/env python
-"""Real-skip early-exit inference against the plain backbone, beside the FLOP-predicted speed-up.
+"""Real-skip early-exit inference against the plain backbone, beside two predictions.
 
     python benchmarks/latency.py [--backbone resnet18] [--head conv1d] [--rule linear] [--exits 3]
 
 For three exit mixes (fractions leaving at each head, the rest at the backbone) the
 thresholds are set on a calibration batch so the mix is met; then ``infer`` (which
 drops exited samples from the batch) is timed against ``backbone(x)`` at batch 1
-and 64 on the CPU, and 1024 on a GPU when present. Weights are random: latency does
-not depend on them. Appends a table to benchmarks/RESULTS-latency.md.
+and 64 on the CPU, and 1024 on a GPU when present (bucketed, pre-warmed). The
+speed-up is compared with the FLOP-predicted one and with the one predicted from
+measured stage times (each segment + head timed on the full batch). Weights are
+random: latency does not depend on them. Appends a table to benchmarks/RESULTS-latency.md.
 """
 from __future__ import annotations
 
@@ -31,6 +33,15 @@ from eexit.models.heads import build_head  # noqa: E402
 from eexit.placement import place_by_rule  # noqa: E402
 
 MIXES = {"early-heavy": [0.6, 0.2, 0.1], "balanced": [0.3, 0.2, 0.2], "late": [0.1, 0.1, 0.2]}
+BUCKETS = [64, 128, 256, 384, 512, 640, 768, 896, 1024]
+
+
+def build_net(backbone: str, head: str, rule: str, exits: int) -> EarlyExitNet:
+    torch.manual_seed(0)
+    bb = build_backbone(backbone).eval()
+    attach = place_by_rule(rule, exits, cumulative(block_macs(bb)))
+    shapes = bb.feature_shapes()
+    return EarlyExitNet(bb, attach, [build_head(head, shapes[a], 10) for a in attach]).eval()
 
 
 def thresholds_for_mix(scores: torch.Tensor, mix: list[float]) -> torch.Tensor:
@@ -63,6 +74,79 @@ def timed(fn, repeats: int, device) -> float:
     return sorted(times)[len(times) // 2]
 
 
+@torch.no_grad()
+def stage_times(net: EarlyExitNet, x: torch.Tensor, repeats: int) -> list[float]:
+    """Seconds to reach each exit on the full batch: segments and heads up to it (final = all)."""
+    device = x.device
+    feats = [x]
+    for start, end in net.segments():
+        feats.append(net.backbone(feats[-1], start, end))
+    seg = [timed(lambda s=s, e=e, f=f: net.backbone(f, s, e), repeats, device)
+           for (s, e), f in zip(net.segments(), feats[:-1])]
+    head = [timed(lambda h=h, f=f: h(f), repeats, device) for h, f in zip(net.heads, feats[1:-1])]
+    cum, total = [], 0.0
+    for k in range(net.num_exits):
+        total += seg[k] + head[k]
+        cum.append(total)
+    cum.append(total + seg[-1])
+    return cum
+
+
+@torch.no_grad()
+def mix_rows(net: EarlyExitNet, device: torch.device, batch: int, samples: int, repeats: int = 20) -> list[dict]:
+    """One row per exit mix: fractions, FLOP- and stage-time-predicted speed-ups, measured speed-up."""
+    net.to(device)
+    costs = exit_costs(net)
+    gen = torch.Generator().manual_seed(1)
+    calib = torch.randn(max(2048, batch), 3, 32, 32, generator=gen)
+    cached = collect(net, [(calib[i:i + 512].to(device), torch.zeros(512, dtype=torch.long))
+                           for i in range(0, calib.shape[0], 512)], device)
+    scores = cached.scores("max_softmax")
+    buckets = [b for b in BUCKETS if b <= batch] + ([batch] if batch not in BUCKETS else []) \
+        if device.type == "cuda" else None
+    if buckets:
+        net.warmup(buckets)
+    x_batch = calib[:batch].to(device)
+    stages = stage_times(net, x_batch, 5) if batch > 1 else None
+    rows = []
+    for name, mix in MIXES.items():
+        thr = thresholds_for_mix(scores, mix)
+        policy = ExitPolicy("max_softmax", thr)
+        _, ex = simulate(scores, cached.head_pred, cached.backbone_pred, thr)
+        frac = torch.bincount(ex, minlength=net.num_exits + 1).double() / ex.numel()
+        if batch == 1:
+            xs = [calib[i:i + 1].to(device) for i in range(samples)]
+            plain = timed(lambda: [net.backbone(x) for x in xs], 3, device)
+            skip = timed(lambda: [net.infer(x, policy) for x in xs], 3, device)
+            stage_pred = None
+        else:
+            plain = timed(lambda: net.backbone(x_batch), repeats, device)
+            skip = timed(lambda: net.infer(x_batch, policy, buckets), repeats, device)
+            stage_pred = plain / float(sum(f * t for f, t in zip(frac.tolist(), stages)))
+        rows.append({"device": device.type, "batch": batch, "mix": name, "fractions": frac.tolist(),
+                     "flop_pred": 1 / costs.expected(frac), "stage_pred": stage_pred, "measured": plain / skip})
+    return rows
+
+
+def table(rows: list[dict]) -> list[str]:
+    out = ["| device | batch | mix | exit % | FLOP-predicted | stage-time-predicted | measured | measured / FLOP | measured / stage |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        sp, m = r["stage_pred"], r["measured"]
+        mix = "/".join(f"{100 * f:.0f}" for f in r["fractions"])
+        stage = "—" if sp is None else f"{sp:.2f}x"
+        stage_ratio = "—" if sp is None else f"{m / sp:.2f}"
+        out.append(f"| {r['device']} | {r['batch']} | {r['mix']} | {mix} | {r['flop_pred']:.2f}x | {stage} | "
+                   f"{m:.2f}x | {m / r['flop_pred']:.2f} | {stage_ratio} |")
+    return out
+
+
+def environment() -> str:
+    gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"
+    return (f"{platform.machine()} CPU, {torch.get_num_threads()} threads{gpu}; torch {torch.__version__}; "
+            f"Python {platform.python_version()}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[1].strip())
     ap.add_argument("--backbone", default="resnet18")
@@ -72,52 +156,14 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=64, help="samples timed one by one at batch 1")
     ap.add_argument("--out", default=str(Path(__file__).parent / "RESULTS-latency.md"))
     args = ap.parse_args()
-    torch.manual_seed(0)
     torch.backends.cudnn.benchmark = False  # changing survivor shapes: never autotune per shape
-    bb = build_backbone(args.backbone).eval()
-    attach = place_by_rule(args.rule, args.exits, cumulative(block_macs(bb)))
-    shapes = bb.feature_shapes()
-    net = EarlyExitNet(bb, attach, [build_head(args.head, shapes[a], 10) for a in attach]).eval()
-    costs = exit_costs(net)
+    net = build_net(args.backbone, args.head, args.rule, args.exits)
     settings = [("cpu", 1), ("cpu", 64)] + ([("cuda", 1024)] if torch.cuda.is_available() else [])
-    lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M')} — `python benchmarks/latency.py "
-             f"--backbone {args.backbone} --head {args.head} --rule {args.rule} --exits {args.exits}`", "",
-             f"Device: {platform.processor() or platform.machine()}, {torch.get_num_threads()} CPU threads"
-             + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "")
-             + f"; torch {torch.__version__}; fp32; attach blocks {attach}; exit cost fractions "
-             + ", ".join(f"{c:.3f}" for c in costs.fractions.tolist()), "",
-             "| device | batch | mix | exit fractions | FLOP-predicted | measured | measured / predicted |",
-             "|---|---|---|---|---|---|---|"]
+    rows = [r for dev, b in settings for r in mix_rows(net, torch.device(dev), b, args.samples)]
+    lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M')} — `python benchmarks/latency.py --backbone {args.backbone} "
+             f"--head {args.head} --rule {args.rule} --exits {args.exits} --samples {args.samples}`", "",
+             f"{environment()}; fp32 on CPU; attach blocks {net.attach}.", ""] + table(rows)
     print("\n".join(lines))
-    for dev_name, batch in settings:
-        device = torch.device(dev_name)
-        net.to(device)
-        gen = torch.Generator().manual_seed(1)
-        calib = torch.randn(2048, 3, 32, 32, generator=gen)
-        cached = collect(net, [(calib[i:i + 512].to(device), torch.zeros(512, dtype=torch.long))
-                               for i in range(0, 2048, 512)])
-        scores = cached.scores("max_softmax")
-        for mix_name, mix in MIXES.items():
-            thr = thresholds_for_mix(scores, mix)
-            policy = ExitPolicy("max_softmax", thr)
-            _, ex = simulate(scores, cached.head_pred, cached.backbone_pred, thr)
-            frac = torch.bincount(ex, minlength=len(attach) + 1).double() / ex.numel()
-            predicted = 1 / costs.expected(frac)
-            if batch == 1:
-                xs = [calib[i:i + 1].to(device) for i in range(args.samples)]
-                with torch.no_grad():
-                    plain = timed(lambda: [bb(x) for x in xs], 3, device)
-                    skip = timed(lambda: [net.infer(x, policy) for x in xs], 3, device)
-            else:
-                x = calib[:batch].to(device)
-                with torch.no_grad():
-                    plain = timed(lambda: bb(x), 20, device)
-                    skip = timed(lambda: net.infer(x, policy), 20, device)
-            measured = plain / skip
-            row = (f"| {dev_name} | {batch} | {mix_name} | {'/'.join(f'{100 * f:.0f}' for f in frac.tolist())} | "
-                   f"{predicted:.2f}x | {measured:.2f}x | {measured / predicted:.2f} |")
-            print(row)
-            lines.append(row)
     with open(args.out, "a") as f:
         f.write("\n".join(lines) + "\n")
     print(f"appended to {args.out}")

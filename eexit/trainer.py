@@ -18,6 +18,30 @@ def device_of(accelerator: str) -> torch.device:
     return torch.device("cuda" if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available() else "cpu")
 
 
+def use_channels_last(tcfg) -> bool:
+    """``auto``: on a GPU (faster convolutions with bf16), not on the CPU."""
+    value = tcfg.get("channels_last", "auto")
+    return device_of(tcfg.accelerator).type == "cuda" if value == "auto" else bool(value)
+
+
+def prepare(module, model: torch.nn.Module, tcfg):
+    """Lean-training switches on a LightningModule training ``model``: channels_last weights
+    (inputs follow in ``on_after_batch_transfer``) and optional ``torch.compile`` of ``model``."""
+    module.channels_last = use_channels_last(tcfg)
+    if module.channels_last:
+        model.to(memory_format=torch.channels_last)
+    if tcfg.get("compile"):
+        module.compiled = torch.compile(model)
+    return module
+
+
+def to_channels_last(batch, enabled: bool):
+    if not enabled:
+        return batch
+    x, *rest = batch
+    return (x.contiguous(memory_format=torch.channels_last), *rest)
+
+
 def make_trainer(tcfg, loggers, max_epochs: int, **overrides) -> L.Trainer:
     """One Trainer per training stage; every stage shares the run's loggers."""
     callbacks = [TQDMProgressBar(refresh_rate=int(tcfg.progress_refresh))] if tcfg.progress_bar else []

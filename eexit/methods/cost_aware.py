@@ -14,6 +14,7 @@ from torch import nn
 from eexit.errors import EExitError
 from eexit.methods.losses import cost_aware_loss
 from eexit.methods.optim import lightning_optimizers
+from eexit.trainer import to_channels_last
 
 
 def require_confidence(heads) -> None:
@@ -104,9 +105,13 @@ class JointCostAwareModule(CostAwareModule):
         require_confidence(net.heads)
         self.net = net
 
+    def on_after_batch_transfer(self, batch, dataloader_idx):
+        return to_channels_last(batch, getattr(self, "channels_last", False))
+
     def outputs(self, batch, stage):
         x, y = batch
-        out = self.net.forward_all(x)
+        compiled = getattr(self, "compiled", None)
+        out = (self.net.forward_all if compiled is None else compiled)(x)
         return out.logits, out.confidences[:-1], y
 
     def trained_parameters(self):

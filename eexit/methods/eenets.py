@@ -20,7 +20,7 @@ from eexit.models.backbones import build_backbone
 from eexit.models.early_exit import EarlyExitNet
 from eexit.models.heads import build_head
 from eexit.placement import resolve_placement
-from eexit.trainer import make_trainer
+from eexit.trainer import make_trainer, prepare
 
 
 def build_joint_net(cfg, num_classes: int) -> EarlyExitNet:
@@ -40,11 +40,14 @@ def run_eenets(ctx, results: dict) -> dict:
     module = JointCostAwareModule(net, loss=OmegaConf.to_container(cfg.method.loss, resolve=True),
                                   costs=loss_costs(net), optim=OmegaConf.to_container(cfg.method.optim, resolve=True),
                                   prefix="eenets")
+    prepare(module, net, cfg.trainer)
+    if getattr(module, "compiled", None) is not None:
+        module.compiled = torch.compile(net.forward_all)
     trainer = make_trainer(cfg.trainer, ctx.loggers, cfg.method.epochs)
     start = time.perf_counter()
     trainer.fit(module, ctx.dm.train_dataloader(), ctx.dm.val_dataloader())
     seconds = time.perf_counter() - start
-    net.to(ctx.device).eval()
+    net.to(ctx.device, memory_format=torch.contiguous_format).eval()
     val, test = collect(net, ctx.dm.loader("val"), ctx.device), collect(net, ctx.dm.loader("test"), ctx.device)
     final_acc = float((test.backbone_pred == test.labels).double().mean())
     regime = evaluate_regime(ctx, net, val, test, "eenets", {

@@ -12,7 +12,7 @@ from eexit.errors import EExitError
 from eexit.methods.backbone_cache import cache_key, cache_path, load_entry, save_entry
 from eexit.methods.classification import ClassificationModule
 from eexit.models.backbones import build_backbone
-from eexit.trainer import make_trainer, resolve_precision
+from eexit.trainer import make_trainer, prepare, resolve_precision
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,11 @@ def obtain_backbone(cfg, dm, loggers, device) -> tuple[torch.nn.Module, dict]:
              cfg.backbone.name, dm.name, cfg.pretrain.epochs, path.stem)
     module = ClassificationModule(backbone, OmegaConf.to_container(cfg.pretrain.optim, resolve=True),
                                   dm.num_classes, cfg.pretrain.label_smoothing)
+    prepare(module, backbone, cfg.trainer)
     trainer = make_trainer(cfg.trainer, loggers, cfg.pretrain.epochs)
     start = time.perf_counter()
     trainer.fit(module, datamodule=dm)
+    backbone.to(memory_format=torch.contiguous_format)
     seconds = time.perf_counter() - start
     backbone.to(device)
     metrics = {"val_acc": accuracy(backbone, dm.val_dataloader(), device),

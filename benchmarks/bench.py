@@ -1,0 +1,203 @@
+#!/usr/bin/env python
+"""``make bench``: framework speed against plain PyTorch, in one process on the same data.
+
+    python benchmarks/bench.py [--quick]
+
+(a) training images/s of the framework (ClassificationModule + the lean Trainer) against a
+    plain PyTorch loop with the same model, batch, precision and data placement -> ratio;
+(b) all-exit evaluation (``forward_all`` + caching every exit's output) time per image,
+    scaled to 90k CINIC-sized images;
+(c) real-skip speed-up against the FLOP- and stage-time-predicted ones (benchmarks/latency.py);
+(d) wall time of ``sweep=bts64`` jobs on synthetic data with the backbone cached.
+GPU: ResNet18, batch 1024, bf16, 90k synthetic images, all 64 sweep jobs. CPU (no GPU):
+ResNet20, batch 256, fp32, small sizes and 8 sweep jobs; the ratios still mean something.
+Appends device, versions, command and tables to benchmarks/RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
+
+from latency import build_net, environment, mix_rows, table  # noqa: E402
+
+from eexit.data.loader import TensorBatchLoader  # noqa: E402
+from eexit.evaluation import collect  # noqa: E402
+from eexit.methods.classification import ClassificationModule  # noqa: E402
+from eexit.models.backbones import build_backbone  # noqa: E402
+from eexit.pipeline import quiet_lightning  # noqa: E402
+from eexit.trainer import to_channels_last  # noqa: E402
+
+GPU = torch.cuda.is_available()
+DEVICE = torch.device("cuda" if GPU else "cpu")
+
+
+def sync():
+    if GPU:
+        torch.cuda.synchronize()
+
+
+def synthetic(n: int, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    return (torch.randint(0, 256, (n, 3, 32, 32), generator=gen, dtype=torch.uint8).to(DEVICE),
+            torch.randint(0, 10, (n,), generator=gen).to(DEVICE))
+
+
+def loader(images, labels, batch):
+    return TensorBatchLoader(images, labels, batch, torch.full((3,), 0.5), torch.full((3,), 0.25), shuffle=True,
+                             crop_padding=4, flip=True, drop_last=True)
+
+
+OPTIM = {"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4, "schedule": "none"}
+
+
+def plain_loop(arch: str, images, labels, batch: int, epochs: int) -> float:
+    """Images/s of a hand-written loop: the reference the framework is measured against."""
+    torch.manual_seed(0)
+    model = build_backbone(arch).to(DEVICE)
+    if GPU:
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    data = loader(images, labels, batch)
+    seen, seconds = 0, 0.0
+    for epoch in range(epochs + 1):  # epoch 0 warms up
+        sync()
+        start = time.perf_counter()
+        for x, y in data:
+            x = to_channels_last((x,), GPU)[0]
+            with torch.autocast(DEVICE.type, dtype=torch.bfloat16, enabled=GPU):
+                loss = F.cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        sync()
+        if epoch:
+            seconds += time.perf_counter() - start
+            seen += len(data) * batch
+    return seen / seconds
+
+
+class EpochTimer(L.Callback):
+    def __init__(self):
+        self.times = []
+
+    def on_train_epoch_start(self, trainer, module):
+        sync()
+        self.start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, module):
+        sync()
+        self.times.append(time.perf_counter() - self.start)
+
+
+def framework(arch: str, images, labels, batch: int, epochs: int) -> float:
+    torch.manual_seed(0)
+    model = build_backbone(arch)
+    module = ClassificationModule(model, OPTIM, 10)
+    module.channels_last = GPU
+    if GPU:
+        model.to(memory_format=torch.channels_last)
+    timer = EpochTimer()
+    trainer = L.Trainer(accelerator=DEVICE.type, devices=1, precision="bf16-mixed" if GPU else "32-true",
+                        max_epochs=epochs + 1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
+                        callbacks=[timer])
+    data = loader(images, labels, batch)
+    trainer.fit(module, data)
+    return len(data) * batch * epochs / sum(timer.times[1:])
+
+
+@torch.no_grad()
+def all_exit_eval(arch: str, n: int, batch: int) -> float:
+    """Seconds for forward_all + caching over ``n`` images."""
+    net = build_net(arch, "conv1d", "linear", 3).to(DEVICE)
+    images, labels = synthetic(n, seed=1)
+    data = TensorBatchLoader(images, labels, batch, torch.full((3,), 0.5), torch.full((3,), 0.25))
+    with torch.autocast(DEVICE.type, dtype=torch.bfloat16, enabled=GPU):
+        collect(net, [next(iter(data))], DEVICE)  # warm-up
+        sync()
+        start = time.perf_counter()
+        collect(net, data, DEVICE)
+        sync()
+    return time.perf_counter() - start
+
+
+def sweep_wall(arch: str, sizes: tuple[int, int, int], jobs_grid: list[str], epochs: int) -> tuple[float, int]:
+    """Wall seconds of an in-process bts64 multirun on synthetic data, backbone trained first (not timed)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        common = ["data=synthetic", f"backbone={arch}", f"data.train_size={sizes[0]}", f"data.val_size={sizes[1]}",
+                  f"data.test_size={sizes[2]}", "pretrain.epochs=1", f"++method.head_train.epochs={epochs}",
+                  "logger=none", "trainer.progress_bar=false", f"cache_dir={tmp}/cache",
+                  f"data.batch_size={1024 if GPU else 256}", f"++method.head_train.batch_size={1024 if GPU else 256}"]
+        env = {**os.environ, "WANDB_MODE": "disabled"}
+        subprocess.run([sys.executable, "run.py", "method=backbone", *common, f"hydra.run.dir={tmp}/pre"],
+                       cwd=ROOT, check=True, capture_output=True, env=env)
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "run.py", "-m", "sweep=bts64", *common, *jobs_grid,
+                        f"hydra.sweep.dir={tmp}/sweep"], cwd=ROOT, check=True, capture_output=True, env=env)
+        seconds = time.perf_counter() - start
+        jobs = len(list(Path(tmp, "sweep").glob("*/results.json")))
+    return seconds, jobs
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller sizes (a rough check in about a minute)")
+    args = ap.parse_args()
+    quiet_lightning()
+    torch.set_float32_matmul_precision("high")
+    arch = "resnet18" if GPU else "resnet20"
+    n_train, batch, epochs = (20480, 1024, 3) if GPU else ((1024, 256, 1) if args.quick else (2048, 256, 2))
+    images, labels = synthetic(n_train)
+    lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M')} — `python benchmarks/bench.py{' --quick' if args.quick else ''}`",
+             "", environment(), ""]
+
+    plain = plain_loop(arch, images, labels, batch, epochs)
+    ours = framework(arch, images, labels, batch, epochs)
+    lines += [f"(a) training, {arch}, batch {batch}, {'bf16' if GPU else 'fp32'}, data on {DEVICE.type}, "
+              f"crop+flip on the device, {n_train} images x {epochs} timed epochs:", "",
+              "| loop | images/s |", "|---|---|", f"| plain PyTorch | {plain:.0f} |",
+              f"| eexit (Lightning, lean) | {ours:.0f} |", f"| ratio | {ours / plain:.2f} |", ""]
+    print("\n".join(lines[-8:]))
+
+    n_eval = 90000 if GPU else (2048 if args.quick else 4096)
+    seconds = all_exit_eval(arch, n_eval, 4096 if GPU else 512)
+    lines += [f"(b) all-exit evaluation ({arch} + 3 conv1d heads, every exit cached): {n_eval} images in "
+              f"{seconds:.2f} s ({n_eval / seconds:.0f} images/s; 90k images -> {90000 * seconds / n_eval:.1f} s)", ""]
+    print(lines[-2])
+
+    net = build_net("resnet18", "conv1d", "linear", 3)
+    settings = [("cpu", 1), ("cpu", 64)] + ([("cuda", 1024)] if GPU else [])
+    rows = [r for dev, b in settings for r in mix_rows(net, torch.device(dev), b, 16 if args.quick else 64)]
+    lines += ["(c) real-skip inference, resnet18 + 3 conv1d heads (linear rule), fp32:", ""] + table(rows) + [""]
+    print("\n".join(table(rows)))
+
+    if GPU:
+        sizes, grid, head_epochs = (90000, 90000, 90000), [], 20
+    else:
+        sizes = (512, 256, 256) if args.quick else (1024, 512, 512)
+        grid, head_epochs = ["policy.margin=0.02", "head.options.width=16,64"], 5
+    seconds, jobs = sweep_wall(arch, sizes, grid, head_epochs)
+    lines += [f"(d) sweep=bts64 on synthetic {sizes[0]}/{sizes[1]}/{sizes[2]} images, {arch}, backbone cached, "
+              f"{head_epochs} head epochs, boosted + non-boosted per job: {jobs} jobs in {seconds:.0f} s "
+              f"({seconds / max(jobs, 1):.1f} s per job incl. start-up; 64 jobs -> {64 * seconds / max(jobs, 1) / 60:.1f} min)", ""]
+    print(lines[-2])
+    with open(Path(__file__).parent / "RESULTS.md", "a") as f:
+        f.write("\n".join(lines) + "\n")
+    print("appended to benchmarks/RESULTS.md")
+
+
+if __name__ == "__main__":
+    main()
