@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
+from eexit.data.augment import normalize
+
 
 @dataclass
 class FeatureBank:
@@ -51,7 +53,6 @@ class StreamedFeatures:
 
     @torch.no_grad()
     def index_select(self, dim: int, idx: torch.Tensor) -> torch.Tensor:
-        from eexit.data.augment import normalize
         x = normalize(self.images.index_select(0, idx.to(self.images.device)), self.mean, self.std)
         return self.net.backbone.eval()(x.to(self.device), 0, self.end)
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from eexit.errors import EExitError
+from eexit.methods.heads_module import FeatureHeadsMixin
 from eexit.methods.losses import cost_aware_loss
 from eexit.methods.optim import lightning_optimizers
 from eexit.trainer import to_channels_last
@@ -36,6 +37,7 @@ class CostAwareModule(L.LightningModule):
     def __init__(self, loss: dict, costs: torch.Tensor, optim: dict, prefix: str):
         super().__init__()
         self.loss_cfg, self.optim, self.prefix = dict(loss), dict(optim), prefix
+        self.channels_last, self.compiled = False, None  # set by eexit.trainer.prepare
         self.register_buffer("costs", costs.float())
 
     def outputs(self, batch, stage: str) -> tuple[list, list, torch.Tensor]:
@@ -67,7 +69,7 @@ class CostAwareModule(L.LightningModule):
         return lightning_optimizers(self.trained_parameters(), self.optim, self.trainer)
 
 
-class FeatureCostAwareModule(CostAwareModule):
+class FeatureCostAwareModule(FeatureHeadsMixin, CostAwareModule):
     """PTEENet: heads on cached features; the final exit is the frozen backbone's cached output."""
 
     def __init__(self, heads, final_logits: dict[str, torch.Tensor], **kwargs):
@@ -75,12 +77,6 @@ class FeatureCostAwareModule(CostAwareModule):
         require_confidence(heads)
         self.heads = nn.ModuleList(heads)
         self.final_logits = final_logits  # {"train": [N, K], "val": [M, K]}: the backbone's cached outputs
-
-    def on_fit_start(self):
-        self.heads.train()
-
-    def on_train_epoch_start(self):
-        self.heads.train()
 
     def outputs(self, batch, stage):
         feats, y, idx = batch
@@ -92,10 +88,6 @@ class FeatureCostAwareModule(CostAwareModule):
     def trained_parameters(self):
         return self.heads.parameters()
 
-    def transfer_batch_to_device(self, batch, device, dataloader_idx):
-        feats, y, idx = batch
-        return [f.to(device) for f in feats], y.to(device), idx
-
 
 class JointCostAwareModule(CostAwareModule):
     """EENets: backbone and exit blocks trained together from scratch on images."""
@@ -106,12 +98,11 @@ class JointCostAwareModule(CostAwareModule):
         self.net = net
 
     def on_after_batch_transfer(self, batch, dataloader_idx):
-        return to_channels_last(batch, getattr(self, "channels_last", False))
+        return to_channels_last(batch, self.channels_last)
 
     def outputs(self, batch, stage):
         x, y = batch
-        compiled = getattr(self, "compiled", None)
-        out = (self.net.forward_all if compiled is None else compiled)(x)
+        out = (self.net.forward_all if self.compiled is None else self.compiled)(x)
         return out.logits, out.confidences[:-1], y
 
     def trained_parameters(self):

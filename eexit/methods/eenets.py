@@ -40,9 +40,7 @@ def run_eenets(ctx, results: dict) -> dict:
     module = JointCostAwareModule(net, loss=OmegaConf.to_container(cfg.method.loss, resolve=True),
                                   costs=loss_costs(net), optim=OmegaConf.to_container(cfg.method.optim, resolve=True),
                                   prefix="eenets")
-    prepare(module, net, cfg.trainer)
-    if getattr(module, "compiled", None) is not None:
-        module.compiled = torch.compile(net.forward_all)
+    prepare(module, net, cfg.trainer)  # net's forward is forward_all, so a compiled net serves outputs()
     trainer = make_trainer(cfg.trainer, ctx.loggers, cfg.method.epochs)
     start = time.perf_counter()
     trainer.fit(module, ctx.dm.train_dataloader(), ctx.dm.val_dataloader())

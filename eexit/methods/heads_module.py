@@ -2,14 +2,29 @@
 from __future__ import annotations
 
 import lightning as L
-import torch
 import torch.nn.functional as F
 from torch import nn
 
 from eexit.methods.optim import lightning_optimizers
 
 
-class HeadsModule(L.LightningModule):
+class FeatureHeadsMixin:
+    """For LightningModules that train ``self.heads`` on ``(features, targets, indices)`` batches."""
+
+    def on_fit_start(self):
+        self.heads.train()
+
+    def on_train_epoch_start(self):
+        # Lightning keeps each module's mode; heads may have been put in eval mode by an
+        # evaluation between stages, and must train with batch statistics.
+        self.heads.train()
+
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        feats, y, idx = batch
+        return [f.to(device) for f in feats], y.to(device), idx
+
+
+class HeadsModule(FeatureHeadsMixin, L.LightningModule):
     """Trains ``heads`` (each reading its own feature tensor of the batch) with the sum of
     their cross-entropies. Only these heads are held here, so frozen heads are never
     touched (their parameters and BN statistics stay as they were).
@@ -24,14 +39,6 @@ class HeadsModule(L.LightningModule):
         super().__init__()
         self.heads = nn.ModuleList(heads)
         self.optim, self.prefix = dict(optim), prefix
-
-    def on_fit_start(self):
-        self.heads.train()
-
-    def on_train_epoch_start(self):
-        # Lightning keeps each module's mode; heads may have been put in eval mode by an
-        # evaluation between stages, and must train with batch statistics.
-        self.heads.train()
 
     def training_step(self, batch, _):
         feats, y, _idx = batch
@@ -48,7 +55,3 @@ class HeadsModule(L.LightningModule):
 
     def configure_optimizers(self):
         return lightning_optimizers(self.heads.parameters(), self.optim, self.trainer)
-
-    def transfer_batch_to_device(self, batch, device, dataloader_idx):
-        feats, y, idx = batch
-        return [f.to(device) for f in feats], y.to(device), idx
