@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """``make bench``: framework speed against plain PyTorch, in one process on the same data.
 
-    python benchmarks/bench.py [--quick]
+    python benchmarks/bench.py [--quick] [--parts abcd]
 
 (a) training images/s of the framework (ClassificationModule + the lean Trainer) against a
     plain PyTorch loop with the same model, batch, precision and data placement -> ratio;
@@ -122,7 +122,7 @@ def framework(arch: str, images, labels, batch: int, epochs: int) -> float:
 @torch.no_grad()
 def all_exit_eval(arch: str, n: int, batch: int) -> float:
     """Seconds for forward_all + caching over ``n`` images."""
-    net = build_net(arch, "conv1d", "linear", 3).to(DEVICE)
+    net = build_net(arch, "conv1d", "linear", 3, fold=False).to(DEVICE)  # as the pipeline evaluates it
     images, labels = synthetic(n, seed=1)
     data = TensorBatchLoader(images, labels, batch, torch.full((3,), 0.5), torch.full((3,), 0.25))
     with torch.autocast(DEVICE.type, dtype=torch.bfloat16, enabled=GPU):
@@ -155,48 +155,61 @@ def sweep_wall(arch: str, sizes: tuple[int, int, int], jobs_grid: list[str], epo
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a rough check in about a minute)")
+    ap.add_argument("--parts", default="abcd", help="which measurements to run, e.g. 'c' or 'ab'")
     args = ap.parse_args()
+    if not set(args.parts) <= set("abcd"):
+        ap.error(f"--parts takes letters from 'abcd', got '{args.parts}'")
     quiet_lightning()
     torch.set_float32_matmul_precision("high")
     arch = "resnet18" if GPU else "resnet20"
     n_train, batch, epochs = (20480, 1024, 3) if GPU else ((1024, 256, 1) if args.quick else (2048, 256, 2))
     images, labels = synthetic(n_train)
-    lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M')} — `python benchmarks/bench.py{' --quick' if args.quick else ''}`",
-             "", environment(), ""]
+    flags = (" --quick" if args.quick else "") + (f" --parts {args.parts}" if args.parts != "abcd" else "")
+    lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M')} — `python benchmarks/bench.py{flags}`", "", environment(), ""]
 
-    plain = plain_loop(arch, images, labels, batch, epochs)
-    ours = framework(arch, images, labels, batch, epochs)
-    lines += [f"(a) training, {arch}, batch {batch}, {'bf16' if GPU else 'fp32'}, data on {DEVICE.type}, "
-              f"crop+flip on the device, {n_train} images x {epochs} timed epochs:", "",
-              "| loop | images/s |", "|---|---|", f"| plain PyTorch | {plain:.0f} |",
-              f"| eexit (Lightning, lean) | {ours:.0f} |", f"| ratio | {ours / plain:.2f} |", ""]
-    print("\n".join(lines[-8:]))
-
-    n_eval = 90000 if GPU else (2048 if args.quick else 4096)
-    seconds = all_exit_eval(arch, n_eval, 4096 if GPU else 512)
-    lines += [f"(b) all-exit evaluation ({arch} + 3 conv1d heads, every exit cached): {n_eval} images in "
-              f"{seconds:.2f} s ({n_eval / seconds:.0f} images/s; 90k images -> {90000 * seconds / n_eval:.1f} s)", ""]
-    print(lines[-2])
-
-    net = build_net("resnet18", "conv1d", "linear", 3)
-    settings = [("cpu", 1), ("cpu", 64)] + ([("cuda", 1024)] if GPU else [])
-    rows = [r for dev, b in settings for r in mix_rows(net, torch.device(dev), b, 16 if args.quick else 64)]
-    lines += ["(c) real-skip inference, resnet18 + 3 conv1d heads (linear rule), fp32:", ""] + table(rows) + [""]
-    print("\n".join(table(rows)))
-
-    if GPU:
-        sizes, grid, head_epochs = (90000, 90000, 90000), [], 20
-    else:
-        sizes = (512, 256, 256) if args.quick else (1024, 512, 512)
-        grid, head_epochs = ["policy.margin=0.02", "head.options.width=16,64"], 5
-    seconds, jobs = sweep_wall(arch, sizes, grid, head_epochs)
-    lines += [f"(d) sweep=bts64 on synthetic {sizes[0]}/{sizes[1]}/{sizes[2]} images, {arch}, backbone cached, "
-              f"{head_epochs} head epochs, boosted + non-boosted per job: {jobs} jobs in {seconds:.0f} s "
-              f"({seconds / max(jobs, 1):.1f} s per job incl. start-up; 64 jobs -> {64 * seconds / max(jobs, 1) / 60:.1f} min)", ""]
-    print(lines[-2])
+    if "a" in args.parts:
+        lines += training_rows(arch, images, labels, batch, epochs, n_train)
+        print("\n".join(lines[-8:]))
+    if "b" in args.parts:
+        n_eval = 90000 if GPU else (2048 if args.quick else 4096)
+        seconds = all_exit_eval(arch, n_eval, 4096 if GPU else 512)
+        lines += [f"(b) all-exit evaluation ({arch} + 3 conv1d heads, every exit cached): {n_eval} images in "
+                  f"{seconds:.2f} s ({n_eval / seconds:.0f} images/s; 90k images -> {90000 * seconds / n_eval:.1f} s)", ""]
+        print(lines[-2])
+    if "c" in args.parts:
+        net = build_net("resnet18", "conv1d", "linear", 3)
+        settings = [("cpu", 1), ("cpu", 64)] + ([("cuda", 1024)] if GPU else [])
+        rows = [r for dev, b in settings for r in mix_rows(net, torch.device(dev), b, 16 if args.quick else 64)]
+        lines += ["(c) real-skip inference, resnet18 + 3 conv1d heads (linear rule), BatchNorm folded, fp32:", ""] \
+            + table(rows) + [""]
+        print("\n".join(table(rows)))
+    if "d" in args.parts:
+        lines += sweep_rows(arch, args.quick)
+        print(lines[-2])
     with open(Path(__file__).parent / "RESULTS.md", "a") as f:
         f.write("\n".join(lines) + "\n")
     print("appended to benchmarks/RESULTS.md")
+
+
+def training_rows(arch, images, labels, batch, epochs, n_train) -> list[str]:
+    plain = plain_loop(arch, images, labels, batch, epochs)
+    ours = framework(arch, images, labels, batch, epochs)
+    return [f"(a) training, {arch}, batch {batch}, {'bf16' if GPU else 'fp32'}, data on {DEVICE.type}, "
+            f"crop+flip on the device, {n_train} images x {epochs} timed epochs:", "",
+            "| loop | images/s |", "|---|---|", f"| plain PyTorch | {plain:.0f} |",
+            f"| eexit (Lightning, lean) | {ours:.0f} |", f"| ratio | {ours / plain:.2f} |", ""]
+
+
+def sweep_rows(arch: str, quick: bool) -> list[str]:
+    if GPU:
+        sizes, grid, head_epochs = (90000, 90000, 90000), [], 20
+    else:
+        sizes = (512, 256, 256) if quick else (1024, 512, 512)
+        grid, head_epochs = ["policy.margin=0.02", "head.options.width=16,64"], 5
+    seconds, jobs = sweep_wall(arch, sizes, grid, head_epochs)
+    return [f"(d) sweep=bts64 on synthetic {sizes[0]}/{sizes[1]}/{sizes[2]} images, {arch}, backbone cached, "
+            f"{head_epochs} head epochs, boosted + non-boosted per job: {jobs} jobs in {seconds:.0f} s "
+            f"({seconds / max(jobs, 1):.1f} s per job incl. start-up; 64 jobs -> {64 * seconds / max(jobs, 1) / 60:.1f} min)", ""]
 
 
 if __name__ == "__main__":

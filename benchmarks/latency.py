@@ -29,6 +29,7 @@ from eexit.exits import ExitPolicy  # noqa: E402
 from eexit.flops import block_macs, cumulative  # noqa: E402
 from eexit.models.backbones import build_backbone  # noqa: E402
 from eexit.models.early_exit import EarlyExitNet  # noqa: E402
+from eexit.models.fold import fold_batchnorm  # noqa: E402
 from eexit.models.heads import build_head  # noqa: E402
 from eexit.placement import place_by_rule  # noqa: E402
 
@@ -36,12 +37,15 @@ MIXES = {"early-heavy": [0.6, 0.2, 0.1], "balanced": [0.3, 0.2, 0.2], "late": [0
 BUCKETS = [64, 128, 256, 384, 512, 640, 768, 896, 1024]
 
 
-def build_net(backbone: str, head: str, rule: str, exits: int) -> EarlyExitNet:
+def build_net(backbone: str, head: str, rule: str, exits: int, fold: bool = True) -> EarlyExitNet:
+    """Random-weight net; ``fold``: BatchNorm folded into the convolutions (the deployed form),
+    which speeds the plain backbone and the early-exit path alike."""
     torch.manual_seed(0)
     bb = build_backbone(backbone).eval()
     attach = place_by_rule(rule, exits, cumulative(block_macs(bb)))
     shapes = bb.feature_shapes()
-    return EarlyExitNet(bb, attach, [build_head(head, shapes[a], 10) for a in attach]).eval()
+    net = EarlyExitNet(bb, attach, [build_head(head, shapes[a], 10) for a in attach]).eval()
+    return fold_batchnorm(net)[0] if fold else net
 
 
 def thresholds_for_mix(scores: torch.Tensor, mix: list[float]) -> torch.Tensor:
@@ -60,23 +64,36 @@ def thresholds_for_mix(scores: torch.Tensor, mix: list[float]) -> torch.Tensor:
 
 def timed(fn, repeats: int, device) -> float:
     """Median seconds of ``fn()`` over ``repeats`` calls, after warm-up."""
+    return timed_pair(fn, None, repeats, device)[0]
+
+
+def timed_pair(fn_a, fn_b, repeats: int, device) -> tuple[float, float | None]:
+    """Median seconds of ``fn_a()`` and ``fn_b()`` timed in alternation, after warm-up.
+
+    Alternating the two calls exposes both to the same drift of a shared or throttled
+    machine, so their ratio is steadier than that of two separate timing runs."""
+    fns = [f for f in (fn_a, fn_b) if f is not None]
     for _ in range(3):
-        fn()
-    times = []
+        for fn in fns:
+            fn()
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    return sorted(times)[len(times) // 2]
+        for fn, bucket in zip(fns, times):
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t = time.perf_counter()
+            fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            bucket.append(time.perf_counter() - t)
+    medians = [sorted(ts)[len(ts) // 2] for ts in times]
+    return medians[0], (medians[1] if fn_b is not None else None)
 
 
 @torch.no_grad()
-def stage_times(net: EarlyExitNet, x: torch.Tensor, repeats: int) -> list[float]:
-    """Seconds to reach each exit on the full batch: segments and heads up to it (final = all)."""
+def stage_times(net: EarlyExitNet, x: torch.Tensor, repeats: int) -> tuple[list[float], float]:
+    """Seconds to reach each exit on the batch ``x`` (segments and heads up to it; final = all),
+    and the backbone alone (every segment, no head)."""
     device = x.device
     feats = [x]
     for start, end in net.segments():
@@ -89,16 +106,21 @@ def stage_times(net: EarlyExitNet, x: torch.Tensor, repeats: int) -> list[float]
         total += seg[k] + head[k]
         cum.append(total)
     cum.append(total + seg[-1])
-    return cum
+    return cum, sum(seg)
 
 
 @torch.no_grad()
 def mix_rows(net: EarlyExitNet, device: torch.device, batch: int, samples: int, repeats: int = 20) -> list[dict]:
-    """One row per exit mix: fractions, FLOP- and stage-time-predicted speed-ups, measured speed-up."""
+    """One row per exit mix: fractions, FLOP- and stage-time-predicted speed-ups, measured speed-up.
+
+    Thresholds are set on 2048+ calibration images; the fractions and both predictions
+    use the exits of exactly the images that are timed (the first ``batch``, or the
+    first ``samples`` fed one by one at batch 1), so prediction and measurement see
+    the same mix."""
     net.to(device)
     costs = exit_costs(net)
     gen = torch.Generator().manual_seed(1)
-    calib = torch.randn(max(2048, batch), 3, 32, 32, generator=gen)
+    calib = torch.randn(max(2048, batch, samples), 3, 32, 32, generator=gen)
     cached = collect(net, [(calib[i:i + 512].to(device), torch.zeros(512, dtype=torch.long))
                            for i in range(0, calib.shape[0], 512)], device)
     scores = cached.scores("max_softmax")
@@ -106,23 +128,23 @@ def mix_rows(net: EarlyExitNet, device: torch.device, batch: int, samples: int, 
         if device.type == "cuda" else None
     if buckets:
         net.warmup(buckets)
+    timed_n = samples if batch == 1 else batch
     x_batch = calib[:batch].to(device)
-    stages = stage_times(net, x_batch, 5) if batch > 1 else None
+    xs = [calib[i:i + 1].to(device) for i in range(samples)] if batch == 1 else None
+    stages, backbone_time = stage_times(net, x_batch, 20 if batch == 1 else 5)
     rows = []
     for name, mix in MIXES.items():
         thr = thresholds_for_mix(scores, mix)
         policy = ExitPolicy("max_softmax", thr)
         _, ex = simulate(scores, cached.head_pred, cached.backbone_pred, thr)
-        frac = torch.bincount(ex, minlength=net.num_exits + 1).double() / ex.numel()
+        frac = torch.bincount(ex[:timed_n], minlength=net.num_exits + 1).double() / timed_n
         if batch == 1:
-            xs = [calib[i:i + 1].to(device) for i in range(samples)]
-            plain = timed(lambda: [net.backbone(x) for x in xs], 3, device)
-            skip = timed(lambda: [net.infer(x, policy) for x in xs], 3, device)
-            stage_pred = None
+            plain, skip = timed_pair(lambda: [net.backbone(x) for x in xs],
+                                     lambda: [net.infer(x, policy) for x in xs], 5, device)
         else:
-            plain = timed(lambda: net.backbone(x_batch), repeats, device)
-            skip = timed(lambda: net.infer(x_batch, policy, buckets), repeats, device)
-            stage_pred = plain / float(sum(f * t for f, t in zip(frac.tolist(), stages)))
+            plain, skip = timed_pair(lambda: net.backbone(x_batch),
+                                     lambda: net.infer(x_batch, policy, buckets), repeats, device)
+        stage_pred = backbone_time / float(sum(f * t for f, t in zip(frac.tolist(), stages)))
         rows.append({"device": device.type, "batch": batch, "mix": name, "fractions": frac.tolist(),
                      "flop_pred": 1 / costs.expected(frac), "stage_pred": stage_pred, "measured": plain / skip})
     return rows
@@ -154,15 +176,17 @@ def main() -> None:
     ap.add_argument("--rule", default="linear")
     ap.add_argument("--exits", type=int, default=3)
     ap.add_argument("--samples", type=int, default=64, help="samples timed one by one at batch 1")
+    ap.add_argument("--no-fold", action="store_true", help="keep BatchNorm unfolded (training form)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "RESULTS-latency.md"))
     args = ap.parse_args()
     torch.backends.cudnn.benchmark = False  # changing survivor shapes: never autotune per shape
-    net = build_net(args.backbone, args.head, args.rule, args.exits)
+    net = build_net(args.backbone, args.head, args.rule, args.exits, fold=not args.no_fold)
     settings = [("cpu", 1), ("cpu", 64)] + ([("cuda", 1024)] if torch.cuda.is_available() else [])
     rows = [r for dev, b in settings for r in mix_rows(net, torch.device(dev), b, args.samples)]
     lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M')} — `python benchmarks/latency.py --backbone {args.backbone} "
-             f"--head {args.head} --rule {args.rule} --exits {args.exits} --samples {args.samples}`", "",
-             f"{environment()}; fp32 on CPU; attach blocks {net.attach}.", ""] + table(rows)
+             f"--head {args.head} --rule {args.rule} --exits {args.exits} --samples {args.samples}{' --no-fold' if args.no_fold else ''}`", "",
+             f"{environment()}; fp32 on CPU; attach blocks {net.attach}; "
+             f"BatchNorm {'unfolded' if args.no_fold else 'folded into the convolutions'}.", ""] + table(rows)
     print("\n".join(lines))
     with open(args.out, "a") as f:
         f.write("\n".join(lines) + "\n")

@@ -47,6 +47,15 @@ def test_labels_stay_attached():
     assert sorted(seen) == list(range(n))
 
 
+def test_with_index_names_each_sample():
+    n = 30
+    images = torch.arange(n, dtype=torch.uint8).view(n, 1, 1, 1).expand(n, 3, 2, 2).contiguous()
+    loader = TensorBatchLoader(images, torch.arange(n) * 7, 8, torch.zeros(3), torch.ones(3) / 255,
+                               shuffle=True, drop_last=True, seed=5, with_index=True)
+    for x, y, idx in loader:
+        assert torch.equal(y, idx * 7) and torch.equal(x[:, 0, 0, 0].round().long(), idx)
+
+
 def test_normalize():
     x = torch.tensor([0, 255], dtype=torch.uint8).view(2, 1, 1, 1).expand(2, 3, 1, 1)
     out = normalize(x, torch.tensor([0.5] * 3), torch.tensor([0.25] * 3))

@@ -48,9 +48,11 @@ def test_larger_lambda_exits_earlier(tmp_path, cache):
     assert cost[3.0] < cost[0.0] - 0.05
 
 
-def test_eenets_joint_end_to_end(tmp_path, cache):
-    results = run(tmp_path, cache, ["regime=eenets", "method.epochs=2"], "e")
+@pytest.mark.parametrize("loss", ["v2", "v4"])  # v4: per-sample exit tags, batches carry sample indices
+def test_eenets_joint_end_to_end(tmp_path, cache, loss):
+    results = run(tmp_path, cache, ["regime=eenets", "method.epochs=2", f"method.loss.version={loss}"], "e")
     regime = results["regimes"]["eenets"]
+    assert regime["loss"]["version"] == loss
     assert regime["real_skip_matches"] and 0.0 <= regime["final_exit_test_acc"] <= 1.0
     state = torch.load(regime["network_checkpoint"], weights_only=False)
     assert any(k.startswith("backbone.") for k in state) and any(k.startswith("heads.") for k in state)

@@ -169,3 +169,35 @@ def test_bucketed_infer_equals_simulation(channels_last):
     padded = pad_to_bucket(x[:5], [8, 16])
     assert padded.shape[0] == 8 and torch.equal(padded[:5], x[:5]) and (padded[5:] == 0).all()
     assert padded.is_contiguous(memory_format=torch.channels_last) == channels_last
+
+
+@pytest.mark.parametrize("kind,opts,score_kind", HEADS[1:3])
+def test_one_by_one_infer_equals_simulation_at_the_boundary(kind, opts, score_kind):
+    """Batch-1 decisions are taken on the host; thresholds equal to sample scores must still tie as >=."""
+    net = make_net(kind, opts)
+    x = torch.randn(12, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    cached = collect(net, [(x, torch.zeros(12, dtype=torch.long))])
+    scores = cached.scores(score_kind)
+    thr = scores.median(dim=1, keepdim=True).values.expand(3, 10).contiguous()  # exactly some sample's score
+    policy = ExitPolicy(score_kind, thr)
+    sim_pred, sim_exit = simulate(scores, cached.head_pred, cached.backbone_pred, thr)
+    one = [net.infer_one(x[i:i + 1], policy) for i in range(12)]
+    assert [p for p, _ in one] == sim_pred.tolist() and [e for _, e in one] == sim_exit.tolist()
+    assert (sim_exit == 0).sum() >= 6                          # the median sample itself leaves at head 0
+
+
+def test_fold_batchnorm_keeps_outputs_and_leaves_the_original():
+    from eexit.models.fold import fold_batchnorm
+    net = make_net("conv1d", {})
+    for m in net.modules():  # non-trivial running statistics, so folding has something to do
+        if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            m.running_mean.uniform_(-0.5, 0.5), m.running_var.uniform_(0.5, 2.0), m.weight.data.uniform_(0.5, 1.5)
+    x = torch.randn(6, 3, 32, 32)
+    folded, count = fold_batchnorm(net)
+    n_bn = sum(isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)) for m in net.modules())
+    assert count == n_bn == 21 + 3 * 2         # resnet20: stem, 18 convs, 2 shortcuts; 2 per conv1d head
+    assert not any(isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)) for m in folded.modules())
+    with torch.no_grad():
+        for a, b in zip(net.forward_all(x).logits, folded.forward_all(x).logits):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4 * a.abs().max().item())
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules()) == 21   # original untouched

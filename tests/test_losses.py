@@ -87,3 +87,49 @@ def test_losses_are_finite_at_extremes():
     for version in ("v1", "v2", "v3", "v4"):
         loss = cost_aware_loss(version, logits, [torch.tensor([1.0])], torch.tensor([0.5, 1.0]), torch.tensor([1]), 1.0)
         assert torch.isfinite(loss), version
+
+
+def test_v4_trains_on_given_tags_with_class_balanced_bce():
+    # same outputs as above, but both samples tagged to exit 0 and 1 respectively by the epoch's table
+    logits = [torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([[3.0, 0.0], [3.0, 0.0]])]
+    conf = [torch.tensor([0.8, 0.3])]
+    y = torch.tensor([0, 1])
+    costs = torch.tensor([0.4, 1.0])
+    ce = torch.stack([F.cross_entropy(z, y, reduction="none") for z in logits])
+    tags = torch.tensor([0, 1])
+    # prediction and cost from the tagged exit; BCE at exit 0: one positive (h=.8), one negative (h=.3),
+    # positive rate 1/2 -> weights 0.5/0.5 = 1 each
+    bce = -(math.log(0.8) + math.log(1 - 0.3)) / 2
+    expected = (ce[0, 0] + ce[1, 1]).item() / 2 + (0.4 + 1.0) / 2 + bce
+    assert loss_v4(logits, conf, costs, y, 1.0, tags=tags).item() == pytest.approx(expected, rel=1e-5)
+    # 3 reach exit 0, one positive: weights 0.5/(1/3) = 1.5 for it, 0.5/(2/3) = 0.75 for the others
+    conf3, y3 = [torch.tensor([0.9, 0.2, 0.4])], torch.tensor([0, 1, 0])
+    logits3 = [torch.zeros(3, 2), torch.zeros(3, 2)]
+    bce3 = -(1.5 * math.log(0.9) + 0.75 * math.log(0.8) + 0.75 * math.log(0.6)) / 3
+    expected3 = math.log(2) + (0.4 + 1.0 + 1.0) / 3 + bce3
+    got = loss_v4(logits3, conf3, costs, y3, 1.0, tags=torch.tensor([0, 1, 1])).item()
+    assert got == pytest.approx(expected3, rel=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
+def test_v4_tags_are_fixed_for_an_epoch_and_come_from_the_previous_one():
+    from eexit.methods.cost_aware import FeatureCostAwareModule
+    from eexit.models.heads import build_head
+    torch.manual_seed(0)
+    n, costs = 16, torch.tensor([0.3, 0.6, 1.0])
+    heads = [build_head("convx", (4, 4, 4), 3, depth=1) for _ in range(2)]
+    finals = torch.randn(n, 3)
+    module = FeatureCostAwareModule(heads, {"train": finals, "val": finals}, loss={"version": "v4", "lam": 0.5},
+                                    costs=costs, optim={}, prefix="t", num_train=n, seed=1)
+    feats, y, idx = [torch.randn(n, 4, 4, 4) for _ in heads], torch.randint(0, 3, (n,)), torch.arange(n)
+    start = module.tags.current.clone()
+    assert start.min() >= 0 and start.max() <= 2 and len(set(start.tolist())) > 1    # random at start
+    half = idx[:8]
+    module.training_step(([f[half] for f in feats], y[half], half), 0)
+    assert torch.equal(module.tags.current, start)                                     # fixed within the epoch
+    with torch.no_grad():
+        logits, _, _, _ = module.outputs(([f[half] for f in feats], y[half], half), "train")
+        ce = torch.stack([F.cross_entropy(z.float(), y[half], reduction="none") for z in logits])
+    module.on_train_epoch_end()
+    assert torch.equal(module.tags.current[:8], v4_tags(ce, costs, 0.5))                # from this epoch's outputs
+    assert torch.equal(module.tags.current[8:], start[8:])                             # unseen samples keep theirs

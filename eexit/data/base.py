@@ -89,15 +89,18 @@ class ImageDataModule(L.LightningDataModule):
     def std_t(self) -> torch.Tensor:
         return torch.tensor(self.std, dtype=torch.float32)
 
-    def loader(self, split: str, train: bool = False, batch_size: int | None = None) -> TensorBatchLoader:
-        """A batch iterable over ``split``; ``train=True`` shuffles and augments."""
+    def loader(self, split: str, train: bool = False, batch_size: int | None = None,
+               with_index: bool = False) -> TensorBatchLoader:
+        """A batch iterable over ``split``; ``train=True`` shuffles and augments;
+        ``with_index`` adds each sample's index in the split to its batch."""
         self.setup()
         x, y = self.splits[split]
         return TensorBatchLoader(
             x, y, batch_size or (self.batch_size if train else self.eval_batch_size),
             self.mean_t, self.std_t, shuffle=train,
             crop_padding=self.crop_padding if train else 0, flip=self.flip and train,
-            drop_last=train and x.shape[0] > self.batch_size, seed=self.seed, pad_fill=self.pad_fill)
+            drop_last=train and x.shape[0] > self.batch_size, seed=self.seed, pad_fill=self.pad_fill,
+            with_index=with_index)
 
     def train_dataloader(self):
         return self.loader("train", train=True)

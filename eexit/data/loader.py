@@ -25,12 +25,13 @@ class TensorBatchLoader:
         flip: random horizontal flip.
         drop_last: drop the final short batch (fixed shapes for training).
         seed: makes the order and augmentation reproducible.
+        with_index: yield ``(image, label, sample index)`` (losses that keep per-sample state).
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
                  mean: torch.Tensor, std: torch.Tensor, shuffle: bool = False,
                  crop_padding: int = 0, flip: bool = False, drop_last: bool = False,
-                 seed: int = 0, pad_fill: str = "zero"):
+                 seed: int = 0, pad_fill: str = "zero", with_index: bool = False):
         if images.dtype != torch.uint8 or images.dim() != 4:
             raise ValueError(f"images must be uint8 [N,C,H,W], got {images.dtype} {tuple(images.shape)}")
         self.images, self.labels = images, labels
@@ -38,6 +39,7 @@ class TensorBatchLoader:
         self.mean, self.std = mean, std
         self.shuffle, self.crop_padding, self.flip = shuffle, int(crop_padding), flip
         self.drop_last, self.seed, self.pad_fill = drop_last, seed, pad_fill
+        self.with_index = with_index
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -58,4 +60,5 @@ class TensorBatchLoader:
                 x = random_crop(x, self.crop_padding, gen, fill=fill)
             if self.flip:
                 x = random_flip(x, gen)
-            yield normalize(x, self.mean, self.std), self.labels.index_select(0, idx)
+            batch = (normalize(x, self.mean, self.std), self.labels.index_select(0, idx))
+            yield (*batch, idx) if self.with_index else batch

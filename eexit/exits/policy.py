@@ -41,17 +41,32 @@ class ExitPolicy:
         if thresholds.dim() != 2:
             raise ValueError("thresholds must be shaped [num_exits, num_classes]")
         self.score_kind, self.thresholds = score_kind, thresholds.float()
+        self._on_device: dict[torch.device, torch.Tensor] = {}
+        self._rows = self.thresholds.tolist()  # float32 values, exact as Python floats
 
     @classmethod
     def global_threshold(cls, score_kind: str, value: float, num_exits: int, num_classes: int) -> "ExitPolicy":
         return cls(score_kind, torch.full((num_exits, num_classes), float(value)))
 
+    def thresholds_on(self, device: torch.device) -> torch.Tensor:
+        """The threshold table on ``device``, copied there once (not once per batch and exit)."""
+        if device not in self._on_device:
+            self._on_device[device] = self.thresholds.to(device)
+        return self._on_device[device]
+
     def decide(self, exit_index: int, logits: torch.Tensor, confidence: torch.Tensor | None):
         """``(leave [B] bool, predicted class [B])`` for one head's output."""
         s = score(self.score_kind, logits, confidence)
         pred = logits.argmax(1)
-        thr = self.thresholds[exit_index].to(logits.device)[pred]
-        return s >= thr, pred
+        return s >= self.thresholds_on(logits.device)[exit_index][pred], pred
+
+    def decide_one(self, exit_index: int, logits: torch.Tensor, confidence: torch.Tensor | None) -> tuple[bool, int]:
+        """:meth:`decide` for a batch of one, as Python values: the same float32 score,
+        compared on the host, which saves the threshold gather and compare operators that
+        dominate a one-sample decision on a CPU."""
+        s = score(self.score_kind, logits, confidence)
+        pred = int(logits.argmax(1))
+        return float(s) >= self._rows[exit_index][pred], pred
 
     def to_dict(self) -> dict:
         return {"score": self.score_kind,

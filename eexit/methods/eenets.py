@@ -37,13 +37,15 @@ def build_joint_net(cfg, num_classes: int) -> EarlyExitNet:
 def run_eenets(ctx, results: dict) -> dict:
     cfg = ctx.cfg
     net = build_joint_net(cfg, ctx.dm.num_classes).to(ctx.device)
-    module = JointCostAwareModule(net, loss=OmegaConf.to_container(cfg.method.loss, resolve=True),
-                                  costs=loss_costs(net), optim=OmegaConf.to_container(cfg.method.optim, resolve=True),
-                                  prefix="eenets")
+    loss = OmegaConf.to_container(cfg.method.loss, resolve=True)
+    train_loader = ctx.dm.loader("train", train=True, with_index=loss["version"] == "v4")
+    module = JointCostAwareModule(net, loss=loss, costs=loss_costs(net),
+                                  optim=OmegaConf.to_container(cfg.method.optim, resolve=True), prefix="eenets",
+                                  num_train=train_loader.images.shape[0], seed=cfg.seed)
     prepare(module, net, cfg.trainer)  # net's forward is forward_all, so a compiled net serves outputs()
     trainer = make_trainer(cfg.trainer, ctx.loggers, cfg.method.epochs)
     start = time.perf_counter()
-    trainer.fit(module, ctx.dm.train_dataloader(), ctx.dm.val_dataloader())
+    trainer.fit(module, train_loader, ctx.dm.val_dataloader())
     seconds = time.perf_counter() - start
     net.to(ctx.device, memory_format=torch.contiguous_format).eval()
     val, test = collect(net, ctx.dm.loader("val"), ctx.device), collect(net, ctx.dm.loader("test"), ctx.device)

@@ -71,39 +71,51 @@ def loss_v3(logits, conf, costs, y, lam=1.0) -> torch.Tensor:
     return sum(w[i] * (F.cross_entropy(z, y) + lam * float(costs[i])) for i, z in enumerate(logits))
 
 
+def per_sample_ce(logits, y) -> torch.Tensor:
+    """Cross-entropy of every exit on every sample, ``[N+1, B]``."""
+    return torch.stack([F.cross_entropy(z, y, reduction="none") for z in logits])
+
+
 def v4_tags(ce: torch.Tensor, costs: torch.Tensor, lam: float) -> torch.Tensor:
     """Hard exit tag per sample: argmin_i CE_i + λ c_i. ``ce`` is [N+1, B] per-sample cross-entropy."""
     return (ce + lam * costs.to(ce).view(-1, 1)).argmin(0)
 
 
-def loss_v4(logits, conf, costs, y, lam=1.0) -> torch.Tensor:
+def loss_v4(logits, conf, costs, y, lam=1.0, tags: torch.Tensor | None = None) -> torch.Tensor:
     """Prediction and cost from each sample's tagged exit, plus a class-balanced BCE teaching
     h_i to fire at the tagged exit (over the samples whose tag is i or later, i.e. that reach i).
-    Tags are recomputed from the current outputs on every batch (EENets: every epoch)."""
-    ce = torch.stack([F.cross_entropy(z, y, reduction="none") for z in logits])   # [N+1, B]
-    tags = v4_tags(ce.detach(), costs, lam)
+    ``tags`` [B]: the tags to train on; EENets fixes them for an epoch (computed from the previous
+    epoch's outputs, random in the first; see ``EpochTags``). Without them they are computed from
+    this batch's outputs."""
+    ce = per_sample_ce(logits, y)                                                  # [N+1, B]
+    if tags is None:
+        tags = v4_tags(ce.detach(), costs, lam)
     picked = ce.gather(0, tags.view(1, -1)).squeeze(0)
     loss = picked.mean() + lam * costs.to(ce)[tags].mean()
-    for i, h in enumerate(conf):
-        reach = tags >= i
-        if not reach.any():
-            continue
-        target = (tags[reach] == i).float()
-        pos = target.mean()
-        if 0 < pos < 1:
-            weight = torch.where(target > 0, 0.5 / pos, 0.5 / (1 - pos))
-        else:
-            weight = torch.ones_like(target)
-        loss = loss + F.binary_cross_entropy(h[reach].clamp(EPS, 1 - EPS), target, weight=weight)
+    for i, h in enumerate(conf):  # masked, so no host sync: shapes never depend on the tags
+        reach = (tags >= i).float()
+        target = (tags == i).float()
+        n_reach = reach.sum().clamp_min(1)
+        pos = (target * reach).sum() / n_reach
+        balanced = (pos > 0) & (pos < 1)
+        w_pos = torch.where(balanced, 0.5 / pos.clamp_min(EPS), torch.ones_like(pos))
+        w_neg = torch.where(balanced, 0.5 / (1 - pos).clamp_min(EPS), torch.ones_like(pos))
+        weight = torch.where(target > 0, w_pos, w_neg) * reach
+        bce = F.binary_cross_entropy(h.clamp(EPS, 1 - EPS), target, weight=weight, reduction="sum")
+        loss = loss + bce / n_reach
     return loss
 
 
 LOSSES = {"v0": loss_v0, "v1": loss_v1, "v2": loss_v2, "v3": loss_v3, "v4": loss_v4}
 
 
-def cost_aware_loss(version: str, logits, conf, costs, y, lam: float, divide_by_exits: bool = False):
+def cost_aware_loss(version: str, logits, conf, costs, y, lam: float, divide_by_exits: bool = False,
+                    tags: torch.Tensor | None = None):
+    """``tags`` (v4 only): each sample's exit tag for this epoch."""
     if version not in LOSSES:
         raise ValueError(f"unknown loss '{version}'; choose one of {', '.join(LOSSES)}")
     if version == "v2":
         return loss_v2(logits, conf, costs, y, lam, divide_by_exits)
+    if version == "v4":
+        return loss_v4(logits, conf, costs, y, lam, tags)
     return LOSSES[version](logits, conf, costs, y, lam)

@@ -37,7 +37,7 @@ def run_pteenet(ctx, results: dict) -> dict:
     module = FeatureCostAwareModule(
         list(net.heads), {"train": train.final_logits, "val": val.final_logits},
         loss=OmegaConf.to_container(cfg.method.loss, resolve=True), costs=loss_costs(net),
-        optim=OmegaConf.to_container(hcfg.optim, resolve=True), prefix="pteenet")
+        optim=OmegaConf.to_container(hcfg.optim, resolve=True), prefix="pteenet", num_train=len(train), seed=cfg.seed)
     trainer = make_trainer(cfg.trainer, ctx.loggers, hcfg.epochs)
     start = time.perf_counter()
     trainer.fit(module, loader, val_loader)

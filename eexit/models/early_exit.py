@@ -61,15 +61,19 @@ class EarlyExitNet(nn.Module):
 
     forward = forward_all
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def infer(self, x: torch.Tensor, policy, buckets: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Real early exit. Returns ``(prediction [B], exit index [B])``; index ``num_exits`` = backbone.
 
         ``buckets`` (sorted batch sizes): the surviving batch is zero-padded up to the next bucket,
         so every stage only ever sees those shapes (pre-warm them with :meth:`warmup`; no
         per-shape autotuning or recompilation). Padded rows never reach a decision.
+        A batch of one takes :meth:`infer_one`'s path.
         """
         batch = x.shape[0]
+        if batch == 1:
+            pred, exit_index = self.infer_one(x, policy)
+            return (torch.tensor([pred], device=x.device), torch.tensor([exit_index], device=x.device))
         preds = torch.empty(batch, dtype=torch.long, device=x.device)
         exits = torch.full((batch,), self.num_exits, dtype=torch.long, device=x.device)
         alive = torch.arange(batch, device=x.device)
@@ -81,15 +85,32 @@ class EarlyExitNet(nn.Module):
             n = alive.numel()
             conf = None if out.confidence is None else out.confidence[:n]
             leave, pred = policy.decide(i, out.logits[:n], conf)
-            if leave.any():
+            leaving = int(leave.sum())  # the one host sync per exit: the survivor count sizes the next stage
+            if leaving == n:
+                preds[alive], exits[alive] = pred, i
+                return preds, exits
+            if leaving:
                 gone = alive[leave]
                 preds[gone], exits[gone] = pred[leave], i
                 stay = ~leave
-                if not stay.any():
-                    return preds, exits
                 x, alive = pad_to_bucket(gather_rows(x[:n], stay), buckets), alive[stay]
         preds[alive] = self.backbone(x, segments[-1][0])[:alive.numel()].argmax(1)
         return preds, exits
+
+    @torch.inference_mode()
+    def infer_one(self, x: torch.Tensor, policy) -> tuple[int, int]:
+        """One sample ``[1, C, H, W]`` -> ``(prediction, exit index)`` as Python ints.
+
+        The latency path (embedded, batch 1): no survivor bookkeeping, one host read
+        per exit; decisions are :meth:`ExitPolicy.decide_one`, equal to ``decide``'s."""
+        segments = self.segments()
+        for i, (start, end) in enumerate(segments[:-1]):
+            x = self.backbone(x, start, end)
+            out = self.heads[i](x)
+            leave, pred = policy.decide_one(i, out.logits, out.confidence)
+            if leave:
+                return pred, i
+        return int(self.backbone(x, segments[-1][0]).argmax(1)), self.num_exits
 
     @torch.no_grad()
     def warmup(self, buckets: list[int], image_shape=(3, 32, 32)) -> None:
