@@ -10,6 +10,10 @@ and 64 on the CPU, and 1024 on a GPU when present (bucketed, pre-warmed). The
 speed-up is compared with the FLOP-predicted one and with the one predicted from
 measured stage times (each segment + head timed on the full batch). Weights are
 random: latency does not depend on them. Appends a table to benchmarks/RESULTS-latency.md.
+
+    python benchmarks/latency.py --checkpoint outputs/<date>/<time>/checkpoints/boosted.pt
+
+times a trained network instead: its calibrated policy on its run's own test images.
 """
 from __future__ import annotations
 
@@ -24,6 +28,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eexit.costs import exit_costs  # noqa: E402
+from eexit.deploy import load_exit_checkpoint  # noqa: E402
+from eexit.errors import EExitError  # noqa: E402
 from eexit.evaluation import collect, simulate  # noqa: E402
 from eexit.exits import ExitPolicy  # noqa: E402
 from eexit.flops import block_macs, cumulative  # noqa: E402
@@ -110,44 +116,63 @@ def stage_times(net: EarlyExitNet, x: torch.Tensor, repeats: int) -> tuple[list[
 
 
 @torch.no_grad()
-def mix_rows(net: EarlyExitNet, device: torch.device, batch: int, samples: int, repeats: int = 20) -> list[dict]:
-    """One row per exit mix: fractions, FLOP- and stage-time-predicted speed-ups, measured speed-up.
+def mix_rows(net: EarlyExitNet, device: torch.device, batch: int, samples: int, repeats: int = 20,
+             images: torch.Tensor | None = None, policies: dict[str, ExitPolicy] | None = None) -> list[dict]:
+    """One row per exit policy: fractions, FLOP- and stage-time-predicted speed-ups, measured speed-up.
 
-    Thresholds are set on 2048+ calibration images; the fractions and both predictions
-    use the exits of exactly the images that are timed (the first ``batch``, or the
-    first ``samples`` fed one by one at batch 1), so prediction and measurement see
-    the same mix."""
+    Default: random images, and for each of ``MIXES`` max-softmax thresholds set on 2048+ of
+    them so the mix is met. ``images`` + ``policies``: a trained network's own test images
+    and calibrated policy. The fractions and both predictions use the exits of exactly the
+    images that are timed (the first ``batch``, or the first ``samples`` fed one by one at
+    batch 1), so prediction and measurement see the same mix."""
     net.to(device)
     costs = exit_costs(net)
-    gen = torch.Generator().manual_seed(1)
-    calib = torch.randn(max(2048, batch, samples), 3, 32, 32, generator=gen)
-    cached = collect(net, [(calib[i:i + 512].to(device), torch.zeros(512, dtype=torch.long))
-                           for i in range(0, calib.shape[0], 512)], device)
-    scores = cached.scores("max_softmax")
+    if images is None:
+        images = torch.randn(max(2048, batch, samples), 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    if images.shape[0] < max(batch, samples):
+        raise SystemExit(f"error: {images.shape[0]} images but batch {batch} / --samples {samples} need more")
+    cached = collect(net, [(images[i:i + 512].to(device), torch.zeros(min(512, images.shape[0] - i), dtype=torch.long))
+                           for i in range(0, images.shape[0], 512)], device)
+    if policies is None:
+        scores = cached.scores("max_softmax")
+        policies = {name: ExitPolicy("max_softmax", thresholds_for_mix(scores, mix)) for name, mix in MIXES.items()}
     buckets = [b for b in BUCKETS if b <= batch] + ([batch] if batch not in BUCKETS else []) \
         if device.type == "cuda" else None
     if buckets:
-        net.warmup(buckets)
+        net.warmup(buckets, tuple(images.shape[1:]))
     timed_n = samples if batch == 1 else batch
-    x_batch = calib[:batch].to(device)
-    xs = [calib[i:i + 1].to(device) for i in range(samples)] if batch == 1 else None
+    x_batch = images[:batch].to(device)
+    xs = [images[i:i + 1].to(device) for i in range(samples)] if batch == 1 else None
     stages, backbone_time = stage_times(net, x_batch, 20 if batch == 1 else 5)
     rows = []
-    for name, mix in MIXES.items():
-        thr = thresholds_for_mix(scores, mix)
-        policy = ExitPolicy("max_softmax", thr)
-        _, ex = simulate(scores, cached.head_pred, cached.backbone_pred, thr)
-        frac = torch.bincount(ex[:timed_n], minlength=net.num_exits + 1).double() / timed_n
+    for name, policy in policies.items():
+        _, ex = simulate(cached.scores(policy.score_kind), cached.head_pred, cached.backbone_pred,
+                         policy.thresholds)
+        frac = torch.bincount(ex[:timed_n].cpu(), minlength=net.num_exits + 1).double() / timed_n
         if batch == 1:
             plain, skip = timed_pair(lambda: [net.backbone(x) for x in xs],
-                                     lambda: [net.infer(x, policy) for x in xs], 5, device)
+                                     lambda p=policy: [net.infer(x, p) for x in xs], 5, device)
         else:
             plain, skip = timed_pair(lambda: net.backbone(x_batch),
-                                     lambda: net.infer(x_batch, policy, buckets), repeats, device)
+                                     lambda p=policy: net.infer(x_batch, p, buckets), repeats, device)
         stage_pred = backbone_time / float(sum(f * t for f, t in zip(frac.tolist(), stages)))
         rows.append({"device": device.type, "batch": batch, "mix": name, "fractions": frac.tolist(),
                      "flop_pred": 1 / costs.expected(frac), "stage_pred": stage_pred, "measured": plain / skip})
     return rows
+
+
+def checkpoint_images(data_cfg: dict, count: int) -> tuple[torch.Tensor, str]:
+    """The first ``count`` normalised test images of the run's dataset (as evaluation sees them)
+    and the dataset's name."""
+    from hydra.utils import instantiate
+    dm = instantiate(data_cfg)
+    chunks, have = [], 0
+    for x, _ in dm.loader("test"):
+        chunks.append(x.cpu())
+        have += x.shape[0]
+        if have >= count:
+            break
+    return torch.cat(chunks)[:count], dm.name
 
 
 def table(rows: list[dict]) -> list[str]:
@@ -175,17 +200,38 @@ def main() -> None:
     ap.add_argument("--head", default="conv1d")
     ap.add_argument("--rule", default="linear")
     ap.add_argument("--exits", type=int, default=3)
+    ap.add_argument("--checkpoint", help="a run's checkpoints/<regime>.pt: time that trained network and its "
+                                         "calibrated policy on the run's test images instead")
     ap.add_argument("--samples", type=int, default=64, help="samples timed one by one at batch 1")
     ap.add_argument("--no-fold", action="store_true", help="keep BatchNorm unfolded (training form)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "RESULTS-latency.md"))
     args = ap.parse_args()
     torch.backends.cudnn.benchmark = False  # changing survivor shapes: never autotune per shape
-    net = build_net(args.backbone, args.head, args.rule, args.exits, fold=not args.no_fold)
-    settings = [("cpu", 1), ("cpu", 64)] + ([("cuda", 1024)] if torch.cuda.is_available() else [])
-    rows = [r for dev, b in settings for r in mix_rows(net, torch.device(dev), b, args.samples)]
-    lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M')} — `python benchmarks/latency.py --backbone {args.backbone} "
-             f"--head {args.head} --rule {args.rule} --exits {args.exits} --samples {args.samples}{' --no-fold' if args.no_fold else ''}`", "",
-             f"{environment()}; fp32 on CPU; attach blocks {net.attach}; "
+    gpu = torch.cuda.is_available()
+    if args.checkpoint:
+        try:
+            ck = load_exit_checkpoint(args.checkpoint)
+        except EExitError as exc:
+            raise SystemExit(f"error: {exc}") from None
+        images, dataset = checkpoint_images(ck.data, max(64, args.samples, 1024 if gpu else 0))
+        net, policies = ck.net, {f"{Path(args.checkpoint).stem} ({ck.policy.score_kind})": ck.policy}
+        what = f"--checkpoint {args.checkpoint}"
+        described = (f"{ck.meta['backbone']} + {len(ck.meta['attach'])} {ck.meta['head']['kind']} heads, "
+                     f"{images.shape[0]} test images of {dataset}")
+    else:
+        net = build_net(args.backbone, args.head, args.rule, args.exits, fold=False)
+        images, policies = None, None
+        what = f"--backbone {args.backbone} --head {args.head} --rule {args.rule} --exits {args.exits}"
+        described = "random weights and images"
+    if not args.no_fold:
+        net = fold_batchnorm(net)[0]
+    n_images = 2048 if images is None else images.shape[0]
+    settings = [("cpu", 1), ("cpu", min(64, n_images))] + ([("cuda", min(1024, n_images))] if gpu else [])
+    rows = [r for dev, b in settings
+            for r in mix_rows(net, torch.device(dev), b, min(args.samples, n_images), images=images, policies=policies)]
+    lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M')} — `python benchmarks/latency.py {what} --samples {args.samples}"
+             f"{' --no-fold' if args.no_fold else ''}`", "",
+             f"{environment()}; fp32 on CPU; {described}; attach blocks {net.attach}; "
              f"BatchNorm {'unfolded' if args.no_fold else 'folded into the convolutions'}.", ""] + table(rows)
     print("\n".join(lines))
     with open(args.out, "a") as f:

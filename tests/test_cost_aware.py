@@ -54,8 +54,13 @@ def test_eenets_joint_end_to_end(tmp_path, cache, loss):
     regime = results["regimes"]["eenets"]
     assert regime["loss"]["version"] == loss
     assert regime["real_skip_matches"] and 0.0 <= regime["final_exit_test_acc"] <= 1.0
-    state = torch.load(regime["network_checkpoint"], weights_only=False)
+    state = torch.load(regime["checkpoint"], weights_only=False)["network"]  # the whole network, backbone included
     assert any(k.startswith("backbone.") for k in state) and any(k.startswith("heads.") for k in state)
+    if loss == "v2":
+        from eexit.deploy import load_exit_checkpoint
+        loaded = load_exit_checkpoint(regime["checkpoint"])
+        for k, v in loaded.net.state_dict().items():
+            assert torch.equal(v, state[k]), k
     assert results["exits"][-1]["cost_fraction"] > 1.0 > results["exits"][0]["cost_fraction"]
 
 

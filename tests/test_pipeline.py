@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from eexit.errors import EExitError
 from eexit.pipeline import run_experiment
 from tests.conftest import TINY, compose_cfg
 
@@ -63,6 +64,37 @@ def test_nonboosted_end_to_end(tmp_path, cache):
         assert abs(sum(p["exit_fractions"]) - 1) < 1e-9 and 0 < p["cost_fraction"] < 1.1
     saved = json.loads((out / "results.json").read_text())
     assert saved["curve"] == results["curve"] or len(saved["curve"]) == len(results["curve"])
+
+
+def test_checkpoint_reloads_the_deployed_network(tmp_path, cache):
+    """A regime checkpoint rebuilds the network and policy: infer on the test split gives the run's exit mix."""
+    from hydra.utils import instantiate
+
+    from eexit.deploy import load_exit_checkpoint
+    results, out = run(tmp_path, cache, ["method=nonboosted"])
+    path = Path(results["regimes"]["nonboosted"]["checkpoint"])
+    loaded = load_exit_checkpoint(path)
+    dm = instantiate(loaded.data)
+    exits = torch.cat([loaded.net.infer(x, loaded.policy)[1] for x, _ in dm.loader("test")])
+    hist = torch.bincount(exits, minlength=4).double() / exits.numel()
+    assert hist.tolist() == pytest.approx(results["operating_point"]["exit_fractions"], abs=1e-9)
+    # the latency benchmark's --checkpoint path predicts from the same exits it times
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from latency import checkpoint_images, mix_rows
+    images, name = checkpoint_images(loaded.data, 8)
+    assert name == "digits" and torch.equal(images, next(iter(dm.loader("test")))[0][:8])
+    (row,) = mix_rows(loaded.net, torch.device("cpu"), 1, 8, images=images, policies={"p": loaded.policy})
+    first8 = torch.bincount(exits[:8], minlength=4).double() / 8
+    assert row["fractions"] == first8.tolist() and row["measured"] > 0 and row["stage_pred"] > 0
+    # a checkpoint whose frozen backbone file is gone says so, in one line, and how to fix it
+    ck = torch.load(path, weights_only=False)
+    ck["backbone_weights"] = str(tmp_path / "gone.pt")
+    torch.save(ck, tmp_path / "orphan.pt")
+    with pytest.raises(EExitError, match="re-run the experiment with backbone_cache=true"):
+        load_exit_checkpoint(tmp_path / "orphan.pt")
+    torch.save({"heads": {}}, tmp_path / "old.pt")
+    with pytest.raises(EExitError, match="not an eexit exit-network checkpoint"):
+        load_exit_checkpoint(tmp_path / "old.pt")
 
 
 def test_bts_stages_train_on_survivors_and_freeze(tmp_path, cache, monkeypatch):

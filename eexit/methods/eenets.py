@@ -52,8 +52,5 @@ def run_eenets(ctx, results: dict) -> dict:
     final_acc = float((test.backbone_pred == test.labels).double().mean())
     regime = evaluate_regime(ctx, net, val, test, "eenets", {
         "train_seconds": seconds, "final_exit_test_acc": final_acc,
-        "loss": OmegaConf.to_container(cfg.method.loss)})
-    path = ctx.run_dir / "checkpoints" / "eenets_network.pt"
-    torch.save(net.state_dict(), path)  # the whole jointly trained network, backbone included
-    regime["network_checkpoint"] = str(path)
+        "loss": OmegaConf.to_container(cfg.method.loss)}, whole_network=True)
     return publish(results, {"eenets": regime}, "eenets")

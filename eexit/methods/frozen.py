@@ -10,6 +10,7 @@ import torch
 from omegaconf import OmegaConf
 
 from eexit.costs import exit_costs
+from eexit.deploy import backbone_weights_file, save_exit_checkpoint
 from eexit.evaluation import CachedExits, curve, evaluate, headline, pareto_front
 from eexit.exits import ExitPolicy
 from eexit.exits.calibrate import configured, settings, thresholds_fn
@@ -113,9 +114,11 @@ def evaluate_banks(ctx, net, banks, name: str, extra: dict | None = None) -> dic
     return evaluate_regime(ctx, net, bank_outputs(net, banks["val"]), bank_outputs(net, banks["test"]), name, extra)
 
 
-def evaluate_regime(ctx, net, val: CachedExits, test: CachedExits, name: str, extra: dict | None = None) -> dict:
+def evaluate_regime(ctx, net, val: CachedExits, test: CachedExits, name: str, extra: dict | None = None,
+                    whole_network: bool = False) -> dict:
     """Calibrate on validation, evaluate on test: cost per exit, curve, Pareto front, headline,
-    the configured operating point, and a check that real-skip inference matches it."""
+    the configured operating point, and a check that real-skip inference matches it. Saves the
+    exit-network checkpoint (``whole_network``: with the backbone's weights, for joint training)."""
     pcfg = ctx.cfg.policy
     costs = exit_costs(net)
     fractions = costs.fractions
@@ -132,10 +135,8 @@ def evaluate_regime(ctx, net, val: CachedExits, test: CachedExits, name: str, ex
               "operating_point": point, "policy": policy.to_dict(),
               "real_skip_matches": real_skip_matches(ctx, net, policy, point, test), **(extra or {})}
     ckpt = ctx.run_dir / "checkpoints" / f"{name}.pt"
-    ckpt.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"attach": net.attach, "head": OmegaConf.to_container(ctx.cfg.head, resolve=True),
-                "heads": net.heads.state_dict(), "policy": policy.to_dict(),
-                "backbone": ctx.cfg.backbone.name, "backbone_weights": ctx.backbone_info.get("cache_path")}, ckpt)
+    save_exit_checkpoint(ckpt, net, policy, OmegaConf.to_container(ctx.cfg, resolve=True),
+                         backbone_weights_file(ctx.backbone_info), whole_network=whole_network)
     regime["checkpoint"] = str(ckpt)
     for lg in ctx.loggers:
         lg.log_metrics({f"{name}/test_acc": point["test_acc"], f"{name}/cost_fraction": point["cost_fraction"],

@@ -1,0 +1,87 @@
+"""Exit-network checkpoints: what a run saves so its early-exit network can be deployed.
+
+Every regime of a run writes ``checkpoints/<regime>.pt`` holding the exit heads, the
+attach blocks, the head configuration, the calibrated exit policy and the data
+configuration. A frozen backbone is referenced by the file that holds its weights
+(the backbone cache entry, or ``backbone.weights``), not copied: a 64-job sweep would
+otherwise store 128 copies of it. EENets' jointly trained network is stored whole.
+
+``load_exit_checkpoint`` rebuilds the network and its policy on any device, ready for
+``net.infer`` (``benchmarks/latency.py --checkpoint`` times it on the run's test images).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from eexit.errors import EExitError
+from eexit.exits import ExitPolicy
+from eexit.models.backbones import build_backbone
+from eexit.models.early_exit import EarlyExitNet
+from eexit.models.heads import build_head
+
+FORMAT = "eexit-exit-net/1"
+
+
+@dataclass
+class ExitCheckpoint:
+    net: EarlyExitNet
+    policy: ExitPolicy
+    data: dict          # the run's ``data`` config (instantiate it to get the same splits)
+    meta: dict          # backbone name, head config, attach blocks, source of the backbone weights
+
+
+def backbone_weights_file(backbone_info: dict) -> str | None:
+    """The file holding a frozen backbone's weights: its cache entry, or the user's ``backbone.weights``."""
+    if backbone_info.get("source") not in ("cache", "trained"):
+        return backbone_info.get("source")
+    path = backbone_info.get("cache_path")
+    return path if path and Path(path).is_file() else None
+
+
+def save_exit_checkpoint(path: Path, net: EarlyExitNet, policy: ExitPolicy, cfg_container: dict,
+                         backbone_weights: str | None, whole_network: bool = False) -> None:
+    """``cfg_container``: the resolved run config (its ``head``, ``backbone`` and ``data`` are kept)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"format": FORMAT, "attach": list(net.attach), "head": cfg_container["head"],
+                "backbone": net.backbone.arch, "num_classes": net.backbone.num_classes,
+                "heads": net.heads.state_dict(), "policy": policy.to_dict(), "data": cfg_container["data"],
+                "backbone_weights": backbone_weights,
+                "network": {k: v.cpu() for k, v in net.state_dict().items()} if whole_network else None}, path)
+
+
+def policy_from_dict(d: dict) -> ExitPolicy:
+    rows = [[math.inf if v is None else v for v in row] for row in d["thresholds"]]
+    return ExitPolicy(d["score"], torch.tensor(rows, dtype=torch.float32))
+
+
+def load_exit_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> ExitCheckpoint:
+    """The saved early-exit network (eval mode, on ``device``) and its calibrated policy."""
+    path = Path(path)
+    if not path.is_file():
+        raise EExitError(f"checkpoint {path} does not exist; give a run's checkpoints/<regime>.pt")
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(ck, dict) or ck.get("format") != FORMAT:
+        raise EExitError(f"{path} is not an eexit exit-network checkpoint ({FORMAT}); "
+                         f"checkpoints written before it cannot be loaded, re-run the experiment")
+    backbone = build_backbone(ck["backbone"], ck["num_classes"])
+    if ck["network"] is None:
+        weights = ck["backbone_weights"]
+        if not weights or not Path(weights).is_file():
+            raise EExitError(f"{path}: the frozen backbone's weights ({weights or 'not stored: backbone_cache=false'}) "
+                             f"are gone; re-run the experiment with backbone_cache=true to store them again")
+        state = torch.load(weights, map_location="cpu", weights_only=False)
+        backbone.load_state_dict(state.get("state_dict", state))
+    shapes = backbone.feature_shapes()
+    options = ck["head"].get("options") or {}
+    heads = [build_head(ck["head"]["kind"], shapes[a], ck["num_classes"], **options) for a in ck["attach"]]
+    net = EarlyExitNet(backbone, ck["attach"], heads)
+    if ck["network"] is not None:
+        net.load_state_dict(ck["network"])
+    else:
+        net.heads.load_state_dict(ck["heads"])
+    meta = {k: ck[k] for k in ("backbone", "head", "attach", "backbone_weights")}
+    return ExitCheckpoint(net.to(device).eval(), policy_from_dict(ck["policy"]), ck["data"], meta)
