@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import netrc
 import os
+import sys
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,12 @@ def wandb_run(loggers):
 
 
 def finish_wandb(failed: bool = False) -> None:
-    """Always close the W&B run, so the next job of a multirun starts its own."""
+    """Always close the W&B run, so the next job of a multirun starts its own. A job that never
+    imported wandb has no run (and the host may not have wandb at all: logger=csv)."""
+    wandb = sys.modules.get("wandb")
+    if wandb is None:
+        return
     try:
-        import wandb
         if wandb.run is not None:
             wandb.finish(exit_code=1 if failed else 0)
     except Exception as exc:  # never mask the job's own error

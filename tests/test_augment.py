@@ -56,6 +56,25 @@ def test_with_index_names_each_sample():
         assert torch.equal(y, idx * 7) and torch.equal(x[:, 0, 0, 0].round().long(), idx)
 
 
+def test_epoch_draws_equal_drawing_batch_by_batch():
+    """The loader draws an epoch's crops and flips up front (one device copy); the numbers are
+    those of drawing them batch by batch from the same generator."""
+    n, bs, seed = 37, 8, 4
+    images = torch.randint(0, 256, (n, 3, 6, 6), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    mean, std = torch.tensor([0.1, 0.2, 0.3]), torch.tensor([0.5, 0.5, 0.5])
+    loader = TensorBatchLoader(images, torch.arange(n), bs, mean, std, shuffle=True, crop_padding=2, flip=True,
+                               seed=seed, pad_fill="mean")
+    got = list(loader)
+    gen = torch.Generator().manual_seed(seed * 100003)
+    order = torch.randperm(n, generator=gen)
+    fill = (mean * 255).round()
+    assert len(got) == 5 and got[-1][0].shape[0] == 5
+    for i, (x, y) in enumerate(got):
+        idx = order[i * bs:(i + 1) * bs]
+        want = random_flip(random_crop(images[idx], 2, gen, fill=fill), gen)
+        assert torch.equal(y, idx) and torch.equal(x, normalize(want, mean, std))
+
+
 def test_normalize():
     x = torch.tensor([0, 255], dtype=torch.uint8).view(2, 1, 1, 1).expand(2, 3, 1, 1)
     out = normalize(x, torch.tensor([0.5] * 3), torch.tensor([0.25] * 3))

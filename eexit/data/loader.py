@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from eexit.data.augment import normalize, random_crop, random_flip
+from eexit.data.augment import crop_offsets, flip_flags, normalize, random_crop, random_flip
 
 
 class TensorBatchLoader:
@@ -49,16 +49,37 @@ class TensorBatchLoader:
     def __iter__(self):
         gen = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
         self.epoch += 1
-        n = self.images.shape[0]
+        n, device = self.images.shape[0], self.images.device
         order = torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n)
-        order = order.to(self.images.device)
-        fill = (self.mean * 255).round() if self.pad_fill == "mean" else 0.0
-        for i in range(len(self)):
-            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
+        sizes = [min(self.batch_size, n - i * self.batch_size) for i in range(len(self))]
+        draws = self.epoch_draws(sizes, gen)
+        order, draws = order.to(device), [d.to(device) for d in draws]  # one host-to-device copy per epoch
+        mean, std = self.mean.to(device), self.std.to(device)
+        fill = (mean * 255).round() if self.pad_fill == "mean" else 0.0
+        start = 0
+        for i, size in enumerate(sizes):
+            idx = order[i * self.batch_size:i * self.batch_size + size]
             x = self.images.index_select(0, idx)
             if self.crop_padding:
-                x = random_crop(x, self.crop_padding, gen, fill=fill)
+                x = random_crop(x, self.crop_padding, fill=fill,
+                                offsets=(draws[0][start:start + size], draws[1][start:start + size]))
             if self.flip:
-                x = random_flip(x, gen)
-            batch = (normalize(x, self.mean, self.std), self.labels.index_select(0, idx))
+                x = random_flip(x, flags=draws[-1][start:start + size])
+            start += size
+            batch = (normalize(x, mean, std), self.labels.index_select(0, idx))
             yield (*batch, idx) if self.with_index else batch
+
+    def epoch_draws(self, sizes: list[int], gen: torch.Generator) -> list[torch.Tensor]:
+        """The epoch's augmentation randomness, drawn up front on the CPU in batch order (crop
+        offsets, then flip flags, per batch): the same numbers as drawing batch by batch, but
+        moved to the device in one copy, since a blocking per-batch copy would make the host
+        wait for the GPU on every step."""
+        dys, dxs, flips = [], [], []
+        for size in sizes:
+            if self.crop_padding:
+                dy, dx = crop_offsets(size, self.crop_padding, gen)
+                dys.append(dy), dxs.append(dx)
+            if self.flip:
+                flips.append(flip_flags(size, gen))
+        cat = [torch.cat(d) for d in (dys, dxs) if d]
+        return cat + ([torch.cat(flips)] if flips else [])

@@ -22,13 +22,14 @@ def mixtures(logits, conf, costs) -> tuple[list[torch.Tensor], list[torch.Tensor
     """The recursions P̂_i = h_i p_i + (1-h_i) P̂_{i+1}, Ĉ_i = h_i c_i + (1-h_i) Ĉ_{i+1},
     from P̂_N = p_N, Ĉ_N = c_N. Returns lists indexed 0..N."""
     n = len(logits) - 1
+    costs = costs.to(logits[n])  # costs stay tensors: float(cuda tensor) would sync the host every step
     p_hat = logits[n].softmax(1)
-    c_hat = torch.full_like(conf[0] if conf else logits[n][:, 0], float(costs[n]))
+    c_hat = torch.zeros_like(conf[0] if conf else logits[n][:, 0]) + costs[n]
     ps, cs = [p_hat], [c_hat]
     for i in range(n - 1, -1, -1):
         h = conf[i]
         p_hat = h.unsqueeze(1) * logits[i].softmax(1) + (1 - h).unsqueeze(1) * p_hat
-        c_hat = h * float(costs[i]) + (1 - h) * c_hat
+        c_hat = h * costs[i] + (1 - h) * c_hat
         ps.insert(0, p_hat)
         cs.insert(0, c_hat)
     return ps, cs
@@ -68,7 +69,8 @@ def v3_weights(conf) -> torch.Tensor:
 def loss_v3(logits, conf, costs, y, lam=1.0) -> torch.Tensor:
     """Σ_i w_i (CE_i + λ c_i) with ``v3_weights``; exit threshold at inference becomes 1/N."""
     w = v3_weights(conf)
-    return sum(w[i] * (F.cross_entropy(z, y) + lam * float(costs[i])) for i, z in enumerate(logits))
+    costs = costs.to(logits[0])
+    return sum(w[i] * (F.cross_entropy(z, y) + lam * costs[i]) for i, z in enumerate(logits))
 
 
 def per_sample_ce(logits, y) -> torch.Tensor:
