@@ -100,6 +100,9 @@ def run_experiment(cfg, run_dir: Path, overrides: list[str] | None = None) -> di
     return results
 
 
+HEAVY_HEADS = 0.10  # heads above this share of the backbone's MACs get a note in the summary
+
+
 def print_summary(results: dict, run_dir: Path) -> None:
     print(f"[eexit] {results['dataset']} / {results['backbone']}: backbone test accuracy "
           f"{100 * results['backbone_test_acc']:.2f}% ({results['backbone_macs'] / 1e6:.1f} M MACs)")
@@ -110,4 +113,9 @@ def print_summary(results: dict, run_dir: Path) -> None:
             parts.append(f"{d}: " + ("none" if point is None else
                                      f"{-100 * point['cost_reduction']:+.1f}% compute at {100 * point['test_acc']:.2f}%"))
         print(f"[eexit] {regime:>11}: " + " | ".join(parts))
+    for regime, r in (results.get("regimes") or {}).items():
+        heavy = r.get("head_macs_fraction", 0.0)
+        if heavy > HEAVY_HEADS:
+            print(f"[eexit] note: {regime}'s heads cost {100 * heavy:.0f}% of the backbone's MACs, so exiting saves "
+                  f"little; try lighter heads (head.options), fewer exits (placement.num_exits) or a deeper backbone")
     print(f"[eexit] results: {run_dir / 'results.json'}")

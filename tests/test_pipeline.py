@@ -197,3 +197,13 @@ def test_feature_cache_equals_uncached_path(tmp_path, cache):
     for p, q in zip(cached["curve"], streamed["curve"]):
         assert p["test_acc"] == pytest.approx(q["test_acc"], abs=1 / 360 + 1e-9)
         assert p["cost_fraction"] == pytest.approx(q["cost_fraction"], abs=0.01)
+
+
+def test_summary_notes_heads_that_cost_too_much(capsys, tmp_path):
+    from eexit.pipeline import print_summary
+    base = {"dataset": "digits", "backbone": "resnet20", "backbone_test_acc": 0.98, "backbone_macs": 41e6,
+            "headlines": {}}
+    print_summary({**base, "regimes": {"pteenet": {"head_macs_fraction": 0.35},
+                                       "boosted": {"head_macs_fraction": 0.004}}}, tmp_path)
+    out = capsys.readouterr().out
+    assert "pteenet's heads cost 35% of the backbone's MACs" in out and "boosted's heads" not in out
