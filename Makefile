@@ -37,7 +37,7 @@ clean: clean-outputs ## also delete the backbone cache and the venv
 SMOKE := data=digits backbone=resnet20 data.batch_size=128 pretrain.epochs=15 \
          method.head_train.epochs=5 method.head_train.batch_size=128 trainer.accelerator=cpu \
          trainer.progress_bar=false logger.wandb.group=bts64-smoke
-.PHONY: bts64 bts64-smoke reproduce-bts bench-latency bench
+.PHONY: bts64 bts64-smoke reproduce-bts bench-latency bench export
 
 bts64: $(STAMP) ## BTS-EE 64-configuration sweep on CINIC-10 / ResNet18 (needs the data and a GPU)
 	$(PY) run.py -m sweep=bts64 $(ARGS)
@@ -47,6 +47,10 @@ bts64-smoke: $(STAMP) ## the same 64 configurations on digits / ResNet20 with sm
 
 reproduce-bts: $(STAMP) ## BTS-EE paper setting: one run, CINIC-10 ResNet18, boosted vs non-boosted (GPU)
 	$(PY) run.py experiment=bts_cinic10 $(ARGS)
+
+export: $(STAMP) ## standalone per-stage programs + exits.json: make export CKPT=<run>/checkpoints/boosted.pt OUT=exported
+	@test -n "$(CKPT)" -a -n "$(OUT)" || { echo "error: give CKPT=<run>/checkpoints/<regime>.pt and OUT=<folder>" >&2; exit 2; }
+	$(PY) -m eexit.export $(CKPT) $(OUT) $(ARGS)
 
 bench-latency: $(STAMP) ## real-skip inference vs the plain backbone, measured against the FLOP prediction
 	$(PY) benchmarks/latency.py $(ARGS)

@@ -201,3 +201,21 @@ def test_fold_batchnorm_keeps_outputs_and_leaves_the_original():
         for a, b in zip(net.forward_all(x).logits, folded.forward_all(x).logits):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4 * a.abs().max().item())
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules()) == 21   # original untouched
+
+
+@pytest.mark.parametrize("fold", [False, True])
+def test_exported_stages_infer_like_the_network(tmp_path, fold):
+    from eexit.export import ExportedExitNet, export_exit_net
+    from eexit.models.fold import fold_batchnorm
+    net = make_net("convx", {"depth": 1})
+    x = torch.randn(9, 3, 32, 32, generator=torch.Generator().manual_seed(11))
+    reference = fold_batchnorm(net)[0] if fold else net
+    scores = collect(reference, [(x, torch.zeros(9, dtype=torch.long))]).scores("confidence")
+    policy = ExitPolicy("confidence", scores.quantile(0.8, dim=1, keepdim=True).expand(3, 10).contiguous())
+    exported = ExportedExitNet(export_exit_net(net, policy, tmp_path / "exp", fold=fold))
+    assert torch.equal(exported.policy.thresholds, policy.thresholds) and exported.num_exits == 3
+    for batch in (x, x[:1]):
+        got, want = exported.infer(batch, exported.policy), reference.infer(batch, policy)
+        assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+    assert 0 < (reference.infer(x, policy)[1] < 3).sum() < 9                      # some exit, some reach the end
+    assert sorted(p.name for p in (tmp_path / "exp").iterdir()) == ["exits.json"] + [f"stage{i}.pt2" for i in range(4)]

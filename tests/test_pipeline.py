@@ -86,6 +86,16 @@ def test_checkpoint_reloads_the_deployed_network(tmp_path, cache):
     (row,) = mix_rows(loaded.net, torch.device("cpu"), 1, 8, images=images, policies={"p": loaded.policy})
     first8 = torch.bincount(exits[:8], minlength=4).double() / 8
     assert row["fractions"] == first8.tolist() and row["measured"] > 0 and row["stage_pred"] > 0
+    # python -m eexit.export: standalone stage programs that infer like the (folded) network
+    from eexit.export import ExportedExitNet, main as export_main
+    from eexit.models.fold import fold_batchnorm
+    assert export_main([str(path), str(tmp_path / "exp")]) == 0
+    exported, folded = ExportedExitNet(tmp_path / "exp"), fold_batchnorm(loaded.net)[0]
+    x = next(iter(dm.loader("test")))[0]
+    assert all(torch.equal(a, b) for a, b in zip(exported.infer(x, exported.policy), folded.infer(x, loaded.policy)))
+    stamp = (tmp_path / "exp" / "stage0.pt2").stat().st_mtime_ns
+    assert export_main([str(path), str(tmp_path / "exp")]) == 2                         # never overwrites
+    assert (tmp_path / "exp" / "stage0.pt2").stat().st_mtime_ns == stamp
     # a checkpoint whose frozen backbone file is gone says so, in one line, and how to fix it
     ck = torch.load(path, weights_only=False)
     ck["backbone_weights"] = str(tmp_path / "gone.pt")

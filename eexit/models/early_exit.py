@@ -24,7 +24,72 @@ class AllExits:
     confidences: list[torch.Tensor | None]
 
 
-class EarlyExitNet(nn.Module):
+class StagedInference:
+    """Real early exit over a chain of stages; a subclass says what a stage is.
+
+    ``stage(i, x) -> (features, HeadOutput)`` runs the backbone up to exit i (from exit
+    i-1's features) and head i; ``final(x) -> logits`` runs the rest. ``EarlyExitNet``
+    implements them with its modules, ``eexit.export.ExportedExitNet`` with exported
+    programs, so both share one inference loop and its guarantees.
+    """
+
+    num_exits: int
+
+    def stage(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, HeadOutput]:
+        raise NotImplementedError
+
+    def final(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    @torch.inference_mode()
+    def infer(self, x: torch.Tensor, policy, buckets: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Real early exit. Returns ``(prediction [B], exit index [B])``; index ``num_exits`` = backbone.
+
+        ``buckets`` (sorted batch sizes): the surviving batch is zero-padded up to the next bucket,
+        so every stage only ever sees those shapes (pre-warm them with :meth:`warmup`; no
+        per-shape autotuning or recompilation). Padded rows never reach a decision.
+        A batch of one takes :meth:`infer_one`'s path.
+        """
+        batch = x.shape[0]
+        if batch == 1:
+            pred, exit_index = self.infer_one(x, policy)
+            return (torch.tensor([pred], device=x.device), torch.tensor([exit_index], device=x.device))
+        preds = torch.empty(batch, dtype=torch.long, device=x.device)
+        exits = torch.full((batch,), self.num_exits, dtype=torch.long, device=x.device)
+        alive = torch.arange(batch, device=x.device)
+        x = pad_to_bucket(x, buckets)
+        for i in range(self.num_exits):
+            x, out = self.stage(i, x)
+            n = alive.numel()
+            conf = None if out.confidence is None else out.confidence[:n]
+            leave, pred = policy.decide(i, out.logits[:n], conf)
+            leaving = int(leave.sum())  # the one host sync per exit: the survivor count sizes the next stage
+            if leaving == n:
+                preds[alive], exits[alive] = pred, i
+                return preds, exits
+            if leaving:
+                gone = alive[leave]
+                preds[gone], exits[gone] = pred[leave], i
+                stay = ~leave
+                x, alive = pad_to_bucket(gather_rows(x[:n], stay), buckets), alive[stay]
+        preds[alive] = self.final(x)[:alive.numel()].argmax(1)
+        return preds, exits
+
+    @torch.inference_mode()
+    def infer_one(self, x: torch.Tensor, policy) -> tuple[int, int]:
+        """One sample ``[1, C, H, W]`` -> ``(prediction, exit index)`` as Python ints.
+
+        The latency path (embedded, batch 1): no survivor bookkeeping, one host read
+        per exit; decisions are :meth:`ExitPolicy.decide_one`, equal to ``decide``'s."""
+        for i in range(self.num_exits):
+            x, out = self.stage(i, x)
+            leave, pred = policy.decide_one(i, out.logits, out.confidence)
+            if leave:
+                return pred, i
+        return int(self.final(x).argmax(1)), self.num_exits
+
+
+class EarlyExitNet(StagedInference, nn.Module):
     def __init__(self, backbone: StagedBackbone, attach: list[int], heads: list[nn.Module]):
         super().__init__()
         if len(attach) != len(heads):
@@ -61,56 +126,13 @@ class EarlyExitNet(nn.Module):
 
     forward = forward_all
 
-    @torch.inference_mode()
-    def infer(self, x: torch.Tensor, policy, buckets: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Real early exit. Returns ``(prediction [B], exit index [B])``; index ``num_exits`` = backbone.
+    def stage(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, HeadOutput]:
+        start, end = self.segments()[i]
+        x = self.backbone(x, start, end)
+        return x, self.heads[i](x)
 
-        ``buckets`` (sorted batch sizes): the surviving batch is zero-padded up to the next bucket,
-        so every stage only ever sees those shapes (pre-warm them with :meth:`warmup`; no
-        per-shape autotuning or recompilation). Padded rows never reach a decision.
-        A batch of one takes :meth:`infer_one`'s path.
-        """
-        batch = x.shape[0]
-        if batch == 1:
-            pred, exit_index = self.infer_one(x, policy)
-            return (torch.tensor([pred], device=x.device), torch.tensor([exit_index], device=x.device))
-        preds = torch.empty(batch, dtype=torch.long, device=x.device)
-        exits = torch.full((batch,), self.num_exits, dtype=torch.long, device=x.device)
-        alive = torch.arange(batch, device=x.device)
-        segments = self.segments()
-        x = pad_to_bucket(x, buckets)
-        for i, (start, end) in enumerate(segments[:-1]):
-            x = self.backbone(x, start, end)
-            out = self.heads[i](x)
-            n = alive.numel()
-            conf = None if out.confidence is None else out.confidence[:n]
-            leave, pred = policy.decide(i, out.logits[:n], conf)
-            leaving = int(leave.sum())  # the one host sync per exit: the survivor count sizes the next stage
-            if leaving == n:
-                preds[alive], exits[alive] = pred, i
-                return preds, exits
-            if leaving:
-                gone = alive[leave]
-                preds[gone], exits[gone] = pred[leave], i
-                stay = ~leave
-                x, alive = pad_to_bucket(gather_rows(x[:n], stay), buckets), alive[stay]
-        preds[alive] = self.backbone(x, segments[-1][0])[:alive.numel()].argmax(1)
-        return preds, exits
-
-    @torch.inference_mode()
-    def infer_one(self, x: torch.Tensor, policy) -> tuple[int, int]:
-        """One sample ``[1, C, H, W]`` -> ``(prediction, exit index)`` as Python ints.
-
-        The latency path (embedded, batch 1): no survivor bookkeeping, one host read
-        per exit; decisions are :meth:`ExitPolicy.decide_one`, equal to ``decide``'s."""
-        segments = self.segments()
-        for i, (start, end) in enumerate(segments[:-1]):
-            x = self.backbone(x, start, end)
-            out = self.heads[i](x)
-            leave, pred = policy.decide_one(i, out.logits, out.confidence)
-            if leave:
-                return pred, i
-        return int(self.backbone(x, segments[-1][0]).argmax(1)), self.num_exits
+    def final(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(x, self.segments()[-1][0])
 
     @torch.no_grad()
     def warmup(self, buckets: list[int], image_shape=(3, 32, 32)) -> None:

@@ -1,0 +1,120 @@
+"""Export a trained early-exit network as standalone programs, one per stage.
+
+    python -m eexit.export outputs/<date>/<time>/checkpoints/boosted.pt exported/ [--no-fold]
+
+An early-exit network has data-dependent control flow (which samples go on), so it is
+exported as a chain of graphs without it: ``stage<i>.pt2`` runs the backbone from exit
+i-1 to exit i and head i, returning ``(features, logits[, confidence])``;
+``stage<N>.pt2`` runs the rest of the backbone and returns logits. ``exits.json`` holds
+the decision rule's data: score kind, the threshold table ``[exit, class]`` (``null`` =
+never exits) and the image shape. A runtime needs only ``torch.export.load`` and this
+rule: score the head's output, leave when ``score >= threshold[exit, predicted class]``,
+otherwise feed the features to the next stage. Each program takes any batch size.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.export import Dim
+
+from eexit.deploy import load_exit_checkpoint, policy_from_dict
+from eexit.errors import EExitError
+from eexit.models.early_exit import EarlyExitNet, StagedInference
+from eexit.models.fold import fold_batchnorm
+from eexit.models.heads import HeadOutput
+
+FORMAT = "eexit-exported/1"
+
+
+class Stage(nn.Module):
+    """Blocks from the previous exit up to exit ``i`` plus head ``i``; the final stage has no head."""
+
+    def __init__(self, net: EarlyExitNet, i: int):
+        super().__init__()
+        start, end = net.segments()[i]
+        self.blocks = nn.ModuleList(net.backbone.blocks[start:end])
+        self.head = net.heads[i] if i < net.num_exits else None
+
+    def forward(self, x: torch.Tensor):
+        for block in self.blocks:
+            x = block(x)
+        if self.head is None:
+            return x
+        out = self.head(x)
+        return (x, out.logits) if out.confidence is None else (x, out.logits, out.confidence)
+
+
+def export_exit_net(net: EarlyExitNet, policy, out_dir: str | Path, image_shape=(3, 32, 32),
+                    fold: bool = True) -> Path:
+    """Write ``stage<i>.pt2`` for every stage and ``exits.json``; returns ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    net = (fold_batchnorm(net)[0] if fold else net).cpu().eval()
+    x = torch.zeros(2, *image_shape)  # batch 2: a batch of 1 would be specialised as a constant
+    files = []
+    with torch.no_grad():
+        for i in range(net.num_exits + 1):
+            stage = Stage(net, i).eval()
+            program = torch.export.export(stage, (x,), dynamic_shapes={"x": {0: Dim.DYNAMIC}})
+            files.append(f"stage{i}.pt2")
+            torch.export.save(program, out_dir / files[-1])
+            if i < net.num_exits:
+                x = stage(x)[0]
+    (out_dir / "exits.json").write_text(json.dumps({
+        "format": FORMAT, "num_exits": net.num_exits, "attach": list(net.attach), "image_shape": list(image_shape),
+        "backbone": net.backbone.arch, "folded_batchnorm": fold, "stages": files, **policy.to_dict(),
+        "rule": "leave at the first exit i where score(logits_i, confidence_i) >= thresholds[i][argmax logits_i]; "
+                "null thresholds never exit; otherwise the last stage's argmax"}, indent=2))
+    return out_dir
+
+
+class ExportedExitNet(StagedInference):
+    """An exported folder, run with the same inference loop as ``EarlyExitNet``:
+    ``infer(x, policy)`` with ``policy`` = :attr:`policy` (the exported thresholds)."""
+
+    def __init__(self, folder: str | Path):
+        folder = Path(folder)
+        meta_path = folder / "exits.json"
+        if not meta_path.is_file():
+            raise EExitError(f"{folder} has no exits.json; export one with python -m eexit.export CHECKPOINT {folder}")
+        self.meta = json.loads(meta_path.read_text())
+        if self.meta.get("format") != FORMAT:
+            raise EExitError(f"{meta_path} is not an {FORMAT} export; re-export it with python -m eexit.export")
+        self.num_exits = int(self.meta["num_exits"])
+        self.programs = [torch.export.load(folder / f).module() for f in self.meta["stages"]]
+        self.policy = policy_from_dict(self.meta)
+
+    def stage(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, HeadOutput]:
+        out = self.programs[i](x)
+        return out[0], HeadOutput(out[1], out[2] if len(out) > 2 else None)
+
+    def final(self, x: torch.Tensor) -> torch.Tensor:
+        return self.programs[-1](x)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m eexit.export", description=__doc__.splitlines()[0])
+    ap.add_argument("checkpoint", help="a run's checkpoints/<regime>.pt")
+    ap.add_argument("out_dir", help="folder for stage<i>.pt2 and exits.json")
+    ap.add_argument("--no-fold", action="store_true", help="keep BatchNorm layers (default: folded into the convs)")
+    args = ap.parse_args(argv)
+    try:
+        ck = load_exit_checkpoint(args.checkpoint)
+        out = Path(args.out_dir)
+        if (out / "exits.json").exists():
+            raise EExitError(f"{out} already holds an export; choose another folder or remove it first")
+        export_exit_net(ck.net, ck.policy, out, fold=not args.no_fold)  # every eexit dataset is 3x32x32
+    except EExitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"[eexit] exported {ck.net.num_exits + 1} stages and exits.json to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
