@@ -93,7 +93,7 @@ def run_experiment(cfg, run_dir: Path, overrides: list[str] | None = None) -> di
         plot = tradeoff_plot(series, results["backbone_test_acc"], run_dir / "tradeoff.png",
                              f"{dm.name} / {cfg.backbone.name} / {cfg.method.name}")
     write_results(run_dir, results)
-    log_tradeoff(wandb_run(loggers), series or {}, results, plot)
+    log_tradeoff(wandb_run(loggers), series or {}, results, plot, run_dir / "results.json")
     for lg in loggers:
         lg.save()
     print_summary(results, run_dir)

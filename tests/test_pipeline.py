@@ -183,6 +183,8 @@ def test_wandb_offline_writes_run_folder(tmp_path, cache, monkeypatch):
         finish_wandb()
     runs = list((tmp_path / "w" / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and list(runs[0].glob("run-*.wandb"))
+    saved = runs[0] / "files" / "results.json"  # kept with the run for `aggregate.py --wandb-group`
+    assert json.loads(saved.read_text()) == json.loads((tmp_path / "w" / "results.json").read_text())
     assert (tmp_path / "w" / "csv" / "metrics.csv").is_file()
 
 

@@ -62,6 +62,54 @@ def test_two_job_multirun_and_aggregate(tmp_path):
     bad = subprocess.run([sys.executable, "sweeps/aggregate.py", str(tmp_path / "nothing")], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.startswith("error:")
+    # --wandb-group: the same summary rebuilt from the results.json each W&B run saved
+    pulled_dir = tmp_path / "pulled"
+    api = FakeWandbApi("g", [("w-0", "a", sweep_dir / "0" / "results.json"),
+                             ("w-1", "b", sweep_dir / "1" / "results.json"),
+                             ("w-1", "c", sweep_dir / "1" / "results.json"),   # same name: folder gets the id
+                             ("crashed", "d", None)])                         # no results.json: skipped
+    assert aggregate_script().main([str(pulled_dir), "--wandb-group", "g"], api=api) == 0
+    assert sorted(p.parent.name for p in pulled_dir.glob("*/results.json")) == ["w-0", "w-1-b", "w-1-c"]
+    rows = json.loads((pulled_dir / "summary.json").read_text())["rows"]
+    by_config = {r["config"]: r for r in summary["rows"]}
+    assert len(rows) == 3 and {r["config"] for r in rows} == set(by_config)
+    for r in rows:
+        want = by_config[r["config"]]
+        assert {k: v for k, v in r.items() if k != "job"} == {k: v for k, v in want.items() if k != "job"}
+
+
+def aggregate_script():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("aggregate_script", ROOT / "sweeps" / "aggregate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class FakeWandbApi:
+    """``wandb.Api`` as the aggregator uses it: runs of a group, each with a downloadable results.json."""
+
+    def __init__(self, group, runs):
+        self.group, self.specs = group, runs
+
+    def runs(self, project, filters):
+        assert project == "eexit" and filters == {"group": self.group}
+        return [self.Run(name, run_id, src) for name, run_id, src in self.specs]
+
+    class Run:
+        def __init__(self, name, run_id, src):
+            self.name, self.id, self.src = name, run_id, src
+
+        def file(self, name):
+            if self.src is None:
+                raise ValueError(f"{name} not found")
+            src = self.src
+
+            class File:
+                def download(self, root, replace=False):
+                    Path(root).mkdir(parents=True, exist_ok=True)
+                    (Path(root) / "results.json").write_text(src.read_text())
+            return File()
 
 
 def test_compare_sweep_puts_every_regime_in_one_figure(tmp_path):

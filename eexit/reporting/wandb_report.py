@@ -4,9 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def log_tradeoff(run, series: dict[str, list[dict]], results: dict, plot_path: Path | None) -> None:
+def log_tradeoff(run, series: dict[str, list[dict]], results: dict, plot_path: Path | None,
+                 results_path: Path | None = None) -> None:
+    """Tables, chart, plot and summary numbers; ``results.json`` is saved with the run, so
+    ``sweeps/aggregate.py --wandb-group`` can rebuild a sweep's summary from W&B alone."""
     if run is None:
         return
+    if results_path is not None and Path(results_path).is_file():
+        run.save(str(results_path), base_path=str(Path(results_path).parent), policy="now")
     import wandb
 
     columns = ["regime", "setting", "cost_fraction", "test_acc", "agreement", "exit_fractions"]
