@@ -11,7 +11,6 @@ otherwise store 128 copies of it. EENets' jointly trained network is stored whol
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,18 +43,13 @@ def backbone_weights_file(backbone_info: dict) -> str | None:
 
 def save_exit_checkpoint(path: Path, net: EarlyExitNet, policy: ExitPolicy, cfg_container: dict,
                          backbone_weights: str | None, whole_network: bool = False) -> None:
-    """``cfg_container``: the resolved run config (its ``head``, ``backbone`` and ``data`` are kept)."""
+    """``cfg_container``: the resolved run config (its ``head`` and ``data`` are kept)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"format": FORMAT, "attach": list(net.attach), "head": cfg_container["head"],
                 "backbone": net.backbone.arch, "num_classes": net.backbone.num_classes,
                 "heads": net.heads.state_dict(), "policy": policy.to_dict(), "data": cfg_container["data"],
                 "backbone_weights": backbone_weights,
                 "network": {k: v.cpu() for k, v in net.state_dict().items()} if whole_network else None}, path)
-
-
-def policy_from_dict(d: dict) -> ExitPolicy:
-    rows = [[math.inf if v is None else v for v in row] for row in d["thresholds"]]
-    return ExitPolicy(d["score"], torch.tensor(rows, dtype=torch.float32))
 
 
 def load_exit_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> ExitCheckpoint:
@@ -84,4 +78,4 @@ def load_exit_checkpoint(path: str | Path, device: str | torch.device = "cpu") -
     else:
         net.heads.load_state_dict(ck["heads"])
     meta = {k: ck[k] for k in ("backbone", "head", "attach", "backbone_weights")}
-    return ExitCheckpoint(net.to(device).eval(), policy_from_dict(ck["policy"]), ck["data"], meta)
+    return ExitCheckpoint(net.to(device).eval(), ExitPolicy.from_dict(ck["policy"]), ck["data"], meta)

@@ -22,8 +22,9 @@ import torch
 from torch import nn
 from torch.export import Dim
 
-from eexit.deploy import load_exit_checkpoint, policy_from_dict
+from eexit.deploy import load_exit_checkpoint
 from eexit.errors import EExitError
+from eexit.exits import ExitPolicy
 from eexit.models.early_exit import EarlyExitNet, StagedInference
 from eexit.models.fold import fold_batchnorm
 from eexit.models.heads import HeadOutput
@@ -87,7 +88,7 @@ class ExportedExitNet(StagedInference):
             raise EExitError(f"{meta_path} is not an {FORMAT} export; re-export it with python -m eexit.export")
         self.num_exits = int(self.meta["num_exits"])
         self.programs = [torch.export.load(folder / f).module() for f in self.meta["stages"]]
-        self.policy = policy_from_dict(self.meta)
+        self.policy = ExitPolicy.from_dict(self.meta)
 
     def stage(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, HeadOutput]:
         out = self.programs[i](x)

@@ -66,13 +66,17 @@ def test_v4_tag_assignment():
     assert v4_tags(ce, COSTS, 0.0).tolist() == [2, 0]               # no cost: lowest CE wins
 
 
-def test_v4_loss_hand_computed():
-    # two exits (one early + final), two samples
+def v4_case():
+    """Two exits (one early + final), two samples: ``(logits, conf, y, costs, per-sample CE [2, 2])``."""
     logits = [torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([[3.0, 0.0], [3.0, 0.0]])]
     conf = [torch.tensor([0.8, 0.3])]
     y = torch.tensor([0, 1])
     costs = torch.tensor([0.4, 1.0])
-    ce = torch.stack([F.cross_entropy(z, y, reduction="none") for z in logits])
+    return logits, conf, y, costs, torch.stack([F.cross_entropy(z, y, reduction="none") for z in logits])
+
+
+def test_v4_loss_hand_computed():
+    logits, conf, y, costs, ce = v4_case()
     tags = v4_tags(ce, costs, 1.0)
     assert tags.tolist() == [0, 0]   # sample 0: .127+.4 < .049+1; sample 1: .127+.4 < 3.049+1
     picked = ce[0]
@@ -90,12 +94,8 @@ def test_losses_are_finite_at_extremes():
 
 
 def test_v4_trains_on_given_tags_with_class_balanced_bce():
-    # same outputs as above, but both samples tagged to exit 0 and 1 respectively by the epoch's table
-    logits = [torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([[3.0, 0.0], [3.0, 0.0]])]
-    conf = [torch.tensor([0.8, 0.3])]
-    y = torch.tensor([0, 1])
-    costs = torch.tensor([0.4, 1.0])
-    ce = torch.stack([F.cross_entropy(z, y, reduction="none") for z in logits])
+    # same outputs as above, but the two samples tagged to exit 0 and 1 respectively by the epoch's table
+    logits, conf, y, costs, ce = v4_case()
     tags = torch.tensor([0, 1])
     # prediction and cost from the tagged exit; BCE at exit 0: one positive (h=.8), one negative (h=.3),
     # positive rate 1/2 -> weights 0.5/0.5 = 1 each

@@ -52,28 +52,26 @@ class TensorBatchLoader:
         n, device = self.images.shape[0], self.images.device
         order = torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n)
         sizes = [min(self.batch_size, n - i * self.batch_size) for i in range(len(self))]
-        draws = self.epoch_draws(sizes, gen)
-        order, draws = order.to(device), [d.to(device) for d in draws]  # one host-to-device copy per epoch
+        dy, dx, flips = (None if d is None else d.to(device) for d in self.epoch_draws(sizes, gen))
+        order = order.to(device)  # with the draws: one host-to-device copy each per epoch
         mean, std = self.mean.to(device), self.std.to(device)
         fill = (mean * 255).round() if self.pad_fill == "mean" else 0.0
-        start = 0
         for i, size in enumerate(sizes):
-            idx = order[i * self.batch_size:i * self.batch_size + size]
+            sl = slice(i * self.batch_size, i * self.batch_size + size)
+            idx = order[sl]
             x = self.images.index_select(0, idx)
             if self.crop_padding:
-                x = random_crop(x, self.crop_padding, fill=fill,
-                                offsets=(draws[0][start:start + size], draws[1][start:start + size]))
+                x = random_crop(x, self.crop_padding, fill=fill, offsets=(dy[sl], dx[sl]))
             if self.flip:
-                x = random_flip(x, flags=draws[-1][start:start + size])
-            start += size
+                x = random_flip(x, flags=flips[sl])
             batch = (normalize(x, mean, std), self.labels.index_select(0, idx))
             yield (*batch, idx) if self.with_index else batch
 
-    def epoch_draws(self, sizes: list[int], gen: torch.Generator) -> list[torch.Tensor]:
-        """The epoch's augmentation randomness, drawn up front on the CPU in batch order (crop
-        offsets, then flip flags, per batch): the same numbers as drawing batch by batch, but
-        moved to the device in one copy, since a blocking per-batch copy would make the host
-        wait for the GPU on every step."""
+    def epoch_draws(self, sizes: list[int], gen: torch.Generator):
+        """``(dy, dx, flip)`` for the whole epoch (``None`` where that augmentation is off), drawn
+        up front on the CPU in batch order (crop offsets, then flip flags, per batch): the same
+        numbers as drawing batch by batch, but moved to the device in one copy, since a blocking
+        per-batch copy would make the host wait for the GPU on every step."""
         dys, dxs, flips = [], [], []
         for size in sizes:
             if self.crop_padding:
@@ -81,5 +79,4 @@ class TensorBatchLoader:
                 dys.append(dy), dxs.append(dx)
             if self.flip:
                 flips.append(flip_flags(size, gen))
-        cat = [torch.cat(d) for d in (dys, dxs) if d]
-        return cat + ([torch.cat(flips)] if flips else [])
+        return tuple(torch.cat(d) if d else None for d in (dys, dxs, flips))

@@ -69,5 +69,12 @@ class ExitPolicy:
         return float(s) >= self._rows[exit_index][pred], pred
 
     def to_dict(self) -> dict:
+        """JSON-ready: ``inf`` (never exits) becomes ``None``."""
         return {"score": self.score_kind,
-                "thresholds": [[None if math.isinf(v) else v for v in row] for row in self.thresholds.tolist()]}
+                "thresholds": [[None if math.isinf(v) else v for v in row] for row in self._rows]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ExitPolicy":
+        """The inverse of :meth:`to_dict`."""
+        rows = [[math.inf if v is None else v for v in row] for row in d["thresholds"]]
+        return cls(d["score"], torch.tensor(rows, dtype=torch.float32))

@@ -80,13 +80,11 @@ def bank_outputs(net, bank: FeatureBank, batch_size: int = 1024) -> CachedExits:
     n = len(bank)
     logits = torch.empty(net.num_exits + 1, n, bank.final_logits.shape[1])
     confs = torch.full((net.num_exits, n), float("nan"))
-    for start in range(0, n, batch_size):
-        sl = slice(start, start + batch_size)
-        for i, head in enumerate(net.heads):
-            out = head(bank.feats[i][sl].float())
-            logits[i, sl] = out.logits.float().cpu()
-            if out.confidence is not None:
-                confs[i, sl] = out.confidence.float().cpu()
+    for i, head in enumerate(net.heads):  # chunks stay on the device; one copy to the host per head
+        outs = [head(bank.feats[i][s:s + batch_size].float()) for s in range(0, n, batch_size)]
+        logits[i] = torch.cat([o.logits.float() for o in outs]).cpu()
+        if outs[0].confidence is not None:
+            confs[i] = torch.cat([o.confidence.float() for o in outs]).cpu()
     logits[-1] = bank.final_logits.cpu()
     return CachedExits(logits, confs, bank.labels.cpu())
 

@@ -114,7 +114,7 @@ class EarlyExitNet(StagedInference, nn.Module):
         for start, end in self.segments()[:-1]:
             x = self.backbone(x, start, end)
             feats.append(x)
-        return feats, self.backbone(x, self.segments()[-1][0])
+        return feats, self.final(x)
 
     def heads_on(self, feats: list[torch.Tensor]) -> list[HeadOutput]:
         return [head(f) for head, f in zip(self.heads, feats)]
