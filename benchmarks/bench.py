@@ -3,7 +3,7 @@
 
     python benchmarks/bench.py [--quick] [--parts abcd]
 
-(a) training images/s of the framework (ClassificationModule + the lean Trainer) against a
+(a) training images/s of the framework (EarlyExitModule + the lean Trainer) against a
     plain PyTorch loop with the same model, batch, precision and data placement -> ratio;
 (b) all-exit evaluation (``forward_all`` + caching every exit's output) time per image,
     scaled to 90k CINIC-sized images;
@@ -16,6 +16,7 @@ Appends device, versions, command and tables to benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import subprocess
 import sys
@@ -34,11 +35,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from latency import build_net, environment, mix_rows, table  # noqa: E402
 
 from eexit.data.loader import TensorBatchLoader  # noqa: E402
-from eexit.evaluation import collect  # noqa: E402
-from eexit.methods.classification import ClassificationModule  # noqa: E402
 from eexit.models.backbones import build_backbone  # noqa: E402
-from eexit.pipeline import quiet_lightning  # noqa: E402
-from eexit.trainer import to_channels_last  # noqa: E402
+from eexit.models.early_exit import EarlyExitNet  # noqa: E402
+from eexit.pipeline.summary import quiet_lightning  # noqa: E402
+from eexit.training import ChannelsLast, EarlyExitModule, ExitCrossEntropy  # noqa: E402
+from eexit.training.module import predict_exits  # noqa: E402
 
 GPU = torch.cuda.is_available()
 DEVICE = torch.device("cuda" if GPU else "cpu")
@@ -60,7 +61,6 @@ def loader(images, labels, batch):
                              crop_padding=4, flip=True, drop_last=True)
 
 
-OPTIM = {"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4, "schedule": "none"}
 
 
 def plain_loop(arch: str, images, labels, batch: int, epochs: int) -> float:
@@ -76,7 +76,7 @@ def plain_loop(arch: str, images, labels, batch: int, epochs: int) -> float:
         sync()
         start = time.perf_counter()
         for x, y in data:
-            x = to_channels_last((x,), GPU)[0]
+            x = x.contiguous(memory_format=torch.channels_last if GPU else torch.contiguous_format)
             with torch.autocast(DEVICE.type, dtype=torch.bfloat16, enabled=GPU):
                 loss = F.cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True)
@@ -105,32 +105,28 @@ class EpochTimer(L.Callback):
 def framework(arch: str, images, labels, batch: int, epochs: int) -> float:
     torch.manual_seed(0)
     model = build_backbone(arch)
-    module = ClassificationModule(model, OPTIM, 10)
-    module.channels_last = GPU
-    if GPU:
-        model.to(memory_format=torch.channels_last)
+    optimizer = functools.partial(torch.optim.SGD, lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    module = EarlyExitModule(EarlyExitNet(model, [], []), ExitCrossEntropy(), optimizer, backbone_trainable=True)
     timer = EpochTimer()
     trainer = L.Trainer(accelerator=DEVICE.type, devices=1, precision="bf16-mixed" if GPU else "32-true",
                         max_epochs=epochs + 1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
-                        callbacks=[timer])
+                        callbacks=[timer, ChannelsLast("auto")])
     data = loader(images, labels, batch)
     trainer.fit(module, data)
     return len(data) * batch * epochs / sum(timer.times[1:])
 
 
-@torch.no_grad()
 def all_exit_eval(arch: str, n: int, batch: int) -> float:
-    """Seconds for forward_all + caching over ``n`` images."""
-    net = build_net(arch, "conv1d", "linear", 3, fold=False).to(DEVICE)  # as the pipeline evaluates it
+    """Seconds for every exit's output over ``n`` images through ``trainer.predict`` (as evaluation runs it)."""
+    net = build_net(arch, "conv1d", "linear", 3, fold=False).to(DEVICE)
     images, labels = synthetic(n, seed=1)
     data = TensorBatchLoader(images, labels, batch, torch.full((3,), 0.5), torch.full((3,), 0.25))
-    with torch.autocast(DEVICE.type, dtype=torch.bfloat16, enabled=GPU):
-        collect(net, [next(iter(data))], DEVICE)  # warm-up
-        sync()
-        start = time.perf_counter()
-        collect(net, data, DEVICE)
-        sync()
+    predict_exits(net, [next(iter(data))], DEVICE.type)  # warm-up
+    sync()
+    start = time.perf_counter()
+    predict_exits(net, data, DEVICE.type)
+    sync()
     return time.perf_counter() - start
 
 
@@ -138,9 +134,9 @@ def sweep_wall(arch: str, sizes: tuple[int, int, int], jobs_grid: list[str], epo
     """Wall seconds of an in-process bts64 multirun on synthetic data, backbone trained first (not timed)."""
     with tempfile.TemporaryDirectory() as tmp:
         common = ["data=synthetic", f"backbone={arch}", f"data.train_size={sizes[0]}", f"data.val_size={sizes[1]}",
-                  f"data.test_size={sizes[2]}", "pretrain.epochs=1", f"++method.head_train.epochs={epochs}",
-                  "logger=none", "trainer.progress_bar=false", f"cache_dir={tmp}/cache",
-                  f"data.batch_size={1024 if GPU else 256}", f"++method.head_train.batch_size={1024 if GPU else 256}"]
+                  f"data.test_size={sizes[2]}", "pretrain.epochs=1", f"++method.epochs={epochs}",
+                  "logger=none", "trainer.enable_progress_bar=false", f"cache_dir={tmp}/cache",
+                  f"data.batch_size={1024 if GPU else 256}", f"++method.batch_size={1024 if GPU else 256}"]
         env = {**os.environ, "WANDB_MODE": "disabled"}
         subprocess.run([sys.executable, "run.py", "method=backbone", *common, f"hydra.run.dir={tmp}/pre"],
                        cwd=ROOT, check=True, capture_output=True, env=env)
@@ -205,7 +201,7 @@ def sweep_rows(arch: str, quick: bool) -> list[str]:
         sizes, grid, head_epochs = (90000, 90000, 90000), [], 20
     else:
         sizes = (512, 256, 256) if quick else (1024, 512, 512)
-        grid, head_epochs = ["policy.margin=0.02", "head.options.width=16,64"], 5
+        grid, head_epochs = ["policy.margin=0.02", "head.width=16,64"], 5
     seconds, jobs = sweep_wall(arch, sizes, grid, head_epochs)
     return [f"(d) sweep=bts64 on synthetic {sizes[0]}/{sizes[1]}/{sizes[2]} images, {arch}, backbone cached, "
             f"{head_epochs} head epochs, boosted + non-boosted per job: {jobs} jobs in {seconds:.0f} s "

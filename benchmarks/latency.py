@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eexit.costs import exit_costs  # noqa: E402
 from eexit.deploy import load_exit_checkpoint  # noqa: E402
 from eexit.errors import EExitError  # noqa: E402
-from eexit.evaluation import collect, simulate  # noqa: E402
+from eexit.evaluation import simulate  # noqa: E402
 from eexit.exits import ExitPolicy  # noqa: E402
 from eexit.flops import block_macs, cumulative  # noqa: E402
 from eexit.models.backbones import build_backbone  # noqa: E402
@@ -38,6 +38,7 @@ from eexit.models.early_exit import EarlyExitNet  # noqa: E402
 from eexit.models.fold import fold_batchnorm  # noqa: E402
 from eexit.models.heads import build_head  # noqa: E402
 from eexit.placement import place_by_rule  # noqa: E402
+from eexit.training.module import predict_exits  # noqa: E402
 
 MIXES = {"early-heavy": [0.6, 0.2, 0.1], "balanced": [0.3, 0.2, 0.2], "late": [0.1, 0.1, 0.2]}
 BUCKETS = [64, 128, 256, 384, 512, 640, 768, 896, 1024]
@@ -125,14 +126,14 @@ def mix_rows(net: EarlyExitNet, device: torch.device, batch: int, samples: int, 
     and calibrated policy. The fractions and both predictions use the exits of exactly the
     images that are timed (the first ``batch``, or the first ``samples`` fed one by one at
     batch 1), so prediction and measurement see the same mix."""
-    net.to(device)
-    costs = exit_costs(net)
     if images is None:
         images = torch.randn(max(2048, batch, samples), 3, 32, 32, generator=torch.Generator().manual_seed(1))
     if images.shape[0] < max(batch, samples):
         raise SystemExit(f"error: {images.shape[0]} images but batch {batch} / --samples {samples} need more")
-    cached = collect(net, [(images[i:i + 512].to(device), torch.zeros(min(512, images.shape[0] - i), dtype=torch.long))
-                           for i in range(0, images.shape[0], 512)], device)
+    cached = predict_exits(net, [(images[i:i + 512], torch.zeros(min(512, images.shape[0] - i), dtype=torch.long))
+                                 for i in range(0, images.shape[0], 512)], accelerator=device.type)
+    net.to(device).eval()
+    costs = exit_costs(net, tuple(images.shape[1:]))
     if policies is None:
         scores = cached.scores("max_softmax")
         policies = {name: ExitPolicy("max_softmax", thresholds_for_mix(scores, mix)) for name, mix in MIXES.items()}
@@ -216,7 +217,7 @@ def main() -> None:
         images, dataset = checkpoint_images(ck.data, max(64, args.samples, 1024 if gpu else 0))
         net, policies = ck.net, {f"{Path(args.checkpoint).stem} ({ck.policy.score_kind})": ck.policy}
         what = f"--checkpoint {args.checkpoint}"
-        described = (f"{ck.meta['backbone']} + {len(ck.meta['attach'])} {ck.meta['head']['kind']} heads, "
+        described = (f"{ck.meta['backbone']} + {len(ck.meta['attach'])} {type(ck.net.heads[0]).kind} heads, "
                      f"{images.shape[0]} test images of {dataset}")
     else:
         net = build_net(args.backbone, args.head, args.rule, args.exits, fold=False)

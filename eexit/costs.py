@@ -41,6 +41,14 @@ class ExitCosts:
         return torch.tensor(self.exit_macs, dtype=torch.float64) / self.backbone_macs
 
     @property
+    def own_head_fractions(self) -> torch.Tensor:
+        """PTEENet's published convention: the backbone up to exit i plus head i alone (not the
+        heads evaluated before it), the final exit at exactly 1."""
+        cum = cumulative(self.block_macs)
+        own = [(cum[a] + h) / self.backbone_macs for a, h in zip(self.attach, self.head_macs)]
+        return torch.tensor(own + [1.0], dtype=torch.float64)
+
+    @property
     def backbone_only_fractions(self) -> list[float]:
         cum = cumulative(self.block_macs)
         return [cum[a] / self.backbone_macs for a in self.attach] + [1.0]
@@ -61,7 +69,7 @@ class ExitCosts:
         return rows
 
 
-def exit_costs(net: EarlyExitNet, image_shape=(3, 32, 32)) -> ExitCosts:
+def exit_costs(net: EarlyExitNet, image_shape: tuple[int, ...] = (3, 32, 32)) -> ExitCosts:
     blocks = block_macs(net.backbone, image_shape)
     shapes = net.backbone.feature_shapes(image_shape)
     device = next(net.parameters()).device

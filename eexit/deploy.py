@@ -11,18 +11,18 @@ otherwise store 128 copies of it. EENets' jointly trained network is stored whol
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from hydra.utils import instantiate
 
 from eexit.errors import EExitError
 from eexit.exits import ExitPolicy
-from eexit.models.backbones import build_backbone
-from eexit.models.early_exit import EarlyExitNet
-from eexit.models.heads import build_head
+from eexit.models.early_exit import EarlyExitNet, build_exit_net
 
-FORMAT = "eexit-exit-net/1"
+FORMAT = "eexit-exit-net/2"   # 2: backbone and head are stored as configs (``_target_``), with the image shape
 
 
 @dataclass
@@ -42,14 +42,19 @@ def backbone_weights_file(backbone_info: dict) -> str | None:
 
 
 def save_exit_checkpoint(path: Path, net: EarlyExitNet, policy: ExitPolicy, cfg_container: dict,
-                         backbone_weights: str | None, whole_network: bool = False) -> None:
-    """``cfg_container``: the resolved run config (its ``head`` and ``data`` are kept)."""
+                         backbone_weights: str | None, whole_network: bool = False,
+                         image_shape: tuple[int, ...] = (3, 32, 32)) -> None:
+    """``cfg_container``: the resolved run config (its ``backbone``, ``head`` and ``data`` are kept).
+    Written under a temporary name and renamed, so a crash never leaves half a checkpoint."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    backbone_cfg = {k: v for k, v in cfg_container["backbone"].items() if k != "weights"}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     torch.save({"format": FORMAT, "attach": list(net.attach), "head": cfg_container["head"],
-                "backbone": net.backbone.arch, "num_classes": net.backbone.num_classes,
-                "heads": net.heads.state_dict(), "policy": policy.to_dict(), "data": cfg_container["data"],
-                "backbone_weights": backbone_weights,
-                "network": {k: v.cpu() for k, v in net.state_dict().items()} if whole_network else None}, path)
+                "backbone": net.backbone.arch, "backbone_config": backbone_cfg, "num_classes": net.backbone.num_classes,
+                "image_shape": list(image_shape), "heads": net.heads.state_dict(), "policy": policy.to_dict(),
+                "data": cfg_container["data"], "backbone_weights": backbone_weights,
+                "network": {k: v.cpu() for k, v in net.state_dict().items()} if whole_network else None}, tmp)
+    os.replace(tmp, path)
 
 
 def load_exit_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> ExitCheckpoint:
@@ -61,7 +66,7 @@ def load_exit_checkpoint(path: str | Path, device: str | torch.device = "cpu") -
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
         raise EExitError(f"{path} is not an eexit exit-network checkpoint ({FORMAT}); "
                          f"checkpoints written before it cannot be loaded, re-run the experiment")
-    backbone = build_backbone(ck["backbone"], ck["num_classes"])
+    backbone = instantiate(ck["backbone_config"], num_classes=ck["num_classes"])
     if ck["network"] is None:
         weights = ck["backbone_weights"]
         if not weights or not Path(weights).is_file():
@@ -69,13 +74,10 @@ def load_exit_checkpoint(path: str | Path, device: str | torch.device = "cpu") -
                              f"are gone; re-run the experiment with backbone_cache=true to store them again")
         state = torch.load(weights, map_location="cpu", weights_only=False)
         backbone.load_state_dict(state.get("state_dict", state))
-    shapes = backbone.feature_shapes()
-    options = ck["head"].get("options") or {}
-    heads = [build_head(ck["head"]["kind"], shapes[a], ck["num_classes"], **options) for a in ck["attach"]]
-    net = EarlyExitNet(backbone, ck["attach"], heads)
+    net = build_exit_net(backbone, ck["attach"], instantiate(ck["head"]), ck["num_classes"], tuple(ck["image_shape"]))
     if ck["network"] is not None:
         net.load_state_dict(ck["network"])
     else:
         net.heads.load_state_dict(ck["heads"])
-    meta = {k: ck[k] for k in ("backbone", "head", "attach", "backbone_weights")}
+    meta = {k: ck[k] for k in ("backbone", "head", "attach", "backbone_weights", "image_shape")}
     return ExitCheckpoint(net.to(device).eval(), ExitPolicy.from_dict(ck["policy"]), ck["data"], meta)

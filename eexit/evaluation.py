@@ -1,67 +1,17 @@
 """Evaluation from cached exit outputs: pure tensor functions, so threshold sweeps cost nothing.
 
-``forward_all`` runs once over a split (``collect``); every operating point is then
-computed from the cached logits and confidences.
+Every exit's output is computed once per split (``EarlyExitModule.predict_step`` through
+``trainer.predict``, kept as :class:`eexit.exits.CachedExits`); every operating point is
+then computed from them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import torch
 
-from eexit.exits.policy import score
-
-
-@dataclass
-class CachedExits:
-    """All exits' outputs on one split. ``logits`` [E+1, N, K] (backbone last), ``confidences``
-    [E, N] (NaN for heads without one), ``labels`` [N]."""
-
-    logits: torch.Tensor
-    confidences: torch.Tensor
-    labels: torch.Tensor
-
-    @property
-    def num_exits(self) -> int:
-        return self.logits.shape[0] - 1
-
-    @property
-    def num_classes(self) -> int:
-        return self.logits.shape[2]
-
-    @property
-    def backbone_pred(self) -> torch.Tensor:
-        return self.logits[-1].argmax(1)
-
-    @property
-    def head_pred(self) -> torch.Tensor:
-        return self.logits[:-1].argmax(2)
-
-    def scores(self, kind: str) -> torch.Tensor:
-        conf = self.confidences
-        return torch.stack([score(kind, self.logits[e], None if torch.isnan(conf[e]).all() else conf[e])
-                            for e in range(self.num_exits)])
-
-    def subset(self, mask: torch.Tensor) -> "CachedExits":
-        return CachedExits(self.logits[:, mask], self.confidences[:, mask], self.labels[mask])
-
-
-@torch.no_grad()
-def collect(net, loader: Iterable, device: torch.device | str = "cpu") -> CachedExits:
-    """Run ``net.forward_all`` once over ``loader`` (eval mode) and keep every exit's output."""
-    was_training = net.training
-    net.eval()
-    logits, confs, labels = [], [], []
-    for x, y in loader:
-        out = net.forward_all(x.to(device))
-        logits.append(torch.stack([z.float().cpu() for z in out.logits]))
-        confs.append(torch.stack([torch.full((x.shape[0],), float("nan")) if c is None else c.float().cpu()
-                                  for c in out.confidences[:-1]]) if net.num_exits else
-                     torch.empty(0, x.shape[0]))
-        labels.append(y.cpu())
-    net.train(was_training)
-    return CachedExits(torch.cat(logits, 1), torch.cat(confs, 1), torch.cat(labels))
+from eexit.exits.cached import CachedExits
+from eexit.exits.rule import passes
 
 
 def simulate(scores: torch.Tensor, head_pred: torch.Tensor, final_pred: torch.Tensor,
@@ -71,9 +21,9 @@ def simulate(scores: torch.Tensor, head_pred: torch.Tensor, final_pred: torch.Te
     num_exits, n = scores.shape
     if num_exits == 0:
         return final_pred.clone(), torch.zeros(n, dtype=torch.long)
-    passes = scores >= thresholds.gather(1, head_pred)                       # [E, N]
-    passes = torch.cat([passes, torch.ones(1, n, dtype=torch.bool)])         # backbone always "passes"
-    exit_idx = passes.int().argmax(0)                                        # first True
+    leave = passes(scores, head_pred, thresholds)                            # [E, N]
+    leave = torch.cat([leave, torch.ones(1, n, dtype=torch.bool)])           # the backbone always "passes"
+    exit_idx = leave.int().argmax(0)                                         # first True
     all_pred = torch.cat([head_pred, final_pred.view(1, -1)])
     return all_pred.gather(0, exit_idx.view(1, -1)).squeeze(0), exit_idx
 
@@ -131,6 +81,3 @@ def headline(points: list[dict], backbone_acc: float, drops=(1, 2, 5)) -> dict:
                               "agreement": best["agreement"], "setting": best["setting"]}
     return out
 
-
-GLOBAL_SETTINGS = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96,
-                   0.97, 0.98, 0.99, 0.995, 0.999, 0.9999, 1.0]

@@ -50,7 +50,7 @@ class Stage(nn.Module):
         return (x, out.logits) if out.confidence is None else (x, out.logits, out.confidence)
 
 
-def export_exit_net(net: EarlyExitNet, policy, out_dir: str | Path, image_shape=(3, 32, 32),
+def export_exit_net(net: EarlyExitNet, policy, out_dir: str | Path, image_shape: tuple[int, ...] = (3, 32, 32),
                     fold: bool = True) -> Path:
     """Write ``stage<i>.pt2`` for every stage and ``exits.json``; returns ``out_dir``."""
     out_dir = Path(out_dir)
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out_dir)
         if (out / "exits.json").exists():
             raise EExitError(f"{out} already holds an export; choose another folder or remove it first")
-        export_exit_net(ck.net, ck.policy, out, fold=not args.no_fold)  # every eexit dataset is 3x32x32
+        export_exit_net(ck.net, ck.policy, out, tuple(ck.meta["image_shape"]), fold=not args.no_fold)
     except EExitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -17,9 +17,16 @@ from eexit.models.backbones.staged import StagedBackbone
 logging.getLogger("fvcore").setLevel(logging.ERROR)
 
 
+def _restore_modes(module: nn.Module, modes: dict) -> None:
+    for m, training in modes.items():
+        m.training = training
+
+
 def count_macs(module: nn.Module, *inputs: torch.Tensor) -> int:
-    """Total MACs of ``module(*inputs)`` (inputs with batch size 1), in eval mode."""
-    was_training = module.training
+    """Total MACs of ``module(*inputs)`` (inputs with batch size 1), in eval mode.
+    Every submodule gets its own mode back (not its parent's: a wrapper built in train mode
+    must not put the frozen head it wraps into train mode)."""
+    modes = {m: m.training for m in module.modules()}
     module.eval()
     try:
         with torch.no_grad():
@@ -28,14 +35,14 @@ def count_macs(module: nn.Module, *inputs: torch.Tensor) -> int:
             analysis.tracer_warnings("none")
             return int(analysis.total())
     finally:
-        module.train(was_training)
+        _restore_modes(module, modes)
 
 
-def block_macs(backbone: StagedBackbone, image_shape=(3, 32, 32)) -> list[int]:
+def block_macs(backbone: StagedBackbone, image_shape: tuple[int, ...] = (3, 32, 32)) -> list[int]:
     """MACs of each block of ``backbone``, from one trace of the whole network."""
     device = next(backbone.parameters()).device
     x = torch.zeros(1, *image_shape, device=device)
-    was_training = backbone.training
+    modes = {m: m.training for m in backbone.modules()}
     backbone.eval()
     try:
         with torch.no_grad():
@@ -44,7 +51,7 @@ def block_macs(backbone: StagedBackbone, image_shape=(3, 32, 32)) -> list[int]:
             analysis.tracer_warnings("none")
             by_module = analysis.by_module()
     finally:
-        backbone.train(was_training)
+        _restore_modes(backbone, modes)
     return [int(by_module.get(f"blocks.{i}", 0)) for i in range(backbone.num_blocks)]
 
 

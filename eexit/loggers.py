@@ -1,8 +1,8 @@
-"""Run loggers: W&B (online with credentials, otherwise offline in the run folder) and CSV.
+"""W&B for the ``logger`` group: online with credentials, otherwise offline in the run folder.
 
-``logger=wandb`` (default) logs to both, ``logger=csv`` to CSV only, ``logger=none``
-to nothing. Offline W&B runs land in ``<run>/wandb/offline-run-*``; upload them
-later with ``wandb sync <run>/wandb/offline-run-*``.
+``logger=wandb`` (default) logs to W&B and CSV, ``logger=csv`` to CSV only, ``logger=none``
+to nothing (``conf/logger/``). Offline W&B runs land in ``<run>/wandb/offline-run-*``;
+upload them later with ``wandb sync <run>/wandb/offline-run-*``.
 """
 from __future__ import annotations
 
@@ -35,24 +35,16 @@ def wandb_mode(requested: str) -> str:
     return "online" if has_wandb_credentials() else "offline"
 
 
-def build_loggers(lcfg, run_dir: Path, run_config: dict) -> list:
-    from lightning.pytorch.loggers import CSVLogger
-
-    loggers = []
-    if lcfg.csv:
-        loggers.append(CSVLogger(save_dir=str(run_dir), name="csv", version=""))
-    if lcfg.wandb.enabled:
-        from lightning.pytorch.loggers import WandbLogger
-        mode = wandb_mode(lcfg.wandb.mode)
-        if mode != "disabled":
-            log.info("W&B mode: %s%s", mode,
-                     " (no credentials; sync later with `wandb sync <run>/wandb/offline-run-*`)"
-                     if mode == "offline" else "")
-        loggers.append(WandbLogger(
-            save_dir=str(run_dir), project=lcfg.wandb.project, entity=lcfg.wandb.entity or None,
-            group=lcfg.wandb.group or None, name=lcfg.wandb.name or None, job_type=lcfg.wandb.job_type,
-            tags=list(lcfg.wandb.tags or []), mode=mode, config=run_config, log_model=False))
-    return loggers
+def wandb_logger(save_dir: str, mode: str = "auto", project: str = "eexit", entity: str | None = None,
+                 group: str | None = None, name: str | None = None, job_type: str = "train", tags=()):
+    """Lightning's ``WandbLogger`` with ``mode: auto`` resolved (``conf/logger/wandb.yaml``)."""
+    from lightning.pytorch.loggers import WandbLogger
+    mode = wandb_mode(mode)
+    if mode != "disabled":
+        log.info("W&B mode: %s%s", mode, " (no credentials; sync later with `wandb sync <run>/wandb/offline-run-*`)"
+                 if mode == "offline" else "")
+    return WandbLogger(save_dir=save_dir, project=project, entity=entity or None, group=group or None,
+                       name=name or None, job_type=job_type, tags=list(tags or []), mode=mode, log_model=False)
 
 
 def wandb_run(loggers):

@@ -19,11 +19,11 @@ def _no_wandb_network(monkeypatch):
 def compose_cfg(overrides: list[str] | None = None, tmp_path: Path | None = None):
     """The composed config for ``overrides`` (no Hydra run dir needed)."""
     GlobalHydra.instance().clear()
-    base = ["logger=none", "trainer.progress_bar=false", "trainer.accelerator=cpu"]
+    base = ["logger=none", "trainer.enable_progress_bar=false", "trainer.accelerator=cpu"]
     if tmp_path is not None:
         base.append(f"cache_dir={tmp_path / 'cache'}")
     with initialize_config_dir(version_base="1.3", config_dir=CONF):
         return compose("config", overrides=base + list(overrides or []))
 
 
-TINY = ["pretrain.epochs=2", "data.batch_size=64", "++method.head_train.epochs=2"]
+TINY = ["pretrain.epochs=2", "data.batch_size=64", "++method.epochs=2"]

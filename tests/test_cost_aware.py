@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import eexit.methods.runners as runners
+import eexit.pipeline.regimes as regimes
 from eexit.errors import EExitError
 from eexit.pipeline import run_experiment
 from tests.conftest import TINY, compose_cfg
@@ -22,16 +22,16 @@ def run(tmp_path, cache, overrides, name):
 
 def test_pteenet_leaves_backbone_untouched(tmp_path, cache, monkeypatch):
     snapshots = {}
-    real = runners.METHODS["pteenet"]
+    real = regimes.train_regime
 
-    def wrapped(ctx, results):
+    def wrapped(ctx, *args, **kwargs):
         snapshots["before"] = {k: v.clone() for k, v in ctx.backbone.state_dict().items()}
-        out = real(ctx, results)
+        out = real(ctx, *args, **kwargs)
         snapshots["after"] = ctx.backbone.state_dict()
         return out
 
-    monkeypatch.setitem(runners.METHODS, "pteenet", wrapped)
-    results = run(tmp_path, cache, ["regime=pteenet", "method.head_train.epochs=3"], "p")
+    monkeypatch.setattr(regimes, "train_regime", wrapped)
+    results = run(tmp_path, cache, ["method=pteenet", "method.epochs=3", "method.feature_cache=false"], "p")
     before, after = snapshots["before"], snapshots["after"]
     assert any("running_mean" in k for k in before)          # BN statistics are part of the check
     assert all(torch.equal(before[k], after[k]) for k in before)
@@ -43,14 +43,14 @@ def test_pteenet_leaves_backbone_untouched(tmp_path, cache, monkeypatch):
 def test_larger_lambda_exits_earlier(tmp_path, cache):
     cost = {}
     for lam in (0.0, 3.0):
-        r = run(tmp_path, cache, ["regime=pteenet", "method.head_train.epochs=6", f"method.loss.lam={lam}"], f"l{lam}")
+        r = run(tmp_path, cache, ["method=pteenet", "method.epochs=6", f"method.loss.lam={lam}"], f"l{lam}")
         cost[lam] = r["operating_point"]["cost_fraction"]
     assert cost[3.0] < cost[0.0] - 0.05
 
 
 @pytest.mark.parametrize("loss", ["v2", "v4"])  # v4: per-sample exit tags, batches carry sample indices
 def test_eenets_joint_end_to_end(tmp_path, cache, loss):
-    results = run(tmp_path, cache, ["regime=eenets", "method.epochs=2", f"method.loss.version={loss}"], "e")
+    results = run(tmp_path, cache, ["method=eenets", "method.epochs=2", f"method.loss.version={loss}"], "e")
     regime = results["regimes"]["eenets"]
     assert regime["loss"]["version"] == loss
     assert regime["real_skip_matches"] and 0.0 <= regime["final_exit_test_acc"] <= 1.0

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from eexit.evaluation import CachedExits, collect, headline, operating_point, pareto_front, simulate
-from eexit.exits import ExitPolicy
+from eexit.evaluation import headline, operating_point, pareto_front, simulate
+from eexit.exits import CachedExits, ExitPolicy
 from eexit.exits.cpm import INF, calibrate_cpm, class_precision, cpm_head_thresholds, target_precision
 from eexit.models.backbones import build_backbone
 from eexit.models.early_exit import EarlyExitNet
@@ -15,6 +15,14 @@ from eexit.models.heads import build_head
 
 HEADS = [("linear", {}, "max_softmax"), ("conv1d", {}, "entropy"), ("convx", {"depth": 1}, "confidence"),
          ("eenet", {"block": "pool"}, "confidence"), ("eenet", {"block": "plain"}, "max_softmax")]
+
+
+@torch.no_grad()
+def collect(net, batches) -> CachedExits:
+    """Every exit's output on ``batches``, through ``EarlyExitModule.predict_step`` (as evaluation does)."""
+    from eexit.training import EarlyExitModule, ExitCrossEntropy
+    module = EarlyExitModule(net, ExitCrossEntropy(), optimizer=None)
+    return CachedExits.cat([module.predict_step(b, i) for i, b in enumerate(batches)])
 
 
 def make_net(kind, opts, seed=0):

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from eexit.methods.losses import cost_aware_loss, loss_v0, loss_v4, mixtures, v3_weights, v4_tags
+from eexit.training.cost_aware import cost_aware_loss, loss_v0, loss_v4, mixtures, v3_weights, v4_tags
 
 P = [[0.7, 0.3], [0.4, 0.6], [0.2, 0.8]]      # softmax of exits 0, 1 and the final exit
 H = [0.6, 0.5]                                 # confidences of the early exits
@@ -83,7 +83,9 @@ def test_v4_loss_hand_computed():
     # BCE at exit 0 over samples reaching it (both), target = tag==0 -> all ones: weights 1
     bce = -(math.log(0.8) + math.log(0.3)) / 2
     expected = picked.mean().item() + 1.0 * 0.4 + bce
-    assert loss_v4(logits, conf, costs, y, 1.0).item() == pytest.approx(expected, rel=1e-5)
+    assert loss_v4(logits, conf, costs, y, 1.0, weighting="balanced").item() == pytest.approx(expected, rel=1e-5)
+    # EENets' reference weighting: every sample tagged 0 (r = 1), so positives weigh 1 - r = 0: no BCE
+    assert loss_v4(logits, conf, costs, y, 1.0).item() == pytest.approx(picked.mean().item() + 0.4, rel=1e-5)
 
 
 def test_losses_are_finite_at_extremes():
@@ -101,35 +103,84 @@ def test_v4_trains_on_given_tags_with_class_balanced_bce():
     # positive rate 1/2 -> weights 0.5/0.5 = 1 each
     bce = -(math.log(0.8) + math.log(1 - 0.3)) / 2
     expected = (ce[0, 0] + ce[1, 1]).item() / 2 + (0.4 + 1.0) / 2 + bce
-    assert loss_v4(logits, conf, costs, y, 1.0, tags=tags).item() == pytest.approx(expected, rel=1e-5)
+    assert loss_v4(logits, conf, costs, y, 1.0, tags=tags, weighting="balanced").item() == pytest.approx(expected, rel=1e-5)
     # 3 reach exit 0, one positive: weights 0.5/(1/3) = 1.5 for it, 0.5/(2/3) = 0.75 for the others
     conf3, y3 = [torch.tensor([0.9, 0.2, 0.4])], torch.tensor([0, 1, 0])
     logits3 = [torch.zeros(3, 2), torch.zeros(3, 2)]
     bce3 = -(1.5 * math.log(0.9) + 0.75 * math.log(0.8) + 0.75 * math.log(0.6)) / 3
     expected3 = math.log(2) + (0.4 + 1.0 + 1.0) / 3 + bce3
-    got = loss_v4(logits3, conf3, costs, y3, 1.0, tags=torch.tensor([0, 1, 1])).item()
+    got = loss_v4(logits3, conf3, costs, y3, 1.0, tags=torch.tensor([0, 1, 1]), weighting="balanced").item()
     assert got == pytest.approx(expected3, rel=1e-5)
 
 
-@pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
-def test_v4_tags_are_fixed_for_an_epoch_and_come_from_the_previous_one():
-    from eexit.methods.cost_aware import FeatureCostAwareModule
+def test_v4_reference_weighting_hand_computed():
+    """EENets' code: BCE over the whole batch, positives weighted 1 - r, negatives r (r = tag rate)."""
+    logits, conf, y, costs, ce = v4_case()
+    conf3, tags = [torch.tensor([0.9, 0.2, 0.4])], torch.tensor([0, 1, 1])     # r = 1/3 at exit 0
+    logits3 = [torch.zeros(3, 2), torch.zeros(3, 2)]
+    bce = (2 / 3 * -math.log(0.9) + 1 / 3 * -math.log(0.8) + 1 / 3 * -math.log(0.6)) / 3
+    expected = math.log(2) + (0.4 + 1.0 + 1.0) / 3 + bce
+    got = loss_v4(logits3, conf3, costs, torch.tensor([0, 1, 0]), 1.0, tags=tags)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+    # the term vanishes as 2r(1-r): a confidence wrong on every sample costs nothing when no sample is tagged there
+    none_here = loss_v4(logits3, [torch.tensor([0.99, 0.99, 0.99])], costs, torch.tensor([0, 1, 0]), 1.0,
+                        tags=torch.tensor([1, 1, 1]))
+    assert none_here.item() == pytest.approx(math.log(2) + 1.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("weighting", ["reference", "balanced"])
+def test_v4_runs_in_float64(weighting):
+    logits = [torch.randn(4, 3, dtype=torch.float64, requires_grad=True) for _ in range(3)]
+    conf = [torch.rand(4, dtype=torch.float64, requires_grad=True) for _ in range(2)]
+    loss = loss_v4(logits, conf, COSTS.double(), torch.tensor([0, 1, 2, 0]), 0.5, weighting=weighting)
+    assert loss.dtype == torch.float64 and torch.isfinite(loss)
+    loss.backward()
+
+
+def cost_case():
+    """A two-block backbone with pool+linear heads: block MACs 110592 / 36864 / 1064, heads 40 each."""
+    from torch import nn
+
+    from eexit.costs import exit_costs
+    from eexit.models.backbones.staged import Classifier, StagedBackbone
+    from eexit.models.early_exit import EarlyExitNet
     from eexit.models.heads import build_head
+    blocks = [nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.Conv2d(4, 4, 3, padding=1, stride=2, bias=False),
+              Classifier(4, 10)]
+    net = EarlyExitNet(StagedBackbone(blocks, ["a", "b", "classifier"], "tiny", 10), [0, 1],
+                       [build_head("linear", (4, 32, 32), 10), build_head("linear", (4, 16, 16), 10)])
+    return exit_costs(net)
+
+
+def test_cost_conventions_hand_computed():
+    """cumulative: every head on the way counts, the final exit costs 1 + all heads (what evaluation
+    reports); own_head: PTEENet's published rates, head i alone and the final exit at exactly 1."""
+    from eexit.training.losses import CostAwareLoss
+    costs, total = cost_case(), 148520
+    cumulative = CostAwareLoss("v1", costs=costs).costs
+    own = CostAwareLoss("v1", costs=costs, cost_convention="own_head").costs
+    assert cumulative.tolist() == pytest.approx([110632 / total, 147536 / total, 148600 / total])
+    assert own.tolist() == pytest.approx([110632 / total, 147496 / total, 1.0])
+    assert cumulative[-1] > cumulative[-2]        # the final exit is the most expensive, as it really is
+    from eexit.errors import EExitError
+    with pytest.raises(EExitError, match="cost_convention=cheap is unknown"):
+        CostAwareLoss("v1", costs=costs, cost_convention="cheap")
+
+
+def test_v4_tags_are_fixed_for_an_epoch_and_come_from_the_previous_one():
+    from eexit.training.losses import CostAwareLoss, LossInputs
     torch.manual_seed(0)
-    n, costs = 16, torch.tensor([0.3, 0.6, 1.0])
-    heads = [build_head("convx", (4, 4, 4), 3, depth=1) for _ in range(2)]
-    finals = torch.randn(n, 3)
-    module = FeatureCostAwareModule(heads, {"train": finals, "val": finals}, loss={"version": "v4", "lam": 0.5},
-                                    costs=costs, optim={}, prefix="t", num_train=n, seed=1)
-    feats, y, idx = [torch.randn(n, 4, 4, 4) for _ in heads], torch.randint(0, 3, (n,)), torch.arange(n)
-    start = module.tags.current.clone()
+    n, costs = 16, cost_case()
+    loss = CostAwareLoss("v4", lam=0.5, costs=costs, num_train=n, seed=1)
+    start = loss.tags.clone()
     assert start.min() >= 0 and start.max() <= 2 and len(set(start.tolist())) > 1    # random at start
+    assert {"tags", "next_tags"} <= set(loss.state_dict())                           # checkpointed with the module
+    logits = [torch.randn(n, 10) for _ in range(3)]
+    conf, y, idx = [torch.rand(n) for _ in range(2)], torch.randint(0, 10, (n,)), torch.arange(n)
     half = idx[:8]
-    module.training_step(([f[half] for f in feats], y[half], half), 0)
-    assert torch.equal(module.tags.current, start)                                     # fixed within the epoch
-    with torch.no_grad():
-        logits, _, _, _ = module.outputs(([f[half] for f in feats], y[half], half), "train")
-        ce = torch.stack([F.cross_entropy(z.float(), y[half], reduction="none") for z in logits])
-    module.on_train_epoch_end()
-    assert torch.equal(module.tags.current[:8], v4_tags(ce, costs, 0.5))                # from this epoch's outputs
-    assert torch.equal(module.tags.current[8:], start[8:])                             # unseen samples keep theirs
+    loss(LossInputs([z[half] for z in logits], [h[half] for h in conf], y[half], half, [0, 1]))
+    assert torch.equal(loss.tags, start)                                             # fixed within the epoch
+    ce = torch.stack([F.cross_entropy(z[half], y[half], reduction="none") for z in logits])
+    loss.on_train_epoch_end()
+    assert torch.equal(loss.tags[:8], v4_tags(ce, loss.costs, 0.5))                   # from this epoch's outputs
+    assert torch.equal(loss.tags[8:], start[8:])                                     # unseen samples keep theirs

@@ -113,3 +113,17 @@ def test_placement_that_cannot_fit_says_so():
     cum = cumulative(block_macs(build_backbone("vgg11_bn")))
     with pytest.raises(EExitError, match="cannot fit"):
         place_by_rule("fine", 30, cum)
+
+
+def test_cost_model_leaves_every_module_in_its_own_mode():
+    """Counting a head's MACs once put that head into train mode (its wrapper was), so a later
+    forward moved its BatchNorm statistics."""
+    torch.manual_seed(0)
+    bb = build_backbone("resnet20")
+    net = EarlyExitNet(bb, [2, 5], [build_head("conv1d", s, 10) for s in (bb.feature_shapes()[2], bb.feature_shapes()[5])])
+    net.heads[0].eval()
+    net.backbone.blocks[1].eval()
+    modes = {n: m.training for n, m in net.named_modules()}
+    exit_costs(net)
+    bb.feature_shapes()
+    assert {n: m.training for n, m in net.named_modules()} == modes

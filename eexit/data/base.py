@@ -7,6 +7,7 @@ validation hold-out and device placement live here once.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Sequence
 
@@ -52,6 +53,7 @@ class ImageDataModule(L.LightningDataModule):
         self.flip = self.default_flip if flip is None else flip
         self.download, self.placement, self.pad_fill = download, placement, pad_fill
         self.splits: dict[str, Split] = {}
+        self._fingerprint: str | None = None
 
     # -- to implement -------------------------------------------------------------
     def read_splits(self) -> dict[str, Split]:
@@ -103,13 +105,38 @@ class ImageDataModule(L.LightningDataModule):
             with_index=with_index)
 
     def train_dataloader(self):
-        return self.loader("train", train=True)
+        return self.loader("train", train=True, with_index=True)
 
     def val_dataloader(self):
         return self.loader("val")
 
     def test_dataloader(self):
         return self.loader("test")
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        """``(C, H, W)`` of every image, from the data (setup first)."""
+        self.setup()
+        return tuple(self.splits["train"][0].shape[1:])
+
+    def num_samples(self, split: str) -> int:
+        self.setup()
+        return int(self.splits[split][1].numel())
+
+    def fingerprint(self) -> str:
+        """A digest of every split's images and labels: what a cached backbone or feature store
+        was computed from. Two folders holding the same data share it; any changed pixel,
+        label or split boundary changes it (about 1.5 GB/s, computed once per instance)."""
+        if self._fingerprint is None:
+            self.setup()
+            h = hashlib.sha256()
+            for name in sorted(self.splits):
+                for t in self.splits[name]:
+                    t = t.detach().cpu().contiguous()
+                    h.update(f"{name}{tuple(t.shape)}{t.dtype}".encode())
+                    h.update(memoryview(t.reshape(-1).view(torch.uint8).numpy()))
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
 
     def describe(self) -> dict:
         """What determines the data a model sees (part of the backbone cache key)."""

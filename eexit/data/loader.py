@@ -26,6 +26,9 @@ class TensorBatchLoader:
         drop_last: drop the final short batch (fixed shapes for training).
         seed: makes the order and augmentation reproducible.
         with_index: yield ``(image, label, sample index)`` (losses that keep per-sample state).
+
+    Lightning calls ``sampler.set_epoch(e)`` before every epoch, so the order and augmentation
+    of epoch e are the same whether a run went straight through or resumed from a checkpoint.
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
@@ -41,6 +44,15 @@ class TensorBatchLoader:
         self.drop_last, self.seed, self.pad_fill = drop_last, seed, pad_fill
         self.with_index = with_index
         self.epoch = 0
+
+    batch_sampler = None   # Lightning looks for both; this loader batches by itself
+
+    @property
+    def sampler(self) -> "TensorBatchLoader":
+        return self
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def __len__(self) -> int:
         n = self.images.shape[0]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import torch
 
+from eexit.exits.rule import passes
+
 INF = float("inf")
 
 
@@ -80,5 +82,5 @@ def calibrate_cpm(scores: torch.Tensor, head_pred: torch.Tensor, reference: torc
             pool = alive if survivors_only else torch.ones(n, dtype=torch.bool)
             thresholds[e] = cpm_head_thresholds(scores[e][pool], head_pred[e][pool], reference[pool],
                                                 target, min_support)
-        alive &= ~(scores[e] >= thresholds[e][head_pred[e]])
+        alive &= ~passes(scores[e], head_pred[e], thresholds[e])
     return thresholds

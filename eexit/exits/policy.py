@@ -11,6 +11,8 @@ import math
 
 import torch
 
+from eexit.exits.rule import passes
+
 
 def score(kind: str, logits: torch.Tensor, confidence: torch.Tensor | None) -> torch.Tensor:
     """Confidence score of each sample, higher = surer.
@@ -58,12 +60,13 @@ class ExitPolicy:
         """``(leave [B] bool, predicted class [B])`` for one head's output."""
         s = score(self.score_kind, logits, confidence)
         pred = logits.argmax(1)
-        return s >= self.thresholds_on(logits.device)[exit_index][pred], pred
+        return passes(s, pred, self.thresholds_on(logits.device)[exit_index]), pred
 
     def decide_one(self, exit_index: int, logits: torch.Tensor, confidence: torch.Tensor | None) -> tuple[bool, int]:
-        """:meth:`decide` for a batch of one, as Python values: the same float32 score,
-        compared on the host, which saves the threshold gather and compare operators that
-        dominate a one-sample decision on a CPU."""
+        """:meth:`decide` for a batch of one, as Python values: the same float32 score and
+        :func:`eexit.exits.rule.passes` evaluated on the host (one Python comparison instead
+        of the gather and compare operators that dominate a one-sample decision on a CPU;
+        tests check both forms decide alike, ties included)."""
         s = score(self.score_kind, logits, confidence)
         pred = int(logits.argmax(1))
         return float(s) >= self._rows[exit_index][pred], pred

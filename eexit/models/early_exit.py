@@ -94,7 +94,7 @@ class EarlyExitNet(StagedInference, nn.Module):
         super().__init__()
         if len(attach) != len(heads):
             raise ValueError("one attach block per head")
-        if list(attach) != sorted(set(attach)) or attach[-1] >= backbone.num_blocks - 1:
+        if list(attach) != sorted(set(attach)) or (attach and attach[-1] >= backbone.num_blocks - 1):
             raise ValueError(f"attach blocks {attach} must increase and precede the classifier")
         self.backbone, self.attach, self.heads = backbone, list(attach), nn.ModuleList(heads)
 
@@ -140,6 +140,14 @@ class EarlyExitNet(StagedInference, nn.Module):
         device = next(self.parameters()).device
         for b in buckets:
             self.forward_all(torch.zeros(b, *image_shape, device=device))
+
+
+def build_exit_net(backbone: StagedBackbone, attach: list[int], head, num_classes: int,
+                   image_shape: tuple[int, ...] = (3, 32, 32)) -> EarlyExitNet:
+    """Heads from ``head(in_shape, num_classes)`` (a head class or a partial of one) after
+    the ``attach`` blocks of ``backbone``, each sized for the feature map it reads."""
+    shapes = backbone.feature_shapes(image_shape)
+    return EarlyExitNet(backbone, attach, [head(shapes[a], num_classes) for a in attach])
 
 
 def is_channels_last(x: torch.Tensor) -> bool:

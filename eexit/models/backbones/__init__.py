@@ -1,4 +1,5 @@
-"""Backbone registry: ``build_backbone("resnet18", num_classes=10)``."""
+"""Staged backbones. Configs instantiate the builders directly (``conf/backbone/*.yaml``);
+``build_backbone("resnet18", num_classes=10)`` looks one up by name."""
 from __future__ import annotations
 
 from functools import partial
@@ -7,7 +8,7 @@ from typing import Callable
 from eexit.errors import EExitError
 from eexit.models.backbones.densenet import densenet121
 from eexit.models.backbones.resnet import cifar_resnet, resnet18
-from eexit.models.backbones.staged import StagedBackbone
+from eexit.models.backbones.staged import StagedBackbone, load_weights
 from eexit.models.backbones.vgg import vgg_bn
 
 BACKBONES: dict[str, Callable[..., StagedBackbone]] = {
@@ -18,10 +19,11 @@ BACKBONES: dict[str, Callable[..., StagedBackbone]] = {
 }
 
 
-def build_backbone(name: str, num_classes: int = 10) -> StagedBackbone:
+def build_backbone(name: str, num_classes: int = 10, weights: str | None = None) -> StagedBackbone:
     if name not in BACKBONES:
         raise EExitError(f"unknown backbone '{name}'; choose one of: {', '.join(BACKBONES)}")
-    return BACKBONES[name](num_classes=num_classes)
+    return BACKBONES[name](num_classes=num_classes, weights=weights)
 
 
-__all__ = ["BACKBONES", "StagedBackbone", "build_backbone"]
+__all__ = ["BACKBONES", "StagedBackbone", "build_backbone", "cifar_resnet", "densenet121", "load_weights",
+           "resnet18", "vgg_bn"]

@@ -10,7 +10,7 @@ import math
 import torch
 from torch import nn
 
-from eexit.models.backbones.staged import Classifier, StagedBackbone, kaiming_init
+from eexit.models.backbones.staged import Classifier, StagedBackbone, kaiming_init, load_weights
 
 
 class DenseLayer(nn.Module):
@@ -32,7 +32,8 @@ def transition(cin: int, cout: int) -> nn.Sequential:
                          nn.AvgPool2d(2))
 
 
-def densenet121(num_classes: int = 10, growth: int = 32, reduction: float = 0.5) -> StagedBackbone:
+def densenet121(num_classes: int = 10, growth: int = 32, reduction: float = 0.5,
+                weights: str | None = None) -> StagedBackbone:
     depths = [6, 12, 24, 16]
     channels = 2 * growth
     blocks: list[nn.Module] = [nn.Conv2d(3, channels, 3, padding=1, bias=False)]
@@ -51,4 +52,4 @@ def densenet121(num_classes: int = 10, growth: int = 32, reduction: float = 0.5)
     names.append("classifier")
     model = StagedBackbone(blocks, names, "densenet121", num_classes)
     kaiming_init(model)
-    return model
+    return load_weights(model, weights)

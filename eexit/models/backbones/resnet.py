@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from eexit.models.backbones.staged import Classifier, StagedBackbone, kaiming_init
+from eexit.models.backbones.staged import Classifier, StagedBackbone, kaiming_init, load_weights
 
 
 def conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
@@ -41,14 +41,15 @@ def staged_resnet(arch: str, widths: list[int], depths: list[int], num_classes: 
     return model
 
 
-def resnet18(num_classes: int = 10) -> StagedBackbone:
-    """CIFAR ResNet18: 64-128-256-512 channels, 2 blocks per stage (0.56 GMAC at 32x32)."""
-    return staged_resnet("resnet18", [64, 128, 256, 512], [2, 2, 2, 2], num_classes)
+def resnet18(num_classes: int = 10, weights: str | None = None) -> StagedBackbone:
+    """CIFAR ResNet18: 64-128-256-512 channels, 2 blocks per stage (0.56 GMAC at 32x32).
+    ``weights``: a state_dict file to load (otherwise Kaiming-initialised)."""
+    return load_weights(staged_resnet("resnet18", [64, 128, 256, 512], [2, 2, 2, 2], num_classes), weights)
 
 
-def cifar_resnet(depth: int, num_classes: int = 10) -> StagedBackbone:
+def cifar_resnet(depth: int, num_classes: int = 10, weights: str | None = None) -> StagedBackbone:
     """He et al.'s CIFAR ResNet-(6n+2): 16-32-64 channels, n blocks per stage."""
     if (depth - 2) % 6:
         raise ValueError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
     n = (depth - 2) // 6
-    return staged_resnet(f"resnet{depth}", [16, 32, 64], [n, n, n], num_classes)
+    return load_weights(staged_resnet(f"resnet{depth}", [16, 32, 64], [n, n, n], num_classes), weights)

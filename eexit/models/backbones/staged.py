@@ -6,8 +6,12 @@ early-exit inference can stop after block k and resume from it later.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
+
+from eexit.errors import EExitError
 
 
 class Classifier(nn.Module):
@@ -55,16 +59,17 @@ class StagedBackbone(nn.Module):
         return x
 
     @torch.no_grad()
-    def feature_shapes(self, image_shape=(3, 32, 32)) -> list[tuple[int, ...]]:
+    def feature_shapes(self, image_shape: tuple[int, ...] = (3, 32, 32)) -> list[tuple[int, ...]]:
         """Output shape (without batch) of every block, from one dummy forward in eval mode."""
-        was_training = self.training
+        modes = {m: m.training for m in self.modules()}   # each submodule's own mode comes back
         self.eval()
         x = torch.zeros(1, *image_shape, device=next(self.parameters()).device)
         shapes = []
         for block in self.blocks:
             x = block(x)
             shapes.append(tuple(x.shape[1:]))
-        self.train(was_training)
+        for m, training in modes.items():
+            m.training = training
         return shapes
 
 
@@ -78,3 +83,31 @@ def kaiming_init(model: nn.Module) -> None:
             nn.init.zeros_(m.bias)
         elif isinstance(m, nn.Linear):
             nn.init.zeros_(m.bias)
+
+
+def load_weights(model: nn.Module, path: str | None) -> nn.Module:
+    """Load a ``state_dict`` file (or a dict holding one under ``state_dict``) into ``model``.
+
+    A file for another architecture or class count fails with one line naming which keys
+    or shapes differ, instead of PyTorch's multi-line report."""
+    if not path:
+        return model
+    if not Path(path).is_file():
+        raise EExitError(f"backbone.weights={path} does not exist; give a state_dict saved with torch.save")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    if not isinstance(state, dict):
+        raise EExitError(f"backbone.weights={path} holds a {type(state).__name__}, not a state_dict")
+    own = model.state_dict()
+    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    shapes = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
+    if missing or unexpected or shapes:
+        def some(keys):
+            return ", ".join(keys[:3]) + (f" (+{len(keys) - 3} more)" if len(keys) > 3 else "")
+        parts = [f"missing {some(missing)}" if missing else "", f"unexpected {some(unexpected)}" if unexpected else "",
+                 "shape differs for " + some([f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in shapes])
+                 if shapes else ""]
+        raise EExitError(f"backbone.weights={path} does not fit {getattr(model, 'arch', type(model).__name__)}: "
+                         + "; ".join(p for p in parts if p) + "; use weights saved from the same backbone and classes")
+    model.load_state_dict(state)
+    return model

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from eexit.models.backbones.staged import Classifier, StagedBackbone, kaiming_init
+from eexit.models.backbones.staged import Classifier, StagedBackbone, kaiming_init, load_weights
 
 CONFIGS = {
     11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
@@ -14,7 +14,7 @@ CONFIGS = {
 }
 
 
-def vgg_bn(depth: int, num_classes: int = 10) -> StagedBackbone:
+def vgg_bn(depth: int, num_classes: int = 10, weights: str | None = None) -> StagedBackbone:
     """VGG-``depth``-BN for 32x32 inputs: 5 max-pools take 32x32 to 1x1, then one linear layer."""
     if depth not in CONFIGS:
         raise ValueError(f"VGG depth must be one of {sorted(CONFIGS)}, got {depth}")
@@ -33,4 +33,4 @@ def vgg_bn(depth: int, num_classes: int = 10) -> StagedBackbone:
     names.append("classifier")
     model = StagedBackbone(blocks, names, f"vgg{depth}_bn", num_classes)
     kaiming_init(model)
-    return model
+    return load_weights(model, weights)

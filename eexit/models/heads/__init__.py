@@ -1,4 +1,10 @@
-"""Exit heads: feature map -> (logits, optional confidence). ``build_head(kind, in_shape, K, **options)``."""
+"""Exit heads: feature map -> (logits, optional confidence).
+
+A head class takes ``(in_shape, num_classes, **options)``; configs instantiate it with
+``_partial_: true`` and the network builder supplies the shape at each attach point
+(``eexit.models.early_exit.build_exit_net``). ``build_head(kind, in_shape, K, **options)``
+looks one up by its ``kind``. A new head is a class here plus a yaml in ``conf/head/``.
+"""
 from __future__ import annotations
 
 from torch import nn
@@ -10,16 +16,19 @@ from eexit.models.heads.convx import ConvXHead
 from eexit.models.heads.eenet import EENetHead
 from eexit.models.heads.linear import LinearHead
 
-HEADS = {"conv1d": Conv1dHead, "convx": ConvXHead, "eenet": EENetHead, "linear": LinearHead}
+HEADS = {cls.kind: cls for cls in (Conv1dHead, ConvXHead, EENetHead, LinearHead)}
 
 
 def build_head(kind: str, in_shape, num_classes: int, **options) -> nn.Module:
     if kind not in HEADS:
         raise EExitError(f"unknown head kind '{kind}'; choose one of: {', '.join(HEADS)}")
-    try:
-        return HEADS[kind](tuple(in_shape), num_classes, **options)
-    except TypeError as exc:
-        raise EExitError(f"head={kind}: {exc}") from exc
+    return HEADS[kind](tuple(in_shape), num_classes, **options)
 
 
-__all__ = ["HEADS", "HeadOutput", "build_head"]
+def head_kind(factory) -> str:
+    """The ``kind`` of a head class or of a ``functools.partial`` of one (``"head"`` if unnamed)."""
+    cls = getattr(factory, "func", factory)
+    return getattr(cls, "kind", getattr(cls, "__name__", "head"))
+
+
+__all__ = ["HEADS", "Conv1dHead", "ConvXHead", "EENetHead", "HeadOutput", "LinearHead", "build_head", "head_kind"]

@@ -16,6 +16,9 @@ from eexit.models.heads.base import HeadOutput
 
 
 class Conv1dHead(nn.Module):
+    kind = "conv1d"  # the name reports and sweep summaries use
+    learns_confidence = False  # outputs a sigmoid "exit here" score
+
     def __init__(self, in_shape: tuple[int, int, int], num_classes: int, width: int = 32,
                  kernel_size: int = 3, layers: int = 2, pool_to: int = 8):
         super().__init__()

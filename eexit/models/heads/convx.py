@@ -11,6 +11,9 @@ from eexit.models.heads.base import ConfidenceHead, HeadOutput
 
 
 class ConvXHead(nn.Module):
+    kind = "convx"  # the name reports and sweep summaries use
+    learns_confidence = True  # outputs a sigmoid "exit here" score
+
     def __init__(self, in_shape: tuple[int, int, int], num_classes: int, depth: int = 2):
         super().__init__()
         if not 1 <= depth <= 3:

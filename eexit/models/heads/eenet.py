@@ -13,6 +13,9 @@ from eexit.models.heads.base import ConfidenceHead, HeadOutput
 
 
 class EENetHead(nn.Module):
+    kind = "eenet"  # the name reports and sweep summaries use
+    learns_confidence = True  # outputs a sigmoid "exit here" score
+
     def __init__(self, in_shape: tuple[int, int, int], num_classes: int, block: str = "pool"):
         super().__init__()
         c, h, w = in_shape

@@ -8,6 +8,9 @@ from eexit.models.heads.base import HeadOutput
 
 
 class LinearHead(nn.Module):
+    kind = "linear"  # the name reports and sweep summaries use
+    learns_confidence = False  # outputs a sigmoid "exit here" score
+
     def __init__(self, in_shape: tuple[int, int, int], num_classes: int):
         super().__init__()
         self.fc = nn.Linear(in_shape[0], num_classes)

@@ -1,10 +1,10 @@
-"""EENets' cost-aware losses v0-v4 (methods.md §3) and PTEENet's v2 variant (§2).
+"""EENets' cost-aware losses v0-v4 (methods.md §3) and PTEENet's v2 variant (§2), as pure functions.
 
 Notation: exits 0..N, N the final one; ``p_i`` softmax of exit i, ``h_i`` the sigmoid
-confidence of early exit i, ``c_i`` its cost fraction (``c_N`` = 1), ``y`` the target.
-All functions take ``logits`` (list of N+1 tensors [B, K]), ``conf`` (list of N
-tensors [B]), ``costs`` (tensor [N+1]) and are pure, so each is tested against a hand
-computation. Logs are taken of probabilities clamped at ``EPS``.
+confidence of early exit i, ``c_i`` its cost fraction, ``y`` the target. Every function
+takes ``logits`` (list of N+1 tensors [B, K]), ``conf`` (list of N tensors [B]) and
+``costs`` (tensor [N+1]), so each is tested against a hand computation. Logs are taken
+of probabilities clamped at ``EPS``; every constant follows the inputs' dtype and device.
 """
 from __future__ import annotations
 
@@ -83,28 +83,43 @@ def v4_tags(ce: torch.Tensor, costs: torch.Tensor, lam: float) -> torch.Tensor:
     return (ce + lam * costs.to(ce).view(-1, 1)).argmin(0)
 
 
-def loss_v4(logits, conf, costs, y, lam=1.0, tags: torch.Tensor | None = None) -> torch.Tensor:
-    """Prediction and cost from each sample's tagged exit, plus a class-balanced BCE teaching
-    h_i to fire at the tagged exit (over the samples whose tag is i or later, i.e. that reach i).
+def v4_confidence_term(h: torch.Tensor, tags: torch.Tensor, i: int, weighting: str = "reference") -> torch.Tensor:
+    """BCE teaching ``h`` (exit i's confidence) to fire on the samples tagged i.
+
+    ``reference`` (EENets' code): over the whole batch, positives weighted by the rate of
+    negatives (1 - r) and negatives by the rate of positives r, averaged over the batch, so
+    the term scales as 2r(1-r) and vanishes when every sample or none is tagged i.
+    ``balanced`` (eexit's earlier choice): over the samples that reach exit i (tag >= i),
+    positives and negatives weighted 0.5 each in total."""
+    target = (tags == i).to(h.dtype)
+    bce = F.binary_cross_entropy(h.clamp(EPS, 1 - EPS), target, reduction="none")
+    if weighting == "reference":
+        r = target.mean()
+        return ((target * (1 - r) + (1 - target) * r) * bce).mean()
+    if weighting != "balanced":
+        raise ValueError(f"v4 confidence weighting must be reference or balanced, got '{weighting}'")
+    reach = (tags >= i).to(h.dtype)   # masked, so no host sync: shapes never depend on the tags
+    n_reach = reach.sum().clamp_min(1)
+    pos = (target * reach).sum() / n_reach
+    mixed = (pos > 0) & (pos < 1)
+    w_pos = torch.where(mixed, 0.5 / pos.clamp_min(EPS), torch.ones_like(pos))
+    w_neg = torch.where(mixed, 0.5 / (1 - pos).clamp_min(EPS), torch.ones_like(pos))
+    return (torch.where(target > 0, w_pos, w_neg) * reach * bce).sum() / n_reach
+
+
+def loss_v4(logits, conf, costs, y, lam=1.0, tags: torch.Tensor | None = None,
+            weighting: str = "reference") -> torch.Tensor:
+    """Prediction and cost from each sample's tagged exit, plus :func:`v4_confidence_term` per
+    early exit (the final exit has no confidence head here, and always exits anyway).
     ``tags`` [B]: the tags to train on; EENets fixes them for an epoch (computed from the previous
-    epoch's outputs, random in the first; see ``EpochTags``). Without them they are computed from
-    this batch's outputs."""
+    epoch's outputs, random in the first). Without them they come from this batch's outputs."""
     ce = per_sample_ce(logits, y)                                                  # [N+1, B]
     if tags is None:
         tags = v4_tags(ce.detach(), costs, lam)
     picked = ce.gather(0, tags.view(1, -1)).squeeze(0)
     loss = picked.mean() + lam * costs.to(ce)[tags].mean()
-    for i, h in enumerate(conf):  # masked, so no host sync: shapes never depend on the tags
-        reach = (tags >= i).float()
-        target = (tags == i).float()
-        n_reach = reach.sum().clamp_min(1)
-        pos = (target * reach).sum() / n_reach
-        balanced = (pos > 0) & (pos < 1)
-        w_pos = torch.where(balanced, 0.5 / pos.clamp_min(EPS), torch.ones_like(pos))
-        w_neg = torch.where(balanced, 0.5 / (1 - pos).clamp_min(EPS), torch.ones_like(pos))
-        weight = torch.where(target > 0, w_pos, w_neg) * reach
-        bce = F.binary_cross_entropy(h.clamp(EPS, 1 - EPS), target, weight=weight, reduction="sum")
-        loss = loss + bce / n_reach
+    for i, h in enumerate(conf):
+        loss = loss + v4_confidence_term(h, tags, i, weighting)
     return loss
 
 
@@ -112,12 +127,12 @@ LOSSES = {"v0": loss_v0, "v1": loss_v1, "v2": loss_v2, "v3": loss_v3, "v4": loss
 
 
 def cost_aware_loss(version: str, logits, conf, costs, y, lam: float, divide_by_exits: bool = False,
-                    tags: torch.Tensor | None = None):
-    """``tags`` (v4 only): each sample's exit tag for this epoch."""
+                    tags: torch.Tensor | None = None, weighting: str = "reference"):
+    """``tags`` and ``weighting``: v4 only (each sample's exit tag; the confidence-term weighting)."""
     if version not in LOSSES:
         raise ValueError(f"unknown loss '{version}'; choose one of {', '.join(LOSSES)}")
     if version == "v2":
         return loss_v2(logits, conf, costs, y, lam, divide_by_exits)
     if version == "v4":
-        return loss_v4(logits, conf, costs, y, lam, tags)
+        return loss_v4(logits, conf, costs, y, lam, tags, weighting)
     return LOSSES[version](logits, conf, costs, y, lam)

@@ -1,0 +1,70 @@
+"""Frozen-backbone outputs stored on disk, shared by every job and process of a sweep.
+
+Layout: ``<cache_dir>/features/<key>/<split>/{block<b>,final,labels}.pt`` where the key
+names the backbone weights (a digest of its state), the data (the DataModule's content
+fingerprint) and the storage dtype. Blocks are stored one file each, so placements that
+share an attach block share its file. Files are written under a temporary name and
+renamed (a crash never leaves half a file), extraction holds a file lock (concurrent jobs
+wait for the first, then load), and loads are memory-mapped (processes share the pages).
+A file that cannot be read, or does not match the split's size, is discarded and rebuilt.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import torch
+from filelock import FileLock
+
+log = logging.getLogger(__name__)
+
+
+def state_digest(module: torch.nn.Module) -> str:
+    """sha256 of a module's state (names, shapes, dtypes, bytes): which weights features came from."""
+    h = hashlib.sha256()
+    for name, t in module.state_dict().items():
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}{tuple(t.shape)}{t.dtype}".encode())
+        h.update(memoryview(t.reshape(-1).view(torch.uint8).numpy()))
+    return h.hexdigest()
+
+
+class FeatureStore:
+    """One backbone + data + dtype: ``get`` what is stored, ``put`` what was computed."""
+
+    def __init__(self, cache_dir: str | Path, key: str):
+        self.root = Path(cache_dir) / "features" / key
+
+    def lock(self, split: str) -> FileLock:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(self.root / f"{split}.lock"))
+
+    def get(self, split: str, names: list[str], rows: int) -> dict[str, torch.Tensor]:
+        """The stored tensors among ``names`` with ``rows`` samples (memory-mapped)."""
+        out = {}
+        for name in names:
+            path = self.root / split / f"{name}.pt"
+            if not path.is_file():
+                continue
+            try:
+                t = torch.load(path, mmap=True, weights_only=True)
+            except Exception as exc:  # noqa: BLE001 - any unreadable file is rebuilt, never trusted
+                log.warning("feature store: discarding unreadable %s (%s)", path, exc)
+                path.unlink(missing_ok=True)
+                continue
+            if t.shape[0] != rows:
+                log.warning("feature store: discarding %s (%d rows, the split has %d)", path, t.shape[0], rows)
+                path.unlink(missing_ok=True)
+                continue
+            out[name] = t
+        return out
+
+    def put(self, split: str, tensors: dict[str, torch.Tensor]) -> None:
+        folder = self.root / split
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, t in tensors.items():
+            tmp = folder / f".{name}.{os.getpid()}.tmp"
+            torch.save(t.detach().cpu().contiguous(), tmp)
+            os.replace(tmp, folder / f"{name}.pt")

@@ -1,0 +1,202 @@
+"""``FeatureDataModule``: a frozen backbone's features at the attach points, computed once.
+
+With a frozen backbone (non-boosted, BTS-EE, PTEENet) the feature maps at the attach
+points never change, so they are computed once per split (no augmentation), stored on
+disk (``eexit/data/feature_store.py``) and served as :class:`FeatureBatch` es to every head
+of every job. The training pool can shrink between epochs (``set_train_pool``: BTS-EE's
+boosted stages); the pool is part of the DataModule's checkpointed state.
+With ``store=False`` the same batches are served as images instead and the module runs
+the frozen backbone on every access (slow, same results; for comparison and tests).
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Callable, NamedTuple
+
+import lightning as L
+import torch
+
+from eexit.data.augment import normalize
+from eexit.data.feature_store import FeatureStore, state_digest
+
+log = logging.getLogger(__name__)
+SPLITS = ("train", "val", "test")
+
+
+class FeatureBatch(NamedTuple):
+    """Cached frozen-backbone outputs for a batch: feature maps at every attach point,
+    the backbone's final logits, labels and the samples' indices in their split."""
+
+    feats: list[torch.Tensor]
+    final: torch.Tensor
+    labels: torch.Tensor
+    idx: torch.Tensor
+
+
+class IndexedLoader:
+    """Batches ``make(indices)`` over ``indices``, reshuffled every epoch from ``(seed, epoch)``.
+
+    Lightning calls ``sampler.set_epoch(e)`` before every epoch, so the order follows the
+    trainer's epoch (a resumed run draws what an uninterrupted one would); epochs count from
+    ``epoch_offset`` (the epoch a boosted stage's pool was set)."""
+
+    def __init__(self, make: Callable, indices: torch.Tensor, batch_size: int, shuffle: bool = False,
+                 seed: int = 0, epoch_offset: int = 0):
+        self.make, self.indices, self.batch_size = make, indices, int(batch_size)
+        self.shuffle, self.seed, self.epoch_offset, self.epoch = shuffle, seed, epoch_offset, 0
+
+    batch_sampler = None   # Lightning looks for both; this loader batches by itself
+
+    @property
+    def sampler(self) -> "IndexedLoader":
+        return self
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = max(0, epoch - self.epoch_offset)
+
+    def __len__(self) -> int:
+        return math.ceil(self.indices.numel() / self.batch_size)
+
+    def __iter__(self):
+        gen = torch.Generator().manual_seed(self.seed * 7919 + self.epoch)
+        self.epoch += 1
+        idx = self.indices
+        if self.shuffle:
+            idx = idx[torch.randperm(idx.numel(), generator=gen).to(idx.device)]
+        for i in range(len(self)):
+            yield self.make(idx[i * self.batch_size:(i + 1) * self.batch_size])
+
+
+class FeatureDataModule(L.LightningDataModule):
+    """Args:
+        images: the image DataModule (its eval loaders, without augmentation, feed the backbone).
+        backbone: the frozen staged backbone, on the device to extract on.
+        attach: the blocks whose outputs heads read.
+        cache_dir: where the feature store lives (``None``: keep features in memory only).
+        dtype: storage dtype, ``auto`` = bfloat16 on a GPU, float32 on the CPU.
+        batch_size, eval_batch_size: training and evaluation batch sizes.
+        seed: seeds the training order.
+        store: False serves images instead of features (the backbone then runs on every access).
+        placement: ``auto`` (GPU when present and the features take < half its free memory) | cpu | cuda.
+    """
+
+    def __init__(self, images, backbone: torch.nn.Module, attach: list[int], cache_dir=None, dtype: str = "auto",
+                 batch_size: int = 128, eval_batch_size: int = 1024, seed: int = 0, store: bool = True,
+                 placement: str = "auto"):
+        super().__init__()
+        self.images, self.backbone, self.attach = images, backbone, list(attach)
+        self.cache_dir, self.batch_size, self.eval_batch_size = cache_dir, int(batch_size), int(eval_batch_size)
+        self.seed, self.store, self.placement = seed, store, placement
+        device = next(backbone.parameters()).device
+        self.dtype = (torch.bfloat16 if device.type == "cuda" else torch.float32) if dtype == "auto" else getattr(torch, dtype)
+        self.data: dict[str, FeatureBatch] = {}   # store=False: unused, batches come from self.images
+        self.extracted: list[str] = []            # "<split>/<name>" computed by this instance (not loaded)
+        self.train_pool: torch.Tensor | None = None   # None: every training sample
+        self.pool_since = 0                            # epoch the pool was set (its epochs count from 0)
+
+    # -- building ---------------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        if self.data:
+            return
+        self.images.setup()
+        if not self.store:
+            return
+        start = time.perf_counter()
+        for split in SPLITS:
+            self.data[split] = self._split(split)
+        log.info("features: %s samples at blocks %s ready in %.1f s",
+                     "/".join(str(len(self.data[s].labels)) for s in SPLITS), self.attach, time.perf_counter() - start)
+
+    def _split(self, split: str) -> FeatureBatch:
+        names = [f"block{b}" for b in self.attach] + ["final", "labels"]
+        rows = self.images.num_samples(split)
+        if self.cache_dir is None:
+            got = self._extract(split, names)
+        else:
+            key = f"{getattr(self.backbone, 'arch', 'backbone')}-{state_digest(self.backbone)[:16]}" \
+                  f"-{self.images.fingerprint()[:16]}-{str(self.dtype).split('.')[-1]}"
+            store = FeatureStore(self.cache_dir, key)
+            got = store.get(split, names, rows)
+            if len(got) < len(names):
+                with store.lock(split):   # another process may have built them meanwhile
+                    got = store.get(split, names, rows)
+                    missing = [n for n in names if n not in got]
+                    if missing:
+                        fresh = self._extract(split, missing)
+                        store.put(split, fresh)
+                        got.update(store.get(split, missing, rows))
+        device = self._device(got)
+        return FeatureBatch([got[f"block{b}"].to(device) for b in self.attach], got["final"].to(device),
+                            got["labels"].to(device), torch.arange(rows, device=device))
+
+    @torch.inference_mode()
+    def _extract(self, split: str, names: list[str]) -> dict[str, torch.Tensor]:
+        """One backbone pass (eval mode, float32) over ``split``, keeping the ``names`` asked for."""
+        blocks = sorted(int(n[5:]) for n in names if n.startswith("block"))
+        device = next(self.backbone.parameters()).device
+        self.backbone.eval()
+        out: dict[str, list] = {n: [] for n in names}
+        start = time.perf_counter()
+        for x, y in self.images.loader(split):
+            x, first = x.to(device), 0
+            for b in blocks:
+                x, first = self.backbone(x, first, b + 1), b + 1
+                out[f"block{b}"].append(x.to(self.dtype))
+            if "final" in out:
+                out["final"].append(self.backbone(x, first).float())
+            if "labels" in out:
+                out["labels"].append(y.to(device))
+        log.info("features: extracted %s of %s in %.1f s", ", ".join(names), split, time.perf_counter() - start)
+        self.extracted += [f"{split}/{n}" for n in names]
+        return {n: torch.cat(v) for n, v in out.items()}
+
+    def _device(self, tensors: dict[str, torch.Tensor]) -> torch.device:
+        if self.placement == "cpu" or not torch.cuda.is_available():
+            return torch.device("cpu")
+        need = sum(t.numel() * t.element_size() for t in tensors.values())
+        return torch.device("cuda" if self.placement == "cuda" or need < 0.5 * torch.cuda.mem_get_info()[0] else "cpu")
+
+    # -- serving ----------------------------------------------------------------------------
+    def _labels(self, split: str) -> torch.Tensor:
+        self.setup()
+        return self.data[split].labels if self.store else self.images.splits[split][1]
+
+    def num_samples(self, split: str) -> int:
+        return len(self._labels(split))
+
+    def _make(self, split: str) -> Callable[[torch.Tensor], object]:
+        if not self.store:
+            (x, y), mean, std = self.images.splits[split], self.images.mean_t, self.images.std_t
+            return lambda b: (normalize(x.index_select(0, b), mean, std), y[b], b)
+        d = self.data[split]
+        return lambda b: FeatureBatch([f.index_select(0, b).float() for f in d.feats], d.final[b], d.labels[b], b)
+
+    def loader(self, split: str, indices: torch.Tensor | None = None, shuffle: bool = False,
+               batch_size: int | None = None, epoch_offset: int = 0) -> IndexedLoader:
+        """Batches of ``split`` (all samples, or ``indices``), in order unless ``shuffle``."""
+        labels = self._labels(split)
+        idx = torch.arange(len(labels), device=labels.device) if indices is None else indices.to(labels.device)
+        return IndexedLoader(self._make(split), idx, batch_size or self.eval_batch_size, shuffle, self.seed,
+                             epoch_offset)
+
+    def set_train_pool(self, indices: torch.Tensor | None, since_epoch: int) -> None:
+        """Serve only ``indices`` of the training split from epoch ``since_epoch`` on."""
+        self.train_pool, self.pool_since = (None if indices is None else indices.cpu()), int(since_epoch)
+
+    def train_dataloader(self):
+        return self.loader("train", self.train_pool, shuffle=True, batch_size=self.batch_size,
+                           epoch_offset=self.pool_since)
+
+    def val_dataloader(self):
+        return self.loader("val")
+
+    def test_dataloader(self):
+        return self.loader("test")
+
+    def state_dict(self) -> dict:
+        return {"train_pool": self.train_pool, "pool_since": self.pool_since}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.set_train_pool(state["train_pool"], state["pool_since"])

@@ -1,0 +1,51 @@
+"""Every exit's output on one split, kept so that thresholds can be swept without a forward pass."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from eexit.exits.policy import score
+
+
+@dataclass
+class CachedExits:
+    """``logits`` [E+1, N, K] (the backbone's last), ``confidences`` [E, N] (NaN for heads
+    without one), ``labels`` [N]."""
+
+    logits: torch.Tensor
+    confidences: torch.Tensor
+    labels: torch.Tensor
+
+    @property
+    def num_exits(self) -> int:
+        return self.logits.shape[0] - 1
+
+    @property
+    def num_classes(self) -> int:
+        return self.logits.shape[2]
+
+    @property
+    def backbone_pred(self) -> torch.Tensor:
+        return self.logits[-1].argmax(1)
+
+    @property
+    def head_pred(self) -> torch.Tensor:
+        return self.logits[:-1].argmax(2)
+
+    def scores(self, kind: str) -> torch.Tensor:
+        conf = self.confidences
+        return torch.stack([score(kind, self.logits[e], None if torch.isnan(conf[e]).all() else conf[e])
+                            for e in range(self.num_exits)]) if self.num_exits else torch.empty(0, len(self.labels))
+
+    def subset(self, mask: torch.Tensor) -> "CachedExits":
+        return CachedExits(self.logits[:, mask], self.confidences[:, mask], self.labels[mask])
+
+    def cpu(self) -> "CachedExits":
+        return CachedExits(self.logits.cpu(), self.confidences.cpu(), self.labels.cpu())
+
+    @classmethod
+    def cat(cls, parts: list["CachedExits"]) -> "CachedExits":
+        """Batches of one split, in order (what ``predict_step`` returns per batch)."""
+        return cls(torch.cat([p.logits for p in parts], 1), torch.cat([p.confidences for p in parts], 1),
+                   torch.cat([p.labels for p in parts]))

@@ -1,0 +1,103 @@
+"""Calibrators: from cached validation outputs to a threshold table ``[E, K]``.
+
+Every calibrator has one scalar knob (a global threshold T, or the CPM margin m):
+``setting`` is the value the config asks for, ``settings(val)`` the values the
+trade-off curve sweeps, and ``thresholds_fn(val, fixed)`` calibrates for any value.
+Rows of ``fixed`` that are not NaN are kept as they are (heads BTS-EE has frozen).
+A new policy is a class with these members plus a yaml in ``conf/policy/``.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+
+from eexit.exits.cached import CachedExits
+from eexit.exits.cpm import calibrate_cpm, class_precision
+from eexit.exits.policy import SCORES, ExitPolicy
+
+GLOBAL_SETTINGS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96,
+                   0.97, 0.98, 0.99, 0.995, 0.999, 0.9999, 1.0)
+
+
+class Calibrator:
+    score: str
+    setting: float
+
+    def settings(self, val: CachedExits | None = None) -> list[float]:
+        raise NotImplementedError
+
+    def thresholds_fn(self, val: CachedExits, fixed: torch.Tensor | None = None) -> Callable[[float], torch.Tensor]:
+        raise NotImplementedError
+
+    def thresholds(self, val: CachedExits, setting: float | None = None,
+                   fixed: torch.Tensor | None = None) -> torch.Tensor:
+        return self.thresholds_fn(val, fixed)(self.setting if setting is None else setting)
+
+    def policy(self, val: CachedExits, setting: float | None = None) -> ExitPolicy:
+        return ExitPolicy(self.score, self.thresholds(val, setting))
+
+
+def _check_score(score: str) -> str:
+    if score not in SCORES:
+        raise ValueError(f"unknown score '{score}'; choose one of {', '.join(SCORES)}")
+    return score
+
+
+class GlobalThreshold(Calibrator):
+    """One threshold T for every head and class (PTEENet, EENets, the max-softmax baseline).
+
+    The curve sweeps ``sweep`` (default: a fixed grid) plus the 5 %..95 % quantiles of the
+    validation scores, so it is dense where the scores lie."""
+
+    def __init__(self, score: str = "max_softmax", threshold: float = 0.9, sweep: Sequence[float] | None = None):
+        self.score, self.setting = _check_score(score), float(threshold)
+        self.sweep = tuple(sweep) if sweep else GLOBAL_SETTINGS
+
+    def settings(self, val=None):
+        values = set(self.sweep) | {self.setting}
+        if val is not None and val.num_exits:
+            q = torch.linspace(0.05, 0.95, 19)
+            values |= {round(float(v), 6) for v in val.scores(self.score).flatten().float().quantile(q)}
+        return sorted(values)
+
+    def thresholds_fn(self, val, fixed=None):
+        e, k = val.num_exits, val.num_classes
+
+        def fn(t: float) -> torch.Tensor:
+            out = torch.full((e, k), float(t))
+            if fixed is not None:
+                keep = ~torch.isnan(fixed).any(1)
+                out[keep] = fixed[keep].float()
+            return out
+        return fn
+
+
+class ClassPrecisionMargin(Calibrator):
+    """BTS-EE's Class Precision Margin (``eexit/exits/cpm.py``); the knob is the margin m.
+
+    Args:
+        margin: m in the target ``Pr_c - m`` (additive) or ``(1 - m) Pr_c`` (multiplicative).
+        margin_form: ``additive`` | ``multiplicative``.
+        precision_reference: ``labels`` (ground truth) | ``backbone`` (agreement with it).
+        calibrate_on: ``survivors`` (samples earlier heads keep) | ``all``.
+        min_support: smallest accepted set that can define a threshold.
+        margins: the values the curve sweeps (the configured margin is always added).
+    """
+
+    def __init__(self, score: str = "max_softmax", margin: float = 0.02, margin_form: str = "additive",
+                 precision_reference: str = "labels", calibrate_on: str = "survivors", min_support: int = 5,
+                 margins: Sequence[float] = (0.0, 0.01, 0.02, 0.05, 0.1)):
+        self.score, self.setting = _check_score(score), float(margin)
+        self.margin_form, self.precision_reference = margin_form, precision_reference
+        self.calibrate_on, self.min_support, self.margins = calibrate_on, int(min_support), tuple(margins)
+
+    def settings(self, val=None):
+        return sorted(set(self.margins) | {self.setting})
+
+    def thresholds_fn(self, val, fixed=None):
+        scores = val.scores(self.score)
+        reference = val.labels if self.precision_reference == "labels" else val.backbone_pred
+        prec = class_precision(val.backbone_pred, val.labels, val.num_classes)
+        return lambda m: calibrate_cpm(scores, val.head_pred, reference, prec, float(m), self.margin_form,
+                                       self.calibrate_on == "survivors", self.min_support, fixed)

@@ -1,0 +1,91 @@
+"""Obtain the trained backbone: from ``backbone.weights``, from the backbone cache, or by training it.
+
+Training is plain classification through the same ``EarlyExitModule`` (a network with no
+heads, cross-entropy on its final exit); validation and test accuracy come from
+``trainer.validate``/``trainer.test``. A trained backbone is cached under a key derived
+from everything that determines it (``backbone_spec``), including the content
+fingerprint of the data, so two datasets never share an entry.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from eexit.models.early_exit import EarlyExitNet
+from eexit.pipeline.backbone_cache import cache_key, cache_path, load_entry, save_entry
+from eexit.pipeline.build import make_trainer, resolve_precision
+from eexit.training.losses import ExitCrossEntropy
+from eexit.training.module import EarlyExitModule
+
+log = logging.getLogger(__name__)
+
+
+def backbone_config(cfg) -> dict:
+    """The backbone's constructor config without its weights file."""
+    out = OmegaConf.to_container(cfg.backbone, resolve=True)
+    out.pop("weights", None)
+    return out
+
+
+def backbone_spec(cfg, dm) -> dict:
+    """Everything that determines the trained backbone (the cache key's input)."""
+    return {"data": dm.describe(), "data_fingerprint": dm.fingerprint(), "backbone": backbone_config(cfg),
+            "num_classes": dm.num_classes, "seed": cfg.seed, "pretrain": OmegaConf.to_container(cfg.pretrain, resolve=True),
+            "precision": resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator)}
+
+
+def classification_module(cfg, backbone) -> EarlyExitModule:
+    p = cfg.pretrain
+    return EarlyExitModule(EarlyExitNet(backbone, [], []), ExitCrossEntropy(p.label_smoothing),
+                           instantiate(p.optimizer), instantiate(p.scheduler) if p.scheduler else None,
+                           backbone_trainable=True, targets="labels", prefix="backbone")
+
+
+def accuracies(trainer: L.Trainer, module: EarlyExitModule, dm) -> dict:
+    """Validation and test accuracy of the final exit, as exact fractions of each split's size
+    (the logged metric is float32; ``round(acc * n) / n`` recovers the count it came from)."""
+    out = {}
+    for split, run in (("val", trainer.validate), ("test", trainer.test)):
+        acc = run(module, datamodule=dm, verbose=False)[0][f"backbone/{split}/acc/final"]
+        n = dm.num_samples(split)
+        out[f"{split}_acc"] = round(float(acc) * n) / n
+    return out
+
+
+def obtain_backbone(cfg, dm, loggers, device) -> tuple[torch.nn.Module, dict]:
+    """Returns ``(backbone in eval mode on device, info)``; info has val/test accuracy and the source."""
+    backbone = instantiate(cfg.backbone, num_classes=dm.num_classes)   # loads backbone.weights when given
+    if cfg.backbone.get("weights"):
+        path = str(Path(cfg.backbone.weights).resolve())
+        info = {"source": path, **accuracies(make_trainer(cfg, loggers, 1), classification_module(cfg, backbone), dm)}
+        log.info("backbone: loaded weights from %s (test acc %.4f)", path, info["test_acc"])
+        return backbone.to(device).eval(), info
+
+    spec = backbone_spec(cfg, dm)
+    path = cache_path(cfg.cache_dir, backbone.arch, dm.name, cache_key(spec)).resolve()
+    entry = load_entry(path) if cfg.backbone_cache else None
+    if entry is not None:
+        backbone.load_state_dict(entry["state_dict"])
+        log.info("backbone cache hit: loaded %s from %s (test acc %.4f), skipping training",
+                 backbone.arch, path, entry["metrics"]["test_acc"])
+        return backbone.to(device).eval(), {**entry["metrics"], "source": "cache", "cache_path": str(path)}
+
+    log.info("backbone: training %s on %s for %d epochs (cache key %s)", backbone.arch, dm.name, cfg.pretrain.epochs,
+             path.stem)
+    module = classification_module(cfg, backbone)
+    trainer = make_trainer(cfg, loggers, cfg.pretrain.epochs)
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=dm)
+    seconds = time.perf_counter() - start
+    metrics = {**accuracies(trainer, module, dm), "train_seconds": seconds}
+    if cfg.backbone_cache:
+        save_entry(path, {k: v.cpu() for k, v in backbone.state_dict().items()}, spec, metrics)
+        log.info("backbone: stored in cache %s", path)
+    log.info("backbone: trained in %.1f s, test acc %.4f", metrics["train_seconds"], metrics["test_acc"])
+    return backbone.to(device).eval(), {**metrics, "source": "trained", "cache_path": str(path)}

@@ -1,0 +1,63 @@
+"""Objects a run instantiates from its config: Trainer, loggers, callbacks, loss.
+
+Everything is ``hydra.utils.instantiate`` of a ``_target_``; what is added here is only
+what a config cannot know: the run folder, the epochs of each fit, ``precision: auto``.
+"""
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import lightning as L
+import torch
+from hydra.utils import get_object, instantiate
+from lightning.pytorch.callbacks import ProgressBar
+from omegaconf import OmegaConf
+
+
+def resolve_precision(precision: str, accelerator: str) -> str:
+    """``auto`` = bf16 mixed precision on a GPU, fp32 on the CPU."""
+    if precision != "auto":
+        return str(precision)
+    return "bf16-mixed" if device_of(accelerator).type == "cuda" else "32-true"
+
+
+def device_of(accelerator: str) -> torch.device:
+    return torch.device("cuda" if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available() else "cpu")
+
+
+def build_callbacks(cfg) -> list[L.Callback]:
+    """The ``callbacks`` group: one entry per callback, each with a ``_target_``."""
+    return [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+
+
+def make_trainer(cfg, loggers: list, max_epochs: int, callbacks: list | None = None, **overrides) -> L.Trainer:
+    """The ``trainer`` group instantiated for one fit (the run's loggers are shared by every fit)."""
+    tcfg = cfg.trainer
+    callbacks = build_callbacks(cfg) + list(callbacks or [])
+    if not tcfg.get("enable_progress_bar", True):   # Lightning refuses a progress-bar callback then
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    return instantiate(tcfg, precision=resolve_precision(tcfg.precision, tcfg.accelerator), max_epochs=max_epochs,
+                       logger=loggers or False, callbacks=callbacks, **overrides)
+
+
+def build_loggers(cfg, run_dir: Path) -> list:
+    """The ``logger`` group: every entry gets the run folder; the composed config is logged to each."""
+    loggers = [instantiate(c, save_dir=str(run_dir)) for c in (cfg.get("logger") or {}).values() if c is not None]
+    config = OmegaConf.to_container(cfg, resolve=True)
+    for lg in loggers:
+        lg.log_hyperparams(config)
+    return loggers
+
+
+def with_objects(node, **objects):
+    """Instantiate ``node`` with live Python objects as extra arguments. (Passed to
+    ``instantiate`` directly, a dataclass would be turned into a config node.)"""
+    return instantiate(node, _partial_=True)(**objects)
+
+
+def build_loss(loss_cfg, **context):
+    """Instantiate ``method.loss``, passing the ``context`` values (``costs``, ``num_train``,
+    ``seed``) that its class declares as parameters."""
+    params = inspect.signature(get_object(loss_cfg._target_)).parameters
+    return with_objects(loss_cfg, **{k: v for k, v in context.items() if k in params})

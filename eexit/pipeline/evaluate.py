@@ -1,0 +1,83 @@
+"""Evaluate one trained set of heads: calibrate on validation, measure on test, save it.
+
+Cost per exit, the trade-off curve over the calibrator's knob, Pareto front, headline,
+the configured operating point, a check that the deployed real-skip path exits exactly
+as the simulation says, and the exit-network checkpoint for deployment.
+"""
+from __future__ import annotations
+
+import logging
+
+import torch
+from omegaconf import OmegaConf
+
+from eexit.costs import ExitCosts
+from eexit.deploy import backbone_weights_file, save_exit_checkpoint
+from eexit.evaluation import curve, evaluate, headline, pareto_front
+from eexit.exits import CachedExits, ExitPolicy
+from eexit.models.heads import head_kind
+
+log = logging.getLogger(__name__)
+
+
+def evaluate_regime(ctx, net, costs: ExitCosts, val: CachedExits, test: CachedExits, name: str,
+                    extra: dict | None = None, whole_network: bool = False) -> dict:
+    """The regime's record for ``results.json`` (``whole_network``: the checkpoint keeps the
+    backbone's weights too, for jointly trained networks)."""
+    calib, fractions = ctx.calibrator, costs.fractions
+    thresholds_for = calib.thresholds_fn(val)
+    points = curve(test, calib.score, calib.settings(val), thresholds_for, fractions)
+    thresholds = thresholds_for(calib.setting)
+    point = {"setting": calib.setting, **evaluate(test, calib.score, thresholds, fractions)}
+    policy = ExitPolicy(calib.score, thresholds)
+    regime = {"head": head_kind(ctx.head), "exits": costs.to_rows(net.backbone.block_names), "attach": list(net.attach),
+              "head_macs_fraction": sum(costs.head_macs) / costs.backbone_macs,
+              "curve": points, "pareto_front": pareto_front(points),
+              "headline": headline(points, ctx.backbone_info["test_acc"]),
+              "operating_point": point, "policy": policy.to_dict(),
+              "real_skip_matches": real_skip_matches(ctx, net, policy, point, test), **(extra or {})}
+    ckpt = ctx.run_dir / "checkpoints" / f"{name}.pt"
+    save_exit_checkpoint(ckpt, net, policy, OmegaConf.to_container(ctx.cfg, resolve=True),
+                         backbone_weights_file(ctx.backbone_info), whole_network, ctx.dm.image_shape)
+    regime["checkpoint"] = str(ckpt)
+    for lg in ctx.loggers:
+        lg.log_metrics({f"{name}/test_acc": point["test_acc"], f"{name}/cost_fraction": point["cost_fraction"],
+                        f"{name}/agreement": point["agreement"]})
+    return regime
+
+
+@torch.no_grad()
+def real_skip_matches(ctx, net, policy, point: dict, test: CachedExits) -> bool:
+    """Run the deployed ``infer`` path on the test images; its exit histogram must equal the simulation's."""
+    exits = []
+    for x, _ in ctx.dm.loader("test"):
+        _, e = net.eval().infer(x.to(ctx.device), policy)
+        exits.append(e.cpu())
+    hist = torch.bincount(torch.cat(exits), minlength=net.num_exits + 1).double() / test.labels.numel()
+    ok = torch.allclose(hist, torch.tensor(point["exit_fractions"], dtype=torch.float64), atol=2e-3)
+    if not ok:  # bf16/TF32 numerics can move a borderline sample; report it, never hide it
+        log.warning("real-skip exit histogram %s differs from the simulated %s", hist.tolist(), point["exit_fractions"])
+    return bool(ok)
+
+
+PRIMARY_KEYS = ("exits", "curve", "pareto_front", "headline", "operating_point")
+
+
+def publish(results: dict, regimes: dict[str, dict], primary: str) -> dict[str, list]:
+    """Put the regimes into ``results`` (the primary one's curve and headline at top level)
+    and return the curves to plot."""
+    results.update({k: regimes[primary][k] for k in PRIMARY_KEYS})
+    results["regimes"] = regimes
+    results["headlines"] = {name: r["headline"] for name, r in regimes.items()}
+    return {name: r["curve"] for name, r in regimes.items()}
+
+
+def compare(boosted: dict, nonboosted: dict) -> dict:
+    """Cost reduction of both modes per allowed drop, and whether boosted wins."""
+    out = {}
+    for drop in boosted:
+        b = (boosted[drop] or {}).get("cost_reduction")
+        n = (nonboosted.get(drop) or {}).get("cost_reduction")
+        out[drop] = {"boosted": b, "nonboosted": n,
+                     "boosted_wins": None if b is None or n is None else bool(b > n)}
+    return out

@@ -1,0 +1,106 @@
+"""Train and evaluate a method's heads: every method goes through ``train_regime``.
+
+A method (``conf/method/``) is configuration: which backbone (the frozen pretrained one,
+or a fresh one trained jointly), the loss, optimizer, schedule, targets, and for BTS-EE
+the ``BoostedTraining`` callback. With a frozen backbone the heads train on a
+``FeatureDataModule`` (features computed once, stored in the cache); jointly trained
+networks train on images. BTS-EE also trains the same heads without the callback
+(``method.compare_nonboosted``) and reports both.
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from eexit.costs import exit_costs
+from eexit.data.features import FeatureDataModule
+from eexit.exits import CachedExits
+from eexit.flops import block_macs, cumulative
+from eexit.models.early_exit import EarlyExitNet, build_exit_net
+from eexit.pipeline.build import build_loss, make_trainer, with_objects
+from eexit.pipeline.evaluate import compare, evaluate_regime, publish
+from eexit.placement import resolve_placement
+from eexit.training.module import EarlyExitModule
+
+EVAL_BATCH = 1024
+
+
+def attach_points(ctx, backbone) -> list[int]:
+    p = ctx.cfg.placement
+    return resolve_placement(p.blocks, p.num_exits, p.rule, cumulative(block_macs(backbone, ctx.dm.image_shape)))
+
+
+def build_net(ctx, backbone) -> EarlyExitNet:
+    """Heads at the configured placement; initialised from ``seed`` right before they are
+    built, so every regime of a run starts from identical heads."""
+    attach = attach_points(ctx, backbone)
+    torch.manual_seed(ctx.cfg.seed)
+    return build_exit_net(backbone, attach, ctx.head, ctx.dm.num_classes, ctx.dm.image_shape).to(ctx.device)
+
+
+def build_joint_net(ctx) -> EarlyExitNet:
+    """A fresh backbone and heads, from ``seed``, to train together (EENets)."""
+    torch.manual_seed(ctx.cfg.seed)
+    backbone = instantiate(ctx.cfg.backbone, num_classes=ctx.dm.num_classes, weights=None)
+    return build_exit_net(backbone, attach_points(ctx, backbone), ctx.head, ctx.dm.num_classes,
+                          ctx.dm.image_shape).to(ctx.device)
+
+
+def predicted(trainer, module, loader) -> CachedExits:
+    """Every exit's output over a split, through ``trainer.predict``."""
+    return CachedExits.cat(trainer.predict(module, dataloaders=loader)).cpu()
+
+
+def train_regime(ctx, name: str, data: FeatureDataModule | None, boosted: bool) -> dict:
+    """Train one set of heads (``data``: cached features; ``None``: joint training on images)."""
+    cfg, m = ctx.cfg, ctx.cfg.method
+    joint = data is None
+    net = build_joint_net(ctx) if joint else build_net(ctx, ctx.backbone)
+    costs = exit_costs(net, ctx.dm.image_shape)
+    num_train = ctx.dm.num_samples("train")
+    loss = build_loss(m.loss, costs=costs, num_train=num_train, seed=cfg.seed)
+    module = EarlyExitModule(net, loss, instantiate(m.optimizer), instantiate(m.scheduler) if m.scheduler else None,
+                             backbone_trainable=joint, targets=m.targets, prefix=name)
+    callbacks, epochs = [], int(m.epochs)
+    if boosted:
+        callbacks.append(with_objects(m.boosted, calibrator=ctx.calibrator))
+        epochs = callbacks[0].max_epochs(net.num_exits)
+    trainer = make_trainer(cfg, ctx.loggers, epochs, callbacks)
+    start = time.perf_counter()
+    if joint:
+        trainer.fit(module, ctx.dm.loader("train", train=True, batch_size=m.batch_size, with_index=True),
+                    ctx.dm.val_dataloader())
+        loaders = ctx.dm.loader("val"), ctx.dm.loader("test")
+    else:
+        data.set_train_pool(None, 0)   # every regime starts from the whole training split
+        trainer.fit(module, datamodule=data)
+        loaders = data.loader("val", batch_size=EVAL_BATCH), data.loader("test", batch_size=EVAL_BATCH)
+    extra = {"train_seconds": time.perf_counter() - start}
+    val, test = (predicted(trainer, module, loader) for loader in loaders)
+    if boosted:
+        extra["stages"] = callbacks[0].stages
+    if getattr(loss, "needs_confidence", False):
+        extra["loss"] = OmegaConf.to_container(m.loss, resolve=True)
+    if joint:
+        extra["final_exit_test_acc"] = float((test.backbone_pred == test.labels).double().mean())
+    return evaluate_regime(ctx, net, costs, val, test, name, extra, whole_network=joint)
+
+
+def run_method(ctx, results: dict) -> dict[str, list]:
+    """All regimes of the configured method into ``results``; returns the curves to plot."""
+    m = ctx.cfg.method
+    if m.name == "backbone":
+        return {}
+    data = None
+    if m.backbone == "frozen":
+        data = FeatureDataModule(ctx.dm, ctx.backbone, attach_points(ctx, ctx.backbone), cache_dir=ctx.cfg.cache_dir, store=m.feature_cache,
+                                 batch_size=m.batch_size, eval_batch_size=EVAL_BATCH, seed=ctx.cfg.seed)
+        data.setup()   # extract (or load) the features once, before any regime's clock starts
+    regimes = {m.regime: train_regime(ctx, m.regime, data, boosted=m.get("boosted") is not None)}
+    if m.get("compare_nonboosted"):
+        regimes["nonboosted"] = train_regime(ctx, "nonboosted", data, boosted=False)
+        results["comparison"] = compare(regimes[m.regime]["headline"], regimes["nonboosted"]["headline"])
+    return publish(results, regimes, m.regime)

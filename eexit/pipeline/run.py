@@ -1,0 +1,79 @@
+"""One experiment from a composed config: data -> backbone -> method -> results.json, plot, W&B.
+
+``run.py`` calls :func:`run_experiment` for every Hydra job; everything a job writes goes
+to its own output folder. The same function runs from Python with a config composed by
+``hydra.compose`` (tests do).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+
+from eexit.flops import block_macs, cumulative
+from eexit.loggers import wandb_run
+from eexit.pipeline.backbone import obtain_backbone
+from eexit.pipeline.build import build_loggers, device_of
+from eexit.pipeline.regimes import run_method
+from eexit.pipeline.summary import print_summary, quiet_lightning
+from eexit.reporting.plots import tradeoff_plot
+from eexit.reporting.results import write_results
+from eexit.reporting.wandb_report import log_tradeoff
+
+
+@dataclass
+class RunContext:
+    """What training a method needs: the config, data, loggers, folder, trained backbone,
+    the calibrator (``policy``) and the head factory (``head``)."""
+
+    cfg: object
+    dm: object
+    loggers: list
+    run_dir: Path
+    device: torch.device
+    backbone: torch.nn.Module | None = None
+    backbone_info: dict = field(default_factory=dict)
+    calibrator: object = None
+    head: object = None
+
+
+def run_experiment(cfg, run_dir: Path, overrides: list[str] | None = None) -> dict:
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    quiet_lightning()
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    torch.set_float32_matmul_precision("high")
+    dm = instantiate(cfg.data)
+    dm.setup()
+    loggers = build_loggers(cfg, run_dir)
+    ctx = RunContext(cfg, dm, loggers, run_dir, device_of(cfg.trainer.accelerator),
+                     calibrator=instantiate(cfg.policy), head=instantiate(cfg.head))
+    ctx.backbone, ctx.backbone_info = obtain_backbone(cfg, dm, loggers, ctx.device)
+    arch = ctx.backbone.arch
+    results: dict = {"dataset": dm.name, "backbone": arch, "method": cfg.method.name,
+                     "overrides": list(overrides or []), "seed": cfg.seed, "cost_unit": "MACs (fvcore, batch 1)",
+                     "backbone_test_acc": ctx.backbone_info["test_acc"], "backbone_val_acc": ctx.backbone_info["val_acc"],
+                     "backbone_source": ctx.backbone_info["source"]}
+    blocks = block_macs(ctx.backbone, dm.image_shape)
+    cum = cumulative(blocks)
+    results["backbone_macs"] = cum[-1]
+    results["blocks"] = [{"block": i, "name": n, "macs": m, "cumulative_macs": c, "cumulative_fraction": c / cum[-1]}
+                         for i, (n, m, c) in enumerate(zip(ctx.backbone.block_names, blocks, cum))]
+    for lg in loggers:
+        lg.log_metrics({"backbone/test_acc": results["backbone_test_acc"], "backbone/macs": float(cum[-1])})
+
+    series = run_method(ctx, results)
+    results["wall_seconds"] = time.perf_counter() - start
+    plot = tradeoff_plot(series, results["backbone_test_acc"], run_dir / "tradeoff.png",
+                         f"{dm.name} / {arch} / {cfg.method.name}") if series else None
+    write_results(run_dir, results)
+    log_tradeoff(wandb_run(loggers), series or {}, results, plot, run_dir / "results.json")
+    for lg in loggers:
+        lg.save()
+    print_summary(results, run_dir)
+    return results

@@ -1,0 +1,111 @@
+"""Loss objects an :class:`~eexit.training.module.EarlyExitModule` trains with.
+
+A loss receives :class:`LossInputs` (every exit's logits, the early exits' confidences,
+targets, sample indices and which exits are trained in this step) and returns a scalar.
+Optional hooks ``on_train_epoch_start(epoch)`` / ``on_train_epoch_end()`` are forwarded by
+the module. A loss that declares ``costs`` or ``num_train`` constructor parameters gets
+them filled by the pipeline (``eexit.pipeline.build.build_loss``). A new loss is a class
+here plus a ``method.loss`` entry in yaml.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from eexit.costs import ExitCosts
+from eexit.errors import EExitError
+from eexit.training.cost_aware import LOSSES, cost_aware_loss, per_sample_ce, v4_tags
+
+
+@dataclass
+class LossInputs:
+    logits: list[torch.Tensor]                  # every exit [B, K], the final (backbone) exit last
+    confidences: list[torch.Tensor | None]      # the early exits' learned confidences [B]
+    targets: torch.Tensor                       # [B] labels or backbone pseudo-labels
+    idx: torch.Tensor | None                    # [B] sample indices in the training split
+    trained: list[int]                          # exits whose parameters this step trains
+
+
+class ExitCrossEntropy(nn.Module):
+    """Sum of the trained exits' cross-entropies: the final exit when pretraining a backbone,
+    every head when training them non-boosted, one head per boosted stage."""
+
+    needs_confidence = False
+
+    def __init__(self, label_smoothing: float = 0.0):
+        super().__init__()
+        self.label_smoothing = float(label_smoothing)
+
+    def forward(self, inp: LossInputs) -> torch.Tensor:
+        return sum(F.cross_entropy(inp.logits[i], inp.targets, label_smoothing=self.label_smoothing)
+                   for i in inp.trained)
+
+
+COST_CONVENTIONS = ("cumulative", "own_head")
+
+
+class CostAwareLoss(nn.Module):
+    """EENets/PTEENet cost-aware loss (``eexit/training/cost_aware.py``).
+
+    Args:
+        version: v0 | v1 | v2 | v3 | v4.
+        lam: λ, the weight of the expected cost.
+        divide_by_exits: PTEENet's v2 divides the sum by the number of early exits.
+        two_stage_epochs: E > 0 trains with v0 for the first E epochs (EENets' ``--two-stage``).
+        cost_convention: ``cumulative`` (default): exit i costs the backbone up to it plus every
+            head evaluated on the way, the final exit 1 + all heads, the same numbers the
+            evaluation reports; ``own_head``: PTEENet's published rates, the backbone up to exit i
+            plus head i only, the final exit exactly 1.
+        v4_weighting: ``reference`` (EENets' code) | ``balanced`` (see ``v4_confidence_term``).
+        costs: the network's :class:`~eexit.costs.ExitCosts` (filled by the pipeline).
+        num_train: training samples (v4 keeps an exit tag per sample; batches carry indices).
+        seed: seeds v4's random first-epoch tags.
+    """
+
+    needs_confidence = True
+
+    def __init__(self, version: str = "v2", lam: float = 1.0, divide_by_exits: bool = False,
+                 two_stage_epochs: int = 0, cost_convention: str = "cumulative", v4_weighting: str = "reference",
+                 costs: ExitCosts | None = None, num_train: int = 0, seed: int = 0):
+        super().__init__()
+        if version not in LOSSES:
+            raise EExitError(f"method.loss.version={version} is unknown; choose one of {', '.join(LOSSES)}")
+        if cost_convention not in COST_CONVENTIONS:
+            raise EExitError(f"method.loss.cost_convention={cost_convention} is unknown; "
+                             f"choose one of {', '.join(COST_CONVENTIONS)}")
+        if costs is None:
+            raise ValueError("CostAwareLoss needs the network's exit costs (eexit.costs.exit_costs(net))")
+        self.version, self.lam, self.divide_by_exits = version, float(lam), bool(divide_by_exits)
+        self.two_stage_epochs, self.cost_convention, self.v4_weighting = int(two_stage_epochs), cost_convention, v4_weighting
+        fractions = costs.fractions if cost_convention == "cumulative" else costs.own_head_fractions
+        self.register_buffer("costs", fractions.float())
+        self.epoch = 0
+        if version == "v4":  # EENets' exit tags: one per training sample, fixed for an epoch, checkpointed
+            if num_train <= 0:
+                raise ValueError("loss v4 needs num_train (one exit tag per training sample)")
+            tags = torch.randint(0, self.costs.numel(), (num_train,), generator=torch.Generator().manual_seed(seed))
+            self.register_buffer("tags", tags)
+            self.register_buffer("next_tags", tags.clone())
+
+    def on_train_epoch_start(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self) -> None:
+        """v4: the tags written during this epoch are the ones the next epoch trains on."""
+        if self.version == "v4":
+            self.tags.copy_(self.next_tags)
+
+    def forward(self, inp: LossInputs) -> torch.Tensor:
+        logits, conf = [z.float() for z in inp.logits], [h.float() for h in inp.confidences]
+        y, tags = inp.targets, None
+        if self.version == "v4":  # also during a v0 warm-up, so v4 starts from the warm network's tags
+            if inp.idx is None:
+                raise ValueError("loss v4 needs batches with sample indices")
+            tags = self.tags[inp.idx]
+            self.next_tags[inp.idx] = v4_tags(per_sample_ce(logits, y).detach(), self.costs, self.lam)
+        version = "v0" if self.epoch < self.two_stage_epochs else self.version
+        return cost_aware_loss(version, logits, conf, self.costs, y, self.lam, self.divide_by_exits, tags,
+                               self.v4_weighting)

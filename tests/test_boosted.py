@@ -1,0 +1,168 @@
+"""BoostedTraining: one fit, head k trains on exactly the survivors of heads < k, everything
+else stays frozen, and a run resumed from a mid-stage checkpoint ends as an uninterrupted one."""
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from eexit.data.features import FeatureDataModule
+from eexit.exits import ClassPrecisionMargin
+from eexit.exits.rule import passes
+from eexit.models.early_exit import build_exit_net
+from eexit.models.heads import Conv1dHead
+from eexit.training import BoostedTraining, EarlyExitModule, ExitCrossEntropy
+from tests.conftest import TINY, compose_cfg
+
+ROOT = Path(__file__).resolve().parents[1]
+ATTACH, EPOCHS = [3, 5, 7], 2
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Digits and a ResNet20 trained for 2 epochs (through the pipeline's backbone stage)."""
+    from hydra.utils import instantiate
+
+    from eexit.pipeline.backbone import obtain_backbone
+    cache = tmp_path_factory.mktemp("boosted")
+    cfg = compose_cfg(TINY + [f"cache_dir={cache}"])
+    L.seed_everything(0, verbose=False)
+    dm = instantiate(cfg.data)
+    dm.setup()
+    backbone, _ = obtain_backbone(cfg, dm, [], torch.device("cpu"))
+    return dm, backbone, cache
+
+
+def boosted_fit(trained, callbacks=(), ckpt_path=None, max_epochs=None, min_pool=32):
+    dm, backbone, cache = trained
+    torch.manual_seed(0)
+    net = build_exit_net(backbone, ATTACH, functools.partial(Conv1dHead, width=16), 10)
+    module = EarlyExitModule(net, ExitCrossEntropy(), functools.partial(torch.optim.Adam, lr=1e-3),
+                             targets="backbone", prefix="boosted")
+    boost = BoostedTraining(ClassPrecisionMargin(margin=0.05), epochs_per_stage=EPOCHS, min_pool=min_pool)
+    data = FeatureDataModule(dm, backbone, ATTACH, cache_dir=cache, batch_size=128, seed=0)
+    trainer = L.Trainer(max_epochs=max_epochs or boost.max_epochs(3), accelerator="cpu", logger=False,
+                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                        enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
+                        callbacks=[boost, *callbacks])
+    trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+    return module, boost, data
+
+
+class Spy(L.Callback):
+    """Records, every epoch, the training indices served and a snapshot of the network."""
+
+    def __init__(self):
+        self.pools, self.states = [], []
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self.pools.append(trainer.train_dataloader.indices.clone())
+        self.states.append({k: v.clone() for k, v in pl_module.net.state_dict().items()})
+
+
+def test_stage_k_trains_on_the_survivors_of_earlier_heads_and_nothing_else_moves(trained):
+    spy = Spy()
+    module, boost, data = boosted_fit(trained, [spy])
+    net, thresholds = module.net.eval(), boost.thresholds
+    assert not torch.isnan(thresholds).any() and len(boost.stages) == 3 and len(spy.pools) == 3 * EPOCHS
+    feats = data.data["train"].feats
+    keep = torch.ones(len(data.data["train"].labels), dtype=torch.bool)
+    for k in range(3):
+        expected = keep.nonzero().squeeze(1)
+        for epoch in range(k * EPOCHS, (k + 1) * EPOCHS):   # every epoch of stage k serves exactly these samples
+            assert torch.equal(spy.pools[epoch], expected), (k, epoch)
+        assert boost.stages[k]["train_pool"] == len(expected)
+        with torch.no_grad():   # recomputed independently from the frozen head and its thresholds
+            out = net.heads[k](feats[k].float())
+        keep &= ~passes(out.logits.softmax(1).amax(1), out.logits.argmax(1), thresholds[k])
+    assert len(spy.pools[-1]) < len(spy.pools[0])
+    # through stage k only head k moves: the backbone (BN statistics included) and every other head stay put
+    final = module.net.state_dict()
+    for epoch in range(1, len(spy.states)):
+        k = epoch // EPOCHS
+        before, after = spy.states[epoch - 1], (spy.states[epoch] if epoch < len(spy.states) else final)
+        for name, value in before.items():
+            moving = name.startswith(f"heads.{k}.") or (epoch % EPOCHS == 0 and name.startswith(f"heads.{k - 1}."))
+            if not moving:
+                assert torch.equal(value, after[name]), (epoch, name)
+    assert any("running_mean" in n and n.startswith("backbone.") for n in final)
+
+
+def test_thresholds_equal_calibrating_the_trained_heads_in_sequence(trained):
+    """The stage-by-stage thresholds are CPM's on the final heads (what the evaluation recomputes)."""
+    from eexit.exits import CachedExits
+    module, boost, data = boosted_fit(trained)
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
+    val = CachedExits.cat(trainer.predict(module, dataloaders=data.loader("val")))
+    assert torch.equal(ClassPrecisionMargin(margin=0.05).thresholds(val), boost.thresholds)
+    assert torch.equal(boost.policy.thresholds, boost.thresholds)
+
+
+class Crash(L.Callback):
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch == self.epoch:
+            raise RuntimeError("simulated crash")
+
+
+@pytest.mark.parametrize("crash_at", [3, 2])   # 3: mid-stage 1 (resume from epoch 2); 2: at a stage boundary
+def test_resumed_run_ends_as_an_uninterrupted_one(trained, tmp_path, crash_at):
+    whole, whole_boost, _ = boosted_fit(trained)
+    ckpt = ModelCheckpoint(dirpath=tmp_path, filename="{epoch}", save_top_k=-1, save_on_train_epoch_end=True)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        boosted_fit(trained, [ckpt, Crash(crash_at)])
+    resumed, boost, _ = boosted_fit(trained, [ModelCheckpoint(dirpath=tmp_path / "again", save_on_train_epoch_end=True)],
+                                    ckpt_path=tmp_path / f"epoch={crash_at - 1}.ckpt")
+    assert torch.equal(boost.thresholds, whole_boost.thresholds)
+    strip = lambda stages: [{k: v for k, v in s.items() if k != "seconds"} for s in stages]  # noqa: E731
+    assert strip(boost.stages) == strip(whole_boost.stages)
+    for name, value in whole.net.state_dict().items():
+        assert torch.equal(value, resumed.net.state_dict()[name]), name
+
+
+def test_checkpoints_must_be_taken_at_the_end_of_training_epochs(trained, tmp_path):
+    with pytest.raises(ValueError, match="save_on_train_epoch_end=True"):
+        boosted_fit(trained, [ModelCheckpoint(dirpath=tmp_path, save_on_train_epoch_end=False)])
+
+
+def test_stages_with_too_few_survivors_are_skipped(trained):
+    module, boost, data = boosted_fit(trained, min_pool=1000)   # digits: 1077 training samples
+    trained_flags = [s["trained"] for s in boost.stages]
+    assert trained_flags[0] and len(trained_flags) == 3 and not all(trained_flags)
+    assert not torch.isnan(boost.thresholds).any()
+
+
+def test_features_on_disk_are_reused_by_another_process(trained, tmp_path):
+    dm, backbone, cache = trained
+    data = FeatureDataModule(dm, backbone, ATTACH, cache_dir=tmp_path)
+    data.setup()
+    assert len(data.extracted) == 3 * 5            # 3 splits x (3 blocks, final logits, labels)
+    files = sorted((tmp_path / "features").rglob("*.pt"))
+    stamps = [f.stat().st_mtime_ns for f in files]
+    weights = tmp_path / "backbone.pt"
+    torch.save(backbone.state_dict(), weights)
+    script = f"""
+import json, torch
+from eexit.data import DigitsDataModule
+from eexit.data.features import FeatureDataModule
+from eexit.models.backbones import cifar_resnet
+dm = DigitsDataModule(val_size=360, test_size=360, seed=0, crop_padding=2, flip=False, batch_size=64, eval_batch_size=512)
+data = FeatureDataModule(dm, cifar_resnet(20, weights={str(weights)!r}), {ATTACH}, cache_dir={str(tmp_path)!r})
+data.setup()
+print(json.dumps({{"extracted": data.extracted, "train": data.data["train"].feats[0].sum().item()}}))
+"""
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    other = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert other["extracted"] == []                # everything loaded from disk, nothing recomputed
+    assert other["train"] == pytest.approx(data.data["train"].feats[0].sum().item(), rel=1e-6)
+    assert [f.stat().st_mtime_ns for f in files] == stamps
