@@ -35,8 +35,8 @@ clean: clean-outputs ## also delete the backbone cache and the venv
 
 # ---- BTS-EE -------------------------------------------------------------------------------
 SMOKE := data=digits backbone=resnet20 data.batch_size=128 pretrain.epochs=15 \
-         method.head_train.epochs=5 method.head_train.batch_size=128 trainer.accelerator=cpu \
-         trainer.progress_bar=false logger.wandb.group=bts64-smoke
+         method.epochs=5 method.batch_size=128 trainer.accelerator=cpu \
+         trainer.enable_progress_bar=false group=bts64-smoke
 .PHONY: bts64 bts64-smoke reproduce-bts bench-latency bench export
 
 bts64: $(STAMP) ## BTS-EE 64-configuration sweep on CINIC-10 / ResNet18 (needs the data and a GPU)
@@ -62,21 +62,21 @@ bench: $(STAMP) ## framework vs plain PyTorch: training, all-exit eval, real ski
 PTEENET := experiment=pteenet_cifar10_resnet110,pteenet_cifar10_vgg19,pteenet_svhn_densenet121
 EENETS := experiment=eenets_cifar10_resnet20,eenets_cifar10_resnet110,eenets_svhn_resnet20
 DIGITS := data=digits backbone=resnet20 data.batch_size=128 pretrain.epochs=15 placement.num_exits=3 \
-          trainer.accelerator=cpu trainer.progress_bar=false
+          trainer.accelerator=cpu trainer.enable_progress_bar=false
 .PHONY: reproduce-pteenet reproduce-pteenet-smoke reproduce-eenets reproduce-eenets-smoke compare-smoke
 
 reproduce-pteenet: $(STAMP) ## PTEENet's three settings (CIFAR-10 ResNet-110 / VGG19-BN, SVHN DenseNet121; data + GPU)
 	$(PY) run.py -m $(PTEENET) $(ARGS)
 
 reproduce-pteenet-smoke: $(STAMP) ## the same three experiments on digits / ResNet20, CPU, minutes
-	$(PY) run.py -m $(PTEENET) $(DIGITS) placement.rule=linear ++head.options.depth=1 method.head_train.epochs=20 \
-	  ++method.loss.two_stage_epochs=10 logger.wandb.group=pteenet-smoke $(ARGS)
+	$(PY) run.py -m $(PTEENET) $(DIGITS) placement.rule=linear head.depth=1 method.epochs=20 \
+	  method.loss.two_stage_epochs=10 group=pteenet-smoke $(ARGS)
 
 reproduce-eenets: $(STAMP) ## EENets' three settings (CIFAR-10 ResNet-20 / 110, SVHN ResNet-20; data + GPU)
 	$(PY) run.py -m $(EENETS) $(ARGS)
 
 reproduce-eenets-smoke: $(STAMP) ## the same three experiments on digits / ResNet20, CPU, minutes
-	$(PY) run.py -m $(EENETS) $(DIGITS) ++method.epochs=15 logger.wandb.group=eenets-smoke $(ARGS)
+	$(PY) run.py -m $(EENETS) $(DIGITS) method.epochs=15 group=eenets-smoke $(ARGS)
 
-compare-smoke: $(STAMP) ## every regime (BTS-EE, non-boosted, PTEENet, EENets, linear) on digits in one figure
-	$(PY) run.py -m sweep=compare $(DIGITS) ++method.head_train.epochs=10 ++method.epochs=15 $(ARGS)
+compare-smoke: $(STAMP) ## every method (BTS-EE + non-boosted, PTEENet, EENets, linear) on digits in one figure
+	$(PY) run.py -m sweep=compare $(DIGITS) $(ARGS)

@@ -164,3 +164,42 @@ def test_summary_notes_heads_that_cost_too_much(capsys, tmp_path):
                                        "boosted": {"head_macs_fraction": 0.004}}}, tmp_path)
     out = capsys.readouterr().out
     assert "pteenet's heads cost 35% of the backbone's MACs" in out and "boosted's heads" not in out
+
+
+def test_backbone_cache_key_identifies_the_data(tmp_path):
+    """Two CIFAR-10 folders (or two user DataModules keeping the default name) never share a
+    cached backbone unless they hold the same images and labels."""
+    from eexit.data import CIFAR10DataModule
+    from eexit.data.base import ImageDataModule
+    from eexit.pipeline.backbone import backbone_spec
+    from eexit.pipeline.backbone_cache import cache_key
+    from tests.test_datasets import cifar_fixture
+    for name in ("a", "b", "c"):
+        cifar_fixture(tmp_path / name)
+    batch = tmp_path / "c" / "cifar-10-batches-py" / "data_batch_3"
+    entry = __import__("pickle").loads(batch.read_bytes())
+    entry["data"][0, 0] += 1                                     # one pixel of one image differs
+    batch.write_bytes(__import__("pickle").dumps(entry))
+    cfg = compose_cfg(["data=cifar10"])
+    keys = {n: cache_key(backbone_spec(cfg, CIFAR10DataModule(root=str(tmp_path / n), val_size=5))) for n in "abc"}
+    assert keys["a"] == keys["b"] != keys["c"]                  # same content shares; any change does not
+
+    class Mine(ImageDataModule):                                 # a user's DataModule, default name "base"
+        def __init__(self, shift, **kw):
+            super().__init__(**kw)
+            self.shift = shift
+
+        def read_splits(self):
+            x = (torch.arange(40 * 3 * 4 * 4) % 251 + self.shift).to(torch.uint8).view(40, 3, 4, 4)
+            return {"train": (x, torch.arange(40) % 10), "test": (x[:8], torch.arange(8) % 10)}
+    assert cache_key(backbone_spec(cfg, Mine(0, val_size=5))) != cache_key(backbone_spec(cfg, Mine(1, val_size=5)))
+
+
+def test_weights_for_another_backbone_say_which_keys_differ(tmp_path):
+    from eexit.models.backbones import cifar_resnet, resnet18
+    torch.save(cifar_resnet(20).state_dict(), tmp_path / "r20.pt")
+    assert cifar_resnet(20, weights=str(tmp_path / "r20.pt")) is not None
+    with pytest.raises(EExitError, match=r"does not fit resnet18: missing .* unexpected .*same backbone and classes"):
+        resnet18(weights=str(tmp_path / "r20.pt"))
+    with pytest.raises(EExitError, match=r"shape differs for blocks.10.fc.weight \(10, 64\) vs \(7, 64\)"):
+        cifar_resnet(20, num_classes=7, weights=str(tmp_path / "r20.pt"))

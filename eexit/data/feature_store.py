@@ -31,6 +31,12 @@ def state_digest(module: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
+def store_key(backbone: torch.nn.Module, images, dtype: torch.dtype) -> str:
+    """``<arch>-<weights digest>-<data fingerprint>-<dtype>``: what the stored features depend on."""
+    return f"{getattr(backbone, 'arch', 'backbone')}-{state_digest(backbone)[:16]}-{images.fingerprint()[:16]}" \
+           f"-{str(dtype).split('.')[-1]}"
+
+
 class FeatureStore:
     """One backbone + data + dtype: ``get`` what is stored, ``put`` what was computed."""
 

@@ -19,7 +19,7 @@ import lightning as L
 import torch
 
 from eexit.data.augment import normalize
-from eexit.data.feature_store import FeatureStore, state_digest
+from eexit.data.feature_store import FeatureStore, store_key
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
@@ -115,9 +115,7 @@ class FeatureDataModule(L.LightningDataModule):
         if self.cache_dir is None:
             got = self._extract(split, names)
         else:
-            key = f"{getattr(self.backbone, 'arch', 'backbone')}-{state_digest(self.backbone)[:16]}" \
-                  f"-{self.images.fingerprint()[:16]}-{str(self.dtype).split('.')[-1]}"
-            store = FeatureStore(self.cache_dir, key)
+            store = FeatureStore(self.cache_dir, store_key(self.backbone, self.images, self.dtype))
             got = store.get(split, names, rows)
             if len(got) < len(names):
                 with store.lock(split):   # another process may have built them meanwhile

@@ -9,11 +9,12 @@ HEAVY_HEADS = 0.10  # heads above this share of the backbone's MACs get a note i
 
 
 def quiet_lightning() -> None:
-    """Lightning prints device/tip banners for every Trainer; a run makes several."""
+    """Lightning prints device/tip banners for every Trainer; a run makes several. Frozen parts
+    (the backbone, finished heads) are in eval mode at the start of a fit on purpose."""
     for name in ("lightning.pytorch", "lightning.fabric", "lightning.pytorch.utilities.rank_zero"):
         logging.getLogger(name).setLevel(logging.WARNING)
     for msg in (".*log_every_n_steps.*", ".*LeafSpec.*", ".*does not have many workers.*",
-                ".*limit_val_batches.*", ".*torch.jit.*deprecated.*"):
+                ".*limit_val_batches.*", ".*torch.jit.*deprecated.*", ".*in eval mode at the start of training.*"):
         warnings.filterwarnings("ignore", message=msg)
 
 

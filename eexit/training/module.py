@@ -113,6 +113,9 @@ class EarlyExitModule(L.LightningModule):
         return ([o.logits if o else None for o in outs] + [final], [o.confidence if o else None for o in outs],
                 labels, idx)
 
+    def metric(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix else name
+
     def targets_for(self, logits: list, labels: torch.Tensor) -> torch.Tensor:
         return labels if self.targets == "labels" else logits[-1].argmax(1)
 
@@ -122,7 +125,7 @@ class EarlyExitModule(L.LightningModule):
         logits, conf, labels, idx = self.exit_outputs(batch, heads)
         y = self.targets_for(logits, labels)
         loss = self.loss(LossInputs(logits, conf, y, idx, self.trained_exits))
-        self.log(f"{self.prefix}/train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
+        self.log(self.metric("train/loss"), loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
         return loss
 
     def _log_accuracy(self, batch, split: str, metrics: nn.ModuleList) -> None:
@@ -130,7 +133,7 @@ class EarlyExitModule(L.LightningModule):
         for i, (z, acc) in enumerate(zip(logits, metrics)):
             acc(z, labels)
             name = "final" if i == self.net.num_exits else f"exit{i}"
-            self.log(f"{self.prefix}/{split}/acc/{name}", acc, on_step=False, on_epoch=True, batch_size=len(labels))
+            self.log(self.metric(f"{split}/acc/{name}"), acc, on_step=False, on_epoch=True, batch_size=len(labels))
 
     def validation_step(self, batch, batch_idx):
         self._log_accuracy(batch, "val", self.val_acc)
