@@ -39,7 +39,7 @@ from eexit.models.backbones import build_backbone  # noqa: E402
 from eexit.models.early_exit import EarlyExitNet  # noqa: E402
 from eexit.pipeline.summary import quiet_lightning  # noqa: E402
 from eexit.training import ChannelsLast, EarlyExitModule, ExitCrossEntropy  # noqa: E402
-from eexit.training.module import predict_exits  # noqa: E402
+from eexit.training import predict_exits  # noqa: E402
 
 GPU = torch.cuda.is_available()
 DEVICE = torch.device("cuda" if GPU else "cpu")

@@ -38,7 +38,7 @@ from eexit.models.early_exit import EarlyExitNet  # noqa: E402
 from eexit.models.fold import fold_batchnorm  # noqa: E402
 from eexit.models.heads import build_head  # noqa: E402
 from eexit.placement import place_by_rule  # noqa: E402
-from eexit.training.module import predict_exits  # noqa: E402
+from eexit.training import predict_exits  # noqa: E402
 
 MIXES = {"early-heavy": [0.6, 0.2, 0.1], "balanced": [0.3, 0.2, 0.2], "late": [0.1, 0.1, 0.2]}
 BUCKETS = [64, 128, 256, 384, 512, 640, 768, 896, 1024]

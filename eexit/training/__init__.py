@@ -3,6 +3,7 @@ from eexit.training.boosted import BoostedTraining
 from eexit.training.callbacks import ChannelsLast, Compile
 from eexit.training.losses import CostAwareLoss, ExitCrossEntropy, LossInputs
 from eexit.training.module import EarlyExitModule, set_trainable
+from eexit.training.predict import predict_exits
 
 __all__ = ["BoostedTraining", "ChannelsLast", "Compile", "CostAwareLoss", "EarlyExitModule", "ExitCrossEntropy",
-           "LossInputs", "set_trainable"]
+           "LossInputs", "predict_exits", "set_trainable"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import lightning as L
 import torch
 import torchmetrics
+from lightning.pytorch.trainer.states import TrainerFn
 from torch import nn
 
 from eexit.data.features import FeatureBatch
@@ -129,11 +130,16 @@ class EarlyExitModule(L.LightningModule):
         return loss
 
     def _log_accuracy(self, batch, split: str, metrics: nn.ModuleList) -> None:
-        logits, _, labels, _ = self.exit_outputs(batch)
-        for i, (z, acc) in enumerate(zip(logits, metrics)):
-            acc(z, labels)
+        """Per-exit accuracy against the labels: during a fit, of the exits being trained (a boosted
+        stage validates its own head); in ``trainer.validate``/``test``, of every exit."""
+        fitting = self.trainer.state.fn == TrainerFn.FITTING
+        exits = self.trained_exits if fitting else range(self.net.num_exits + 1)
+        logits, _, labels, _ = self.exit_outputs(batch, [i for i in exits if i < self.net.num_exits])
+        for i in exits:
+            metrics[i](logits[i], labels)
             name = "final" if i == self.net.num_exits else f"exit{i}"
-            self.log(self.metric(f"{split}/acc/{name}"), acc, on_step=False, on_epoch=True, batch_size=len(labels))
+            self.log(self.metric(f"{split}/acc/{name}"), metrics[i], on_step=False, on_epoch=True,
+                     batch_size=len(labels))
 
     def validation_step(self, batch, batch_idx):
         self._log_accuracy(batch, "val", self.val_acc)
@@ -167,29 +173,3 @@ class EarlyExitModule(L.LightningModule):
         scheduler = self.scheduler(optimizer, epochs=self.schedule_epochs or epochs, steps_per_epoch=steps)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
-
-class _OneLoader:
-    """A list of batches as one loader (``trainer.predict`` reads a bare list as many loaders)."""
-
-    def __init__(self, batches: list):
-        self.batches = batches
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __iter__(self):
-        return iter(self.batches)
-
-
-def predict_exits(net: EarlyExitNet, loader, accelerator: str = "auto") -> CachedExits:
-    """Every exit's output over ``loader`` (image batches, or a list of them), through
-    ``trainer.predict``: the cached evaluation's pass, for code outside a run (benchmarks, scripts)."""
-    if isinstance(loader, (list, tuple)):
-        loader = _OneLoader(list(loader))
-    trainer = L.Trainer(accelerator=accelerator, devices=1, logger=False, enable_progress_bar=False,
-                        enable_model_summary=False)
-    was_training = net.training
-    module = EarlyExitModule(net, nn.Identity(), optimizer=None)
-    outputs = trainer.predict(module, dataloaders=loader)
-    net.train(was_training)
-    return CachedExits.cat(outputs).cpu()
