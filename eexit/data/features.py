@@ -11,7 +11,6 @@ the frozen backbone on every access (slow, same results; for comparison and test
 from __future__ import annotations
 
 import logging
-import math
 import time
 from typing import Callable, NamedTuple
 
@@ -20,6 +19,7 @@ import torch
 
 from eexit.data.augment import normalize
 from eexit.data.feature_store import FeatureStore, store_key
+from eexit.data.loader import IndexedLoader
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
@@ -33,40 +33,6 @@ class FeatureBatch(NamedTuple):
     final: torch.Tensor
     labels: torch.Tensor
     idx: torch.Tensor
-
-
-class IndexedLoader:
-    """Batches ``make(indices)`` over ``indices``, reshuffled every epoch from ``(seed, epoch)``.
-
-    Lightning calls ``sampler.set_epoch(e)`` before every epoch, so the order follows the
-    trainer's epoch (a resumed run draws what an uninterrupted one would); epochs count from
-    ``epoch_offset`` (the epoch a boosted stage's pool was set)."""
-
-    def __init__(self, make: Callable, indices: torch.Tensor, batch_size: int, shuffle: bool = False,
-                 seed: int = 0, epoch_offset: int = 0):
-        self.make, self.indices, self.batch_size = make, indices, int(batch_size)
-        self.shuffle, self.seed, self.epoch_offset, self.epoch = shuffle, seed, epoch_offset, 0
-
-    batch_sampler = None   # Lightning looks for both; this loader batches by itself
-
-    @property
-    def sampler(self) -> "IndexedLoader":
-        return self
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = max(0, epoch - self.epoch_offset)
-
-    def __len__(self) -> int:
-        return math.ceil(self.indices.numel() / self.batch_size)
-
-    def __iter__(self):
-        gen = torch.Generator().manual_seed(self.seed * 7919 + self.epoch)
-        self.epoch += 1
-        idx = self.indices
-        if self.shuffle:
-            idx = idx[torch.randperm(idx.numel(), generator=gen).to(idx.device)]
-        for i in range(len(self)):
-            yield self.make(idx[i * self.batch_size:(i + 1) * self.batch_size])
 
 
 class FeatureDataModule(L.LightningDataModule):
@@ -95,6 +61,7 @@ class FeatureDataModule(L.LightningDataModule):
         self.extracted: list[str] = []            # "<split>/<name>" computed by this instance (not loaded)
         self.train_pool: torch.Tensor | None = None   # None: every training sample
         self.pool_since = 0                            # epoch the pool was set (its epochs count from 0)
+        self.train_blocks: list[int] | None = None    # attach positions training reads (None: all)
 
     # -- building ---------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
@@ -164,28 +131,32 @@ class FeatureDataModule(L.LightningDataModule):
     def num_samples(self, split: str) -> int:
         return len(self._labels(split))
 
-    def _make(self, split: str) -> Callable[[torch.Tensor], object]:
+    def _make(self, split: str, blocks: list[int] | None) -> Callable[[torch.Tensor], object]:
         if not self.store:
             (x, y), mean, std = self.images.splits[split], self.images.mean_t, self.images.std_t
             return lambda b: (normalize(x.index_select(0, b), mean, std), y[b], b)
         d = self.data[split]
-        return lambda b: FeatureBatch([f.index_select(0, b).float() for f in d.feats], d.final[b], d.labels[b], b)
+        keep = range(len(d.feats)) if blocks is None else blocks
+        return lambda b: FeatureBatch([f.index_select(0, b).float() if i in keep else None for i, f in enumerate(d.feats)],
+                                      d.final[b], d.labels[b], b)
 
     def loader(self, split: str, indices: torch.Tensor | None = None, shuffle: bool = False,
-               batch_size: int | None = None, epoch_offset: int = 0) -> IndexedLoader:
-        """Batches of ``split`` (all samples, or ``indices``), in order unless ``shuffle``."""
+               batch_size: int | None = None, epoch_offset: int = 0, blocks: list[int] | None = None) -> IndexedLoader:
+        """Batches of ``split`` (all samples, or ``indices``), in order unless ``shuffle``; ``blocks``:
+        the attach positions to gather features of (the others are ``None``; default all)."""
         labels = self._labels(split)
         idx = torch.arange(len(labels), device=labels.device) if indices is None else indices.to(labels.device)
-        return IndexedLoader(self._make(split), idx, batch_size or self.eval_batch_size, shuffle, self.seed,
+        return IndexedLoader(self._make(split, blocks), idx, batch_size or self.eval_batch_size, shuffle, self.seed,
                              epoch_offset)
 
-    def set_train_pool(self, indices: torch.Tensor | None, since_epoch: int) -> None:
-        """Serve only ``indices`` of the training split from epoch ``since_epoch`` on."""
+    def set_train_pool(self, indices: torch.Tensor | None, since_epoch: int, blocks: list[int] | None = None) -> None:
+        """Serve only ``indices`` of the training split, and the features of ``blocks``, from epoch ``since_epoch`` on."""
         self.train_pool, self.pool_since = (None if indices is None else indices.cpu()), int(since_epoch)
+        self.train_blocks = None if blocks is None else list(blocks)
 
     def train_dataloader(self):
         return self.loader("train", self.train_pool, shuffle=True, batch_size=self.batch_size,
-                           epoch_offset=self.pool_since)
+                           epoch_offset=self.pool_since, blocks=self.train_blocks)
 
     def val_dataloader(self):
         return self.loader("val")
@@ -194,7 +165,7 @@ class FeatureDataModule(L.LightningDataModule):
         return self.loader("test")
 
     def state_dict(self) -> dict:
-        return {"train_pool": self.train_pool, "pool_since": self.pool_since}
+        return {"train_pool": self.train_pool, "pool_since": self.pool_since, "train_blocks": self.train_blocks}
 
     def load_state_dict(self, state: dict) -> None:
-        self.set_train_pool(state["train_pool"], state["pool_since"])
+        self.set_train_pool(state["train_pool"], state["pool_since"], state["train_blocks"])

@@ -1,4 +1,4 @@
-"""An iterable of augmented, normalised batches over in-memory uint8 images.
+"""Iterables of batches over in-memory tensors: augmented, normalised images, or any indexed source.
 
 Lightning accepts any iterable with ``__len__`` as a dataloader. Holding the whole
 dataset as one uint8 tensor (on the CPU, or on the GPU when it fits) and slicing
@@ -7,6 +7,7 @@ batches from a permutation avoids per-sample Python work entirely.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 
@@ -92,3 +93,37 @@ class TensorBatchLoader:
             if self.flip:
                 flips.append(flip_flags(size, gen))
         return tuple(torch.cat(d) if d else None for d in (dys, dxs, flips))
+
+
+class IndexedLoader:
+    """Batches ``make(indices)`` over ``indices``, reshuffled every epoch from ``(seed, epoch)``.
+
+    Lightning calls ``sampler.set_epoch(e)`` before every epoch, so the order follows the
+    trainer's epoch (a resumed run draws what an uninterrupted one would); epochs count from
+    ``epoch_offset`` (the epoch a boosted stage's pool was set)."""
+
+    def __init__(self, make: Callable, indices: torch.Tensor, batch_size: int, shuffle: bool = False,
+                 seed: int = 0, epoch_offset: int = 0):
+        self.make, self.indices, self.batch_size = make, indices, int(batch_size)
+        self.shuffle, self.seed, self.epoch_offset, self.epoch = shuffle, seed, epoch_offset, 0
+
+    batch_sampler = None   # Lightning looks for both; this loader batches by itself
+
+    @property
+    def sampler(self) -> "IndexedLoader":
+        return self
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = max(0, epoch - self.epoch_offset)
+
+    def __len__(self) -> int:
+        return math.ceil(self.indices.numel() / self.batch_size)
+
+    def __iter__(self):
+        gen = torch.Generator().manual_seed(self.seed * 7919 + self.epoch)
+        self.epoch += 1
+        idx = self.indices
+        if self.shuffle:
+            idx = idx[torch.randperm(idx.numel(), generator=gen).to(idx.device)]
+        for i in range(len(self)):
+            yield self.make(idx[i * self.batch_size:(i + 1) * self.batch_size])

@@ -131,17 +131,19 @@ class BoostedTraining(L.Callback):
             trainer.should_stop = True
             return
         self._freeze_all_but(module, k)
-        trainer.datamodule.set_train_pool(self.alive_train.nonzero().squeeze(1), since_epoch=self.stage_start)
+        blocks = None if getattr(module.loss, "needs_all_exits", False) else [k]   # only head k's features are read
+        trainer.datamodule.set_train_pool(self.alive_train.nonzero().squeeze(1), self.stage_start, blocks)
 
     def _finish(self, trainer, module: EarlyExitModule, trained: bool) -> None:
         """Calibrate head k on the validation survivors, freeze it, drop the samples it exits."""
         k, dm = self.stage, trainer.datamodule
         set_trainable(module.net.heads[k], False)
-        val = collect(trainer, module, dm.loader("val", batch_size=self.batch_size), list(range(k + 1)))
+        val = collect(trainer, module, dm.loader("val", batch_size=self.batch_size, blocks=list(range(k + 1))),
+                      list(range(k + 1)))
         self.thresholds[k] = self.calibrator.thresholds(val, fixed=self.thresholds[:k + 1])[k]
         score = self.calibrator.score
         leave_val = passes(val.scores(score)[k], val.head_pred[k], self.thresholds[k])
-        train = collect(trainer, module, dm.loader("train", batch_size=self.batch_size), [k])
+        train = collect(trainer, module, dm.loader("train", batch_size=self.batch_size, blocks=[k]), [k])
         leave_train = passes(train.scores(score)[0], train.head_pred[0], self.thresholds[k])
         now = time.perf_counter()
         self.stages.append({"head": k, "trained": trained, "train_pool": int(self.alive_train.sum()),

@@ -34,6 +34,7 @@ class ExitCrossEntropy(nn.Module):
     every head when training them non-boosted, one head per boosted stage."""
 
     needs_confidence = False
+    needs_all_exits = False   # only the trained exits' logits are computed
 
     def __init__(self, label_smoothing: float = 0.0):
         super().__init__()
@@ -66,6 +67,7 @@ class CostAwareLoss(nn.Module):
     """
 
     needs_confidence = True
+    needs_all_exits = True   # the mixture runs through every exit
 
     def __init__(self, version: str = "v2", lam: float = 1.0, divide_by_exits: bool = False,
                  two_stage_epochs: int = 0, cost_convention: str = "cumulative", v4_weighting: str = "reference",
