@@ -158,8 +158,8 @@ class FeatureDataModule(L.LightningDataModule):
         return self.loader("train", self.train_pool, shuffle=True, batch_size=self.batch_size,
                            epoch_offset=self.pool_since, blocks=self.train_blocks)
 
-    def val_dataloader(self):
-        return self.loader("val")
+    def val_dataloader(self):   # validation during a fit reads the trained heads' blocks only
+        return self.loader("val", blocks=self.train_blocks)
 
     def test_dataloader(self):
         return self.loader("test")

@@ -105,6 +105,9 @@ class BoostedTraining(L.Callback):
         if trainer.current_epoch == self.stage_start and self.stage > 0:
             trainer.strategy.setup_optimizers(trainer)   # fresh optimizer and schedule over the new pool
 
+    def on_fit_end(self, trainer, pl_module):
+        trainer.datamodule.set_train_pool(None, 0)   # every sample and block again, for whatever comes next
+
     def on_train_epoch_end(self, trainer, pl_module):
         if self.stage >= pl_module.net.num_exits or \
                 trainer.current_epoch + 1 - self.stage_start < self.epochs_per_stage:
