@@ -69,8 +69,8 @@ reproduce-pteenet: $(STAMP) ## PTEENet's three settings (CIFAR-10 ResNet-110 / V
 	$(PY) run.py -m $(PTEENET) $(ARGS)
 
 reproduce-pteenet-smoke: $(STAMP) ## the same three experiments on digits / ResNet20, CPU, minutes
-	$(PY) run.py -m $(PTEENET) $(DIGITS) placement.rule=linear head.depth=1 method.epochs=20 \
-	  method.loss.two_stage_epochs=10 group=pteenet-smoke $(ARGS)
+	$(PY) run.py -m $(PTEENET) $(DIGITS) placement.rule=linear ++head.depth=1 method.epochs=20 \
+	  ++method.loss.two_stage_epochs=10 group=pteenet-smoke $(ARGS)
 
 reproduce-eenets: $(STAMP) ## EENets' three settings (CIFAR-10 ResNet-20 / 110, SVHN ResNet-20; data + GPU)
 	$(PY) run.py -m $(EENETS) $(ARGS)

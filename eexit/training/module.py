@@ -90,6 +90,9 @@ class EarlyExitModule(L.LightningModule):
         if hasattr(self.loss, "on_train_epoch_start"):
             self.loss.on_train_epoch_start(self.current_epoch)
 
+    def on_validation_epoch_start(self) -> None:   # also before the first epoch (sanity check)
+        self.trained_exits = self._trained_exits()
+
     def on_train_epoch_end(self) -> None:
         if hasattr(self.loss, "on_train_epoch_end"):
             self.loss.on_train_epoch_end()
