@@ -27,21 +27,23 @@ log = logging.getLogger("eexit")
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
     from eexit.pipeline import run_experiment
+    from eexit.pipeline.summary import print_summary
 
     hc = HydraConfig.get()
-    failed = True
+    run_dir, failed = Path(hc.runtime.output_dir), True
     try:
-        results = run_experiment(cfg, Path(hc.runtime.output_dir), list(hc.overrides.task))
+        results = run_experiment(cfg, run_dir, list(hc.overrides.task))
         failed = False
-        return results.get("backbone_test_acc")
     except EExitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         if hc.mode.name == "MULTIRUN":  # keep the sweep going; the job's folder records the failure
-            (Path(hc.runtime.output_dir) / "FAILED").write_text(f"{exc}\n")
+            (run_dir / "FAILED").write_text(f"{exc}\n")
             return None
         sys.exit(2)
     finally:
         finish_wandb(failed)
+    print_summary(results, run_dir)   # last, after the loggers have said their goodbyes
+    return results.get("backbone_test_acc")
 
 
 if __name__ == "__main__":

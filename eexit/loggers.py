@@ -43,8 +43,12 @@ def wandb_logger(save_dir: str, mode: str = "auto", project: str = "eexit", enti
     if mode != "disabled":
         log.info("W&B mode: %s%s", mode, " (no credentials; sync later with `wandb sync <run>/wandb/offline-run-*`)"
                  if mode == "offline" else "")
-    return WandbLogger(save_dir=save_dir, project=project, entity=entity or None, group=group or None,
-                       name=name or None, job_type=job_type, tags=list(tags or []), mode=mode, log_model=False)
+    import wandb
+    logger = WandbLogger(save_dir=save_dir, project=project, entity=entity or None, group=group or None,
+                         name=name or None, job_type=job_type, tags=list(tags or []), mode=mode, log_model=False,
+                         settings=wandb.Settings(silent=True))   # eexit prints the summary and the sync hint
+    logger._wandb_init.pop("anonymous", None)   # Lightning 2.6 always passes anonymous=None; wandb 0.31 warns about it
+    return logger
 
 
 def wandb_run(loggers):

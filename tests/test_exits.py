@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from eexit.evaluation import headline, operating_point, pareto_front, simulate
-from eexit.exits import CachedExits, ExitPolicy
+from eexit.exits import CachedExits, ClassPrecisionMargin, ExitPolicy, GlobalThreshold
 from eexit.exits.cpm import INF, calibrate_cpm, class_precision, cpm_head_thresholds, target_precision
 from eexit.models.backbones import build_backbone
 from eexit.models.early_exit import EarlyExitNet
@@ -227,3 +227,27 @@ def test_exported_stages_infer_like_the_network(tmp_path, fold):
         assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
     assert 0 < (reference.infer(x, policy)[1] < 3).sum() < 9                      # some exit, some reach the end
     assert sorted(p.name for p in (tmp_path / "exp").iterdir()) == ["exits.json"] + [f"stage{i}.pt2" for i in range(4)]
+
+
+def cached_case(seed, n=300):
+    gen = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 4, (n,), generator=gen)
+    logits = torch.randn(3, n, 4, generator=gen) * 2
+    logits[:, torch.arange(n), labels] += torch.tensor([1.0, 2.0, 3.0]).view(3, 1)   # deeper exits are better
+    return CachedExits(logits, torch.full((2, n), float("nan")), labels)
+
+
+@pytest.mark.parametrize("make", [lambda: ClassPrecisionMargin(margin=0.02, min_support=1),
+                                  lambda: GlobalThreshold("max_softmax", 0.9)], ids=["cpm", "global"])
+def test_curves_span_from_the_backbone_to_the_first_exit(make):
+    """Every policy's curve reaches the backbone's own accuracy at its strict end (no sample exits, at
+    the cost of the backbone plus every head) and, at the other end, sends (nearly) everyone out first."""
+    from eexit.evaluation import curve
+    calibrator, val, test = make(), cached_case(0), cached_case(1)
+    costs = torch.tensor([0.3, 0.6, 1.05])
+    points = curve(test, calibrator.score, calibrator.settings(val), calibrator.thresholds_fn(val), costs)
+    strict = [p for p in points if p["exit_fractions"][-1] == 1.0]
+    assert strict and strict[0]["test_acc"] == pytest.approx(float((test.backbone_pred == test.labels).double().mean()))
+    assert strict[0]["cost_fraction"] == pytest.approx(1.05)
+    assert max(p["exit_fractions"][0] for p in points) >= 0.9
+    assert len({round(p["cost_fraction"], 6) for p in points}) >= 5        # and points in between

@@ -156,14 +156,24 @@ def test_feature_cache_equals_uncached_path(tmp_path, cache):
         assert p["cost_fraction"] == pytest.approx(q["cost_fraction"], abs=0.01)
 
 
-def test_summary_notes_heads_that_cost_too_much(capsys, tmp_path):
+def test_summary_explains_itself(capsys, tmp_path):
     from eexit.pipeline.summary import print_summary
-    base = {"dataset": "digits", "backbone": "resnet20", "backbone_test_acc": 0.98, "backbone_macs": 41e6,
-            "headlines": {}}
-    print_summary({**base, "regimes": {"pteenet": {"head_macs_fraction": 0.35},
-                                       "boosted": {"head_macs_fraction": 0.004}}}, tmp_path)
+    base = {"dataset": "digits", "backbone": "resnet20", "backbone_test_acc": 0.98, "backbone_macs": 41e6}
+    point = {"setting": 0.02, "test_acc": 0.97, "cost_fraction": 0.4}
+    headline = {"drop_1pt": None, "drop_2pt": {"cost_reduction": -0.05, "test_acc": 0.975},
+                "drop_5pt": {"cost_reduction": 0.6, "test_acc": 0.94}}
+    stages = [{"head": 0, "trained": True, "train_pool": 1077, "train_exited": 1077},
+              {"head": 1, "trained": False, "train_pool": 0, "train_exited": 0}]
+    regime = {"operating_point": point, "headline": headline, "exit_val_acc": [0.961, 0.1, 0.986]}
+    print_summary({**base, "regimes": {"pteenet": {**regime, "head_macs_fraction": 0.35},
+                                       "boosted": {**regime, "head_macs_fraction": 0.004, "stages": stages}}},
+                  tmp_path)
     out = capsys.readouterr().out
     assert "pteenet's heads cost 35% of the backbone's MACs" in out and "boosted's heads" not in out
+    assert "≤1 pt: none | ≤2 pt: no saving (5.0% more compute) at 97.50% | ≤5 pt: 60.0% less compute at 94.00%" in out
+    assert "exits' validation accuracy 96.1% / untrained" in out and "96.1% / 10.0%" in out   # pteenet: trained
+    assert "boosted heads 1 had no training samples left: the earlier heads exit 1077 of 1077" in out
+    assert out.strip().splitlines()[-1].startswith("[eexit] results:")
 
 
 def test_backbone_cache_key_identifies_the_data(tmp_path):

@@ -3,11 +3,15 @@
 Every calibrator has one scalar knob (a global threshold T, or the CPM margin m):
 ``setting`` is the value the config asks for, ``settings(val)`` the values the
 trade-off curve sweeps, and ``thresholds_fn(val, fixed)`` calibrates for any value.
+The sweep always spans the whole range: from "no sample exits" (the backbone's own
+accuracy, at the cost of the backbone plus every head) to "every sample leaves at the
+first exit that will take it", so a headline exists wherever any setting reaches it.
 Rows of ``fixed`` that are not NaN are kept as they are (heads BTS-EE has frozen).
 A new policy is a class with these members plus a yaml in ``conf/policy/``.
 """
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
 import torch
@@ -55,7 +59,7 @@ class GlobalThreshold(Calibrator):
         self.sweep = tuple(sweep) if sweep else GLOBAL_SETTINGS
 
     def settings(self, val=None):
-        values = set(self.sweep) | {self.setting}
+        values = set(self.sweep) | {self.setting, 0.0, math.inf}   # 0: everyone at the first exit; inf: nobody
         if val is not None and val.num_exits:
             q = torch.linspace(0.05, 0.95, 19)
             values |= {round(float(v), 6) for v in val.scores(self.score).flatten().float().quantile(q)}
@@ -93,7 +97,7 @@ class ClassPrecisionMargin(Calibrator):
         self.calibrate_on, self.min_support, self.margins = calibrate_on, int(min_support), tuple(margins)
 
     def settings(self, val=None):
-        return sorted(set(self.margins) | {self.setting})
+        return sorted(set(self.margins) | {self.setting, -math.inf, math.inf})   # -inf: nobody exits
 
     def thresholds_fn(self, val, fixed=None):
         scores = val.scores(self.score)

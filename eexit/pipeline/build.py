@@ -6,6 +6,7 @@ what a config cannot know: the run folder, the epochs of each fit, ``precision: 
 from __future__ import annotations
 
 import inspect
+import sys
 from pathlib import Path
 
 import lightning as L
@@ -35,10 +36,16 @@ def make_trainer(cfg, loggers: list, max_epochs: int, callbacks: list | None = N
     """The ``trainer`` group instantiated for one fit (the run's loggers are shared by every fit)."""
     tcfg = cfg.trainer
     callbacks = build_callbacks(cfg) + list(callbacks or [])
-    if not tcfg.get("enable_progress_bar", True):   # Lightning refuses a progress-bar callback then
+    bar = progress_bar(tcfg.get("enable_progress_bar", "auto"))
+    if not bar:   # Lightning refuses a progress-bar callback then
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     return instantiate(tcfg, precision=resolve_precision(tcfg.precision, tcfg.accelerator), max_epochs=max_epochs,
-                       logger=loggers or False, callbacks=callbacks, **overrides)
+                       logger=loggers or False, callbacks=callbacks, enable_progress_bar=bar, **overrides)
+
+
+def progress_bar(setting) -> bool:
+    """``auto``: bars on a terminal only; a log file gets one line per training stage instead."""
+    return sys.stdout.isatty() if setting == "auto" else bool(setting)
 
 
 def build_loggers(cfg, run_dir: Path) -> list:

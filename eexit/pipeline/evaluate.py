@@ -31,6 +31,7 @@ def evaluate_regime(ctx, net, costs: ExitCosts, val: CachedExits, test: CachedEx
     point = {"setting": calib.setting, **evaluate(test, calib.score, thresholds, fractions)}
     policy = ExitPolicy(calib.score, thresholds)
     regime = {"head": head_kind(ctx.head), "exits": costs.to_rows(net.backbone.block_names), "attach": list(net.attach),
+              "exit_val_acc": exit_accuracy(val), "exit_test_acc": exit_accuracy(test),
               "head_macs_fraction": sum(costs.head_macs) / costs.backbone_macs,
               "curve": points, "pareto_front": pareto_front(points),
               "headline": headline(points, ctx.backbone_info["test_acc"]),
@@ -44,6 +45,11 @@ def evaluate_regime(ctx, net, costs: ExitCosts, val: CachedExits, test: CachedEx
         lg.log_metrics({f"{name}/test_acc": point["test_acc"], f"{name}/cost_fraction": point["cost_fraction"],
                         f"{name}/agreement": point["agreement"]})
     return regime
+
+
+def exit_accuracy(cached: CachedExits) -> list[float]:
+    """Each exit's accuracy on every sample of the split (the heads', then the backbone's)."""
+    return (cached.logits.argmax(2) == cached.labels).double().mean(1).tolist()
 
 
 @torch.no_grad()

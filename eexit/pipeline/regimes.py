@@ -9,6 +9,7 @@ networks train on images. BTS-EE also trains the same heads without the callback
 """
 from __future__ import annotations
 
+import logging
 import time
 
 import torch
@@ -25,6 +26,7 @@ from eexit.pipeline.evaluate import compare, evaluate_regime, publish
 from eexit.placement import resolve_placement
 from eexit.training.module import EarlyExitModule
 
+log = logging.getLogger(__name__)
 EVAL_BATCH = 1024
 
 
@@ -79,6 +81,9 @@ def train_regime(ctx, name: str, data: FeatureDataModule | None, boosted: bool) 
         trainer.fit(module, datamodule=data)
         loaders = data.loader("val", batch_size=EVAL_BATCH), data.loader("test", batch_size=EVAL_BATCH)
     extra = {"train_seconds": time.perf_counter() - start}
+    last = trainer.callback_metrics.get(f"{name}/train/loss")
+    log.info("%s: trained %d epochs in %.1f s%s", name, trainer.current_epoch, extra["train_seconds"],
+             "" if last is None else f", final train loss {float(last):.3f}")
     val, test = (predicted(trainer, module, loader) for loader in loaders)
     if boosted:
         extra["stages"] = callbacks[0].stages

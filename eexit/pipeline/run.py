@@ -19,7 +19,7 @@ from eexit.loggers import wandb_run
 from eexit.pipeline.backbone import obtain_backbone
 from eexit.pipeline.build import build_loggers, device_of
 from eexit.pipeline.regimes import run_method
-from eexit.pipeline.summary import print_summary, quiet_lightning
+from eexit.pipeline.summary import quiet_lightning
 from eexit.reporting.plots import tradeoff_plot
 from eexit.reporting.results import write_results
 from eexit.reporting.wandb_report import log_tradeoff
@@ -75,5 +75,4 @@ def run_experiment(cfg, run_dir: Path, overrides: list[str] | None = None) -> di
     log_tradeoff(wandb_run(loggers), series or {}, results, plot, run_dir / "results.json")
     for lg in loggers:
         lg.save()
-    print_summary(results, run_dir)
     return results

@@ -18,19 +18,52 @@ def quiet_lightning() -> None:
         warnings.filterwarnings("ignore", message=msg)
 
 
+def headline_text(head: dict) -> str:
+    parts = []
+    for drop, point in head.items():
+        d = drop.replace("drop_", "≤").replace("pt", " pt")
+        if point is None:
+            parts.append(f"{d}: none")
+        else:
+            saved = 100 * point["cost_reduction"]
+            what = f"{saved:.1f}% less compute" if saved > 0 else f"no saving ({-saved:.1f}% more compute)"
+            parts.append(f"{d}: {what} at {100 * point['test_acc']:.2f}%")
+    return " | ".join(parts)
+
+
+def exits_text(regime: dict) -> str:
+    """Each head's validation accuracy; boosted heads a stage skipped say so."""
+    skipped = {s["head"] for s in regime.get("stages", []) if not s["trained"]}
+    accs = regime.get("exit_val_acc", [])[:-1]
+    return " / ".join("untrained" if i in skipped else f"{100 * a:.1f}%" for i, a in enumerate(accs))
+
+
+def notes(name: str, regime: dict) -> list[str]:
+    out = []
+    skipped = [s for s in regime.get("stages", []) if not s["trained"]]
+    if skipped:
+        first = regime["stages"][0]
+        out.append(f"{name} heads {', '.join(str(s['head']) for s in skipped)} had no training samples left: the "
+                   f"earlier heads exit {first['train_exited']} of {first['train_pool']} training samples once "
+                   f"calibrated (a head fits its training set better than validation), so BTS-EE has fewer exits "
+                   f"on this data; a larger training set, or a stricter policy.margin, leaves them more")
+    if regime.get("head_macs_fraction", 0.0) > HEAVY_HEADS:
+        out.append(f"{name}'s heads cost {100 * regime['head_macs_fraction']:.0f}% of the backbone's MACs, so exiting "
+                   f"saves little; try lighter heads (head.*), fewer exits (placement.num_exits) or a deeper backbone")
+    return out
+
+
 def print_summary(results: dict, run_dir: Path) -> None:
+    """The run's outcome in a few lines; ``run.py`` prints it last."""
     print(f"[eexit] {results['dataset']} / {results['backbone']}: backbone test accuracy "
           f"{100 * results['backbone_test_acc']:.2f}% ({results['backbone_macs'] / 1e6:.1f} M MACs)")
-    for regime, head in (results.get("headlines") or {}).items():
-        parts = []
-        for drop, point in head.items():
-            d = drop.replace("drop_", "≤").replace("pt", " pt")
-            parts.append(f"{d}: " + ("none" if point is None else
-                                     f"{-100 * point['cost_reduction']:+.1f}% compute at {100 * point['test_acc']:.2f}%"))
-        print(f"[eexit] {regime:>11}: " + " | ".join(parts))
-    for regime, r in (results.get("regimes") or {}).items():
-        heavy = r.get("head_macs_fraction", 0.0)
-        if heavy > HEAVY_HEADS:
-            print(f"[eexit] note: {regime}'s heads cost {100 * heavy:.0f}% of the backbone's MACs, so exiting saves "
-                  f"little; try lighter heads (head.*), fewer exits (placement.num_exits) or a deeper backbone")
+    regimes = results.get("regimes") or {}
+    for name, r in regimes.items():
+        p = r["operating_point"]
+        print(f"[eexit] {name:>11}: {headline_text(r['headline'])}")
+        print(f"[eexit] {'':>11}  configured ({p['setting']:g}): {100 * p['test_acc']:.2f}% at "
+              f"{100 * p['cost_fraction']:.0f}% of the backbone's compute; exits' validation accuracy {exits_text(r)}")
+    for name, r in regimes.items():
+        for line in notes(name, r):
+            print(f"[eexit] note: {line}")
     print(f"[eexit] results: {run_dir / 'results.json'}")

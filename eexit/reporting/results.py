@@ -8,9 +8,12 @@ from pathlib import Path
 
 
 def _clean(value):
-    """JSON has no inf/nan: write them as null."""
-    if isinstance(value, float) and (math.isinf(value) or math.isnan(value)):
+    """JSON has no inf/nan: nan is written as null, +-inf as the strings "inf" / "-inf" (a curve's
+    extreme settings; threshold tables write "never exits" as null themselves)."""
+    if isinstance(value, float) and math.isnan(value):
         return None
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
     if isinstance(value, dict):
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

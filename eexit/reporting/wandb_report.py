@@ -1,6 +1,7 @@
 """Trade-off curves and headline numbers into the live W&B run."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 
@@ -10,12 +11,12 @@ def log_tradeoff(run, series: dict[str, list[dict]], results: dict, plot_path: P
     ``sweeps/aggregate.py --wandb-group`` can rebuild a sweep's summary from W&B alone."""
     if run is None:
         return
-    if results_path is not None and Path(results_path).is_file():
-        run.save(str(results_path), base_path=str(Path(results_path).parent), policy="now")
+    if results_path is not None and Path(results_path).is_file():   # files in run.dir are synced with the run
+        shutil.copyfile(results_path, Path(run.dir) / Path(results_path).name)
     import wandb
 
     columns = ["regime", "setting", "cost_fraction", "test_acc", "agreement", "exit_fractions"]
-    rows = [[name, p["setting"], p["cost_fraction"], p["test_acc"], p["agreement"], str(p["exit_fractions"])]
+    rows = [[name, f"{p['setting']:g}", p["cost_fraction"], p["test_acc"], p["agreement"], str(p["exit_fractions"])]
             for name, points in series.items() for p in points]
     table = wandb.Table(columns=columns, data=rows)
     run.log({"tradeoff/table": table})

@@ -123,7 +123,7 @@ class BoostedTraining(L.Callback):
     def _begin(self, trainer, module: EarlyExitModule, k: int, epoch: int) -> None:
         """Start stage k at ``epoch``, skipping stages whose pool is too small."""
         while k < module.net.num_exits and int(self.alive_train.sum()) < self.min_pool:
-            log.warning("boosted stage %d: only %d training samples survive (< min_pool %d); head left untrained",
+            log.info("boosted stage %d: only %d training samples survive (< min_pool %d); head left untrained",
                         k, int(self.alive_train.sum()), self.min_pool)
             self.stage = k
             self._freeze_all_but(module, -1)

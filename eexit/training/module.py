@@ -98,14 +98,6 @@ class EarlyExitModule(L.LightningModule):
             self.loss.on_train_epoch_end()
 
     # -- forward ---------------------------------------------------------------------------
-    def transfer_batch_to_device(self, batch, device, dataloader_idx):
-        """Feature batches move tensor by tensor (Lightning's generic walk through the named
-        tuple costs about a millisecond a batch, a visible share of a head's training step)."""
-        if isinstance(batch, FeatureBatch):
-            return FeatureBatch([None if f is None else f.to(device) for f in batch.feats], batch.final.to(device),
-                                batch.labels.to(device), batch.idx.to(device))
-        return super().transfer_batch_to_device(batch, device, dataloader_idx)
-
     def exit_outputs(self, batch, heads: list[int] | None = None):
         """``(logits of every exit, early-exit confidences, labels, sample indices or None)``;
         heads not in ``heads`` (default: all) are skipped and give ``None``."""
