@@ -11,7 +11,8 @@
 (d) wall time of ``sweep=bts64`` jobs on synthetic data with the backbone cached.
 GPU: ResNet18, batch 1024, bf16, 90k synthetic images, all 64 sweep jobs. CPU (no GPU):
 ResNet20, batch 256, fp32, small sizes and 8 sweep jobs; the ratios still mean something.
-Appends device, versions, command and tables to benchmarks/RESULTS.md.
+Appends device, versions, command and tables to benchmarks/local/RESULTS.md (not tracked by git);
+``--record`` appends them to the tracked benchmarks/RESULTS.md instead.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from latency import build_net, environment, mix_rows, table  # noqa: E402
+from latency import build_net, environment, mix_rows, results_file, table  # noqa: E402
 
 from eexit.data.loader import TensorBatchLoader  # noqa: E402
 from eexit.models.backbones import build_backbone  # noqa: E402
@@ -152,6 +153,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a rough check in about a minute)")
     ap.add_argument("--parts", default="abcd", help="which measurements to run, e.g. 'c' or 'ab'")
+    ap.add_argument("--record", action="store_true", help="append to the tracked benchmarks/RESULTS.md")
     args = ap.parse_args()
     if not set(args.parts) <= set("abcd"):
         ap.error(f"--parts takes letters from 'abcd', got '{args.parts}'")
@@ -182,9 +184,10 @@ def main() -> None:
     if "d" in args.parts:
         lines += sweep_rows(arch, args.quick)
         print(lines[-2])
-    with open(Path(__file__).parent / "RESULTS.md", "a") as f:
+    out = results_file("RESULTS.md", args.record)
+    with open(out, "a") as f:
         f.write("\n".join(lines) + "\n")
-    print("appended to benchmarks/RESULTS.md")
+    print(f"appended to {out}")
 
 
 def training_rows(arch, images, labels, batch, epochs, n_train) -> list[str]:

@@ -9,7 +9,8 @@ drops exited samples from the batch) is timed against ``backbone(x)`` at batch 1
 and 64 on the CPU, and 1024 on a GPU when present (bucketed, pre-warmed). The
 speed-up is compared with the FLOP-predicted one and with the one predicted from
 measured stage times (each segment + head timed on the full batch). Weights are
-random: latency does not depend on them. Appends a table to benchmarks/RESULTS-latency.md.
+random: latency does not depend on them. Appends a table to benchmarks/local/RESULTS-latency.md (not
+tracked by git); ``--record`` appends it to the tracked benchmarks/RESULTS-latency.md instead.
 
     python benchmarks/latency.py --checkpoint outputs/<date>/<time>/checkpoints/boosted.pt
 
@@ -189,6 +190,13 @@ def table(rows: list[dict]) -> list[str]:
     return out
 
 
+def results_file(name: str, record: bool) -> Path:
+    """``benchmarks/<name>`` (tracked) with ``--record``, else ``benchmarks/local/<name>`` (git-ignored)."""
+    folder = Path(__file__).parent / ("" if record else "local")
+    folder.mkdir(exist_ok=True)
+    return folder / name
+
+
 def environment() -> str:
     gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"
     return (f"{platform.machine()} CPU, {torch.get_num_threads()} threads{gpu}; torch {torch.__version__}; "
@@ -205,7 +213,8 @@ def main() -> None:
                                          "calibrated policy on the run's test images instead")
     ap.add_argument("--samples", type=int, default=64, help="samples timed one by one at batch 1")
     ap.add_argument("--no-fold", action="store_true", help="keep BatchNorm unfolded (training form)")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "RESULTS-latency.md"))
+    ap.add_argument("--record", action="store_true", help="append to the tracked benchmarks/RESULTS-latency.md")
+    ap.add_argument("--out", help="append to this file instead")
     args = ap.parse_args()
     torch.backends.cudnn.benchmark = False  # changing survivor shapes: never autotune per shape
     gpu = torch.cuda.is_available()
@@ -235,9 +244,10 @@ def main() -> None:
              f"{environment()}; fp32 on CPU; {described}; attach blocks {net.attach}; "
              f"BatchNorm {'unfolded' if args.no_fold else 'folded into the convolutions'}.", ""] + table(rows)
     print("\n".join(lines))
-    with open(args.out, "a") as f:
+    out = Path(args.out) if args.out else results_file("RESULTS-latency.md", args.record)
+    with open(out, "a") as f:
         f.write("\n".join(lines) + "\n")
-    print(f"appended to {args.out}")
+    print(f"appended to {out}")
 
 
 if __name__ == "__main__":

@@ -126,3 +126,29 @@ def test_compare_sweep_puts_every_regime_in_one_figure(tmp_path):
     for label in ("boosted [conv1d]", "nonboosted [conv1d]", "pteenet [convx]", "eenets [eenet]", "nonboosted [linear]"):
         assert label in md
     assert (sweep_dir / "fronts.png").stat().st_size > 1000
+
+
+def fake_threshold_job(folder: Path, threshold: float) -> None:
+    """A finished job of ``sweep=threshold``: the same curve, a different configured operating point."""
+    curve = [{"setting": t, "test_acc": 0.9 + 0.09 * t, "agreement": 0.95, "cost_fraction": 0.4 + 0.6 * t,
+              "exit_fractions": [1 - t, t]} for t in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    point = next(p for p in curve if p["setting"] == threshold)
+    headline = {"drop_1pt": {"cost_reduction": 0.0, "test_acc": 0.99, "agreement": 1, "setting": 1.0},
+                "drop_2pt": None, "drop_5pt": {"cost_reduction": 0.3, "test_acc": 0.945, "agreement": 1, "setting": 0.5}}
+    regime = {"head": "convx", "curve": curve, "operating_point": point, "headline": headline}
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps({
+        "method": "pteenet", "backbone_test_acc": 0.99, "overrides": [f"policy.threshold={threshold}", "sweep=threshold"],
+        "regimes": {"pteenet": regime}, "headlines": {"pteenet": headline}}))
+
+
+def test_threshold_sweep_summary_has_a_distinct_row_per_threshold_and_no_empty_figure(tmp_path):
+    from eexit.reporting.aggregate import aggregate
+    for i, t in enumerate((0.25, 0.5, 0.75)):
+        fake_threshold_job(tmp_path / str(i), t)
+    (tmp_path / "wins.png").write_bytes(b"stale")                 # from an earlier aggregation
+    aggregate(tmp_path)
+    table = [line for line in (tmp_path / "summary.md").read_text().splitlines() if line.startswith("| ")][1:4]
+    assert len(set(table)) == 3 and "policy.threshold=0.5" in table[1] and "94.5% @ 0.70" in table[1]
+    assert not (tmp_path / "wins.png").exists()                    # no BTS-EE pair: no wins figure
+    assert (tmp_path / "fronts.png").stat().st_size > 1000

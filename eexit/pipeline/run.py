@@ -69,8 +69,9 @@ def run_experiment(cfg, run_dir: Path, overrides: list[str] | None = None) -> di
 
     series = run_method(ctx, results)
     results["wall_seconds"] = time.perf_counter() - start
+    configured = {name: r["operating_point"] for name, r in (results.get("regimes") or {}).items()}
     plot = tradeoff_plot(series, results["backbone_test_acc"], run_dir / "tradeoff.png",
-                         f"{dm.name} / {arch} / {cfg.method.name}") if series else None
+                         f"{dm.name} / {arch} / {cfg.method.name}", configured) if series else None
     write_results(run_dir, results)
     log_tradeoff(wandb_run(loggers), series or {}, results, plot, run_dir / "results.json")
     for lg in loggers:

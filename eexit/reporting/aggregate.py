@@ -12,8 +12,7 @@ import json
 import logging
 from pathlib import Path
 
-from eexit.evaluation import pareto_front
-from eexit.reporting.plots import cost_accuracy_axes, plt, save_figure
+from eexit.reporting.sweep_figures import SKIP, plot_fronts, plot_wins, regime_label
 
 log = logging.getLogger(__name__)
 DROPS = ("drop_1pt", "drop_2pt", "drop_5pt")
@@ -28,9 +27,6 @@ def load_runs(sweep_dir: Path) -> list[dict]:
     return runs
 
 
-SKIP = ("sweep=", "hydra.", "logger", "trainer.")
-
-
 def config_label(run: dict, common: set[str] = frozenset()) -> str:
     """The overrides that set this job apart (those shared by every job are left out)."""
     parts = [o for o in run.get("overrides", []) if not o.startswith(SKIP) and o not in common]
@@ -42,19 +38,21 @@ def reduction(run: dict, regime: str, drop: str):
     return None if point is None else point["cost_reduction"]
 
 
-def regime_label(name: str, regime: dict) -> str:
-    """``boosted [conv1d]``: two regimes of one name (non-boosted conv1d vs linear) stay apart."""
-    return f"{name} [{regime['head']}]" if regime.get("head") else name
+def configured(reg: dict) -> str | None:
+    """The configured operating point: ``96.7% @ 0.41`` (test accuracy at a cost fraction)."""
+    p = reg.get("operating_point")
+    return None if p is None else f"{100 * p['test_acc']:.1f}% @ {p['cost_fraction']:.2f}"
 
 
 def regime_rows(runs: list[dict]) -> list[dict]:
-    """One row per (job, regime): cost reduction at <= 1/2/5 points and the best test accuracy."""
+    """One row per (job, regime): cost reduction at <= 1/2/5 points, best test accuracy, configured point."""
     rows = []
     for r in runs:
         for name, reg in (r.get("regimes") or {}).items():
             best = max((p["test_acc"] for p in reg.get("curve", [])), default=None)
             rows.append({"job": r["_job"], "regime": regime_label(name, reg),
-                         **{d: reduction(r, name, d) for d in DROPS}, "best_test_acc": best})
+                         **{d: reduction(r, name, d) for d in DROPS}, "best_test_acc": best,
+                         "configured": configured(reg)})
     return rows
 
 
@@ -68,6 +66,7 @@ def rows_of(runs: list[dict]) -> list[dict]:
         for regime in regimes:
             for drop in DROPS:
                 row[f"{regime}_{drop}"] = reduction(r, regime, drop)
+            row[f"{regime}_configured"] = configured(r["regimes"][regime])
         if {"boosted", "nonboosted"} <= set(regimes):
             b, n = reduction(r, "boosted", "drop_2pt"), reduction(r, "nonboosted", "drop_2pt")
             row["boosted_wins_2pt"] = None if b is None and n is None else (b or 0.0) > (n or 0.0)
@@ -96,57 +95,24 @@ def write_tables(rows: list[dict], sweep_dir: Path, per_regime: list[dict]) -> t
     stats = {"configurations": len(rows), "compared": len(decided), "boosted_wins": sum(decided)}
     md = [f"# Sweep summary: {sweep_dir}", "",
           f"{len(rows)} configurations. Cost reduction (share of backbone MACs saved) at the largest saving "
-          "whose test accuracy stays within 2 points of the backbone; — = no operating point within 2 points.", ""]
+          "whose test accuracy stays within 2 points of the backbone (— = no operating point within 2 points; "
+          "negative = more compute than the backbone), and each regime's configured operating point "
+          "(test accuracy @ cost fraction).", ""]
     if decided:
         md += [f"**Boosted wins {stats['boosted_wins']} of {stats['compared']}** configurations at ≤ 2 points.", ""]
-    show = ["job", "config"] + [c for c in columns if c.endswith("drop_2pt")] + \
+    show = ["job", "config"] + [c for c in columns if c.endswith(("drop_2pt", "_configured"))] + \
            (["boosted_wins_2pt"] if decided else [])
     md.append("| " + " | ".join(show) + " |")
     md.append("|" + "---|" * len(show))
     for row in rows:
         md.append("| " + " | ".join(fmt(row.get(c)) for c in show) + " |")
-    md += ["", "## Every regime", "", "| job | regime | ≤ 1 pt | ≤ 2 pt | ≤ 5 pt | best test acc |", "|---|---|---|---|---|---|"]
-    md += [f"| {x['job']} | {x['regime']} | " + " | ".join(fmt(x[d]) for d in DROPS) + f" | {fmt(x['best_test_acc'])} |"
-           for x in per_regime]
+    md += ["", "## Every regime", "", "| job | regime | ≤ 1 pt | ≤ 2 pt | ≤ 5 pt | best test acc | configured |",
+           "|---|---|---|---|---|---|---|"]
+    md += [f"| {x['job']} | {x['regime']} | " + " | ".join(fmt(x[d]) for d in DROPS)
+           + f" | {fmt(x['best_test_acc'])} | {fmt(x['configured'])} |" for x in per_regime]
     md_path = sweep_dir / "summary.md"
     md_path.write_text("\n".join(md) + "\n")
     return csv_path, md_path, stats
-
-
-def plot_fronts(runs: list[dict], sweep_dir: Path) -> Path:
-    """Every configuration's Pareto front per regime, one colour per regime, in one figure."""
-    fig, ax = plt.subplots(figsize=(7, 4.8))
-    colours = {}
-    for r in runs:
-        for regime, reg in (r.get("regimes") or {}).items():
-            front = pareto_front(reg.get("curve", []))
-            label = regime_label(regime, reg)
-            new = label not in colours
-            colour = colours.setdefault(label, f"C{len(colours)}")
-            ax.plot([p["cost_fraction"] for p in front], [100 * p["test_acc"] for p in front],
-                    color=colour, alpha=0.35 if len(runs) > 8 else 0.9, lw=1, marker="" if len(runs) > 8 else "o",
-                    ms=3, label=label if new else None)
-    accs = [r["backbone_test_acc"] for r in runs if r.get("backbone_test_acc") is not None]
-    if accs:
-        ax.scatter([1.0], [100 * max(accs)], marker="*", s=160, color="black", zorder=5, label="backbone")
-    cost_accuracy_axes(ax, f"Pareto fronts of {len(runs)} configurations")
-    return save_figure(fig, sweep_dir / "fronts.png")
-
-
-def plot_wins(rows: list[dict], sweep_dir: Path) -> Path | None:
-    pairs = [(r["job"], r.get("boosted_drop_2pt"), r.get("nonboosted_drop_2pt")) for r in rows
-             if "boosted_drop_2pt" in r]
-    if not pairs:
-        return None
-    fig, ax = plt.subplots(figsize=(max(6, 0.18 * len(pairs)), 3.6))
-    xs = range(len(pairs))
-    ax.bar([x - 0.2 for x in xs], [100 * (b or 0) for _, b, _ in pairs], 0.4, label="boosted")
-    ax.bar([x + 0.2 for x in xs], [100 * (n or 0) for _, _, n in pairs], 0.4, label="non-boosted")
-    ax.set_xticks(list(xs), [j for j, _, _ in pairs], fontsize=6, rotation=90)
-    ax.set_ylabel("compute saved at ≤ 2 pt (%)")
-    ax.set_xlabel("configuration (job number)")
-    ax.legend()
-    return save_figure(fig, sweep_dir / "wins.png")
 
 
 def aggregate(sweep_dir: str | Path) -> dict:

@@ -1,4 +1,9 @@
-"""Accuracy-versus-compute figures (matplotlib, headless)."""
+"""Accuracy-versus-compute figures (matplotlib, headless).
+
+Every figure draws accuracy against compute as a fraction of the backbone's MACs, the
+backbone as a black star at (1, its accuracy), and shaded bands for accuracy within 1, 2
+and 5 points of it; the y axis is focused on the region that matters.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,17 +12,40 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 from eexit.evaluation import pareto_front  # noqa: E402
 
+BANDS = ((1, 0.22), (2, 0.14), (5, 0.07))   # (points below the backbone, shade alpha)
 
-def cost_accuracy_axes(ax, title: str) -> None:
-    """Labels, grid and legend of every accuracy-versus-compute figure."""
+
+def drop_bands(ax, backbone_acc: float) -> None:
+    """Shade the accuracy within 1, 2 and 5 points of the backbone (darker = closer)."""
+    top = 100 * backbone_acc
+    previous = top
+    for points, alpha in BANDS:
+        ax.axhspan(top - points, previous, color="tab:green", alpha=alpha, lw=0)
+        ax.text(0.005, top - points + 0.05, f"−{points} pt", transform=ax.get_yaxis_transform(), fontsize=7,
+                color="darkgreen", va="bottom")
+        previous = top - points
+
+
+def focus_y(ax, backbone_acc: float, accs: list[float], floor_points: float = 12.0) -> None:
+    """From a little below the lowest accuracy shown (but not more than ``floor_points`` below the
+    backbone) to a little above the highest."""
+    top = max([100 * backbone_acc] + accs)
+    low = max(min(accs + [100 * backbone_acc - 5]), 100 * backbone_acc - floor_points)
+    ax.set_ylim(low - 0.5, top + 0.8)
+
+
+def cost_accuracy_axes(ax, title: str, legend: bool = True) -> None:
+    """Labels and grid of every accuracy-versus-compute figure."""
     ax.set_xlabel("compute (fraction of backbone MACs)")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if legend:
+        ax.legend(fontsize=7, loc="lower right")
 
 
 def save_figure(fig, path: Path) -> Path:
@@ -27,17 +55,31 @@ def save_figure(fig, path: Path) -> Path:
     return path
 
 
-def tradeoff_plot(series: dict[str, list[dict]], backbone_acc: float, path: Path, title: str = "") -> Path:
-    """One line per regime (its Pareto front) and its raw points; the backbone as a star at cost 1."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+def tradeoff_plot(series: dict[str, list[dict]], backbone_acc: float, path: Path, title: str = "",
+                  configured: dict[str, dict] | None = None) -> Path:
+    """One line per regime (its Pareto front) over faint dots (every setting of the calibrator's
+    knob, dominated ones included); a diamond marks the configured operating point."""
+    fig, ax = plt.subplots(figsize=(6.6, 4.6))
+    drop_bands(ax, backbone_acc)
+    accs = []
     for name, points in series.items():
         if not points:
             continue
         front = pareto_front(points)
         line, = ax.plot([p["cost_fraction"] for p in front], [100 * p["test_acc"] for p in front],
-                        marker="o", ms=3, label=name)
+                        marker="o", ms=3, label=f"{name} (Pareto front)")
         ax.scatter([p["cost_fraction"] for p in points], [100 * p["test_acc"] for p in points],
-                   s=6, alpha=0.3, color=line.get_color())
-    ax.scatter([1.0], [100 * backbone_acc], marker="*", s=160, color="black", zorder=5, label="backbone")
-    cost_accuracy_axes(ax, title)
+                   s=7, alpha=0.3, color=line.get_color())
+        accs += [100 * p["test_acc"] for p in front]
+        point = (configured or {}).get(name)
+        if point:
+            ax.scatter([point["cost_fraction"]], [100 * point["test_acc"]], marker="D", s=60, zorder=6,
+                       facecolor=line.get_color(), edgecolor="black", label=f"{name}: configured")
+    ax.scatter([1.0], [100 * backbone_acc], marker="*", s=180, color="black", zorder=7, label="backbone")
+    handles, labels = ax.get_legend_handles_labels()
+    handles.append(Line2D([], [], ls="", marker="o", ms=4, alpha=0.3, color="grey"))
+    labels.append("faint dots: every setting swept")
+    focus_y(ax, backbone_acc, accs)
+    cost_accuracy_axes(ax, title, legend=False)
+    ax.legend(handles, labels, fontsize=7, loc="lower right")
     return save_figure(fig, path)
