@@ -50,7 +50,8 @@ def plot_fronts(runs: list[dict], sweep_dir: Path) -> Path:
     panel_keys = [] if by_regime else list(keys)[:-1][:2]
     rows = keys[panel_keys[0]] if panel_keys else [None]
     cols = keys[panel_keys[1]] if len(panel_keys) > 1 else [None]
-    fig, axes = plt.subplots(len(rows), len(cols), figsize=(3.6 * len(cols) + 1.5, 2.9 * len(rows) + 0.8),
+    width, height = (3.6, 2.9) if len(rows) * len(cols) > 1 else (5.2, 4.2)
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(width * len(cols) + 2.6, height * len(rows) + 0.8),
                              sharex=True, sharey=True, squeeze=False)
     colours, styles, curves = {}, {}, 0
     backbone = max(r["backbone_test_acc"] for r in runs)
