@@ -8,9 +8,10 @@
 (b) all-exit evaluation (``forward_all`` + caching every exit's output) time per image,
     scaled to 90k CINIC-sized images;
 (c) real-skip speed-up against the FLOP- and stage-time-predicted ones (benchmarks/latency.py);
-(d) wall time of ``sweep=bts64`` jobs on synthetic data with the backbone cached.
+(d) where a ``sweep=bts64`` job's time goes: per-phase profile, 8/16/64-job scaling, training-set
+    scaling (benchmarks/sweep_profile.py); on a GPU also 64 jobs on 90k synthetic images.
 GPU: ResNet18, batch 1024, bf16, 90k synthetic images, all 64 sweep jobs. CPU (no GPU):
-ResNet20, batch 256, fp32, small sizes and 8 sweep jobs; the ratios still mean something.
+ResNet20, batch 256, fp32, small sizes; the ratios still mean something.
 Appends device, versions, command and tables to benchmarks/local/RESULTS.md (not tracked by git);
 ``--record`` appends them to the tracked benchmarks/RESULTS.md instead.
 """
@@ -183,7 +184,7 @@ def main() -> None:
         print("\n".join(table(rows)))
     if "d" in args.parts:
         lines += sweep_rows(arch, args.quick)
-        print(lines[-2])
+        print("\n".join(lines[-12:]))
     out = results_file("RESULTS.md", args.record)
     with open(out, "a") as f:
         f.write("\n".join(lines) + "\n")
@@ -200,16 +201,16 @@ def training_rows(arch, images, labels, batch, epochs, n_train) -> list[str]:
 
 
 def sweep_rows(arch: str, quick: bool) -> list[str]:
+    """(d): the per-phase sweep profile of ``make bts64-smoke`` (benchmarks/sweep_profile.py) and, on a
+    GPU, the wall time of all 64 jobs on 90k synthetic images with ResNet18."""
+    from sweep_profile import profile
+    lines = profile([8] if quick else [8, 16, 64], [1000] if quick else [1000, 10000, 90000])
     if GPU:
-        sizes, grid, head_epochs = (90000, 90000, 90000), [], 20
-    else:
-        sizes = (512, 256, 256) if quick else (1024, 512, 512)
-        grid, head_epochs = ["policy.margin=0.02", "head.width=16,64"], 5
-    seconds, jobs = sweep_wall(arch, sizes, grid, head_epochs)
-    return [f"(d) sweep=bts64 on synthetic {sizes[0]}/{sizes[1]}/{sizes[2]} images, {arch}, backbone cached, "
-            f"{head_epochs} head epochs, boosted + non-boosted per job: {jobs} jobs in {seconds:.0f} s "
-            f"({seconds / max(jobs, 1):.1f} s per job incl. start-up; 64 jobs -> {64 * seconds / max(jobs, 1) / 60:.1f} min)", ""]
-
+        sizes = (90000, 90000, 90000)
+        seconds, jobs = sweep_wall(arch, sizes, [], 20)
+        lines += [f"(d) GPU: sweep=bts64 on synthetic {sizes[0]}/{sizes[1]}/{sizes[2]} images, {arch}, backbone "
+                  f"cached, 20 head epochs: {jobs} jobs in {seconds:.0f} s ({seconds / max(jobs, 1):.1f} s per job)", ""]
+    return lines
 
 if __name__ == "__main__":
     main()

@@ -24,22 +24,26 @@ def evaluate_regime(ctx, net, costs: ExitCosts, val: CachedExits, test: CachedEx
                     extra: dict | None = None, whole_network: bool = False) -> dict:
     """The regime's record for ``results.json`` (``whole_network``: the checkpoint keeps the
     backbone's weights too, for jointly trained networks)."""
-    calib, fractions = ctx.calibrator, costs.fractions
-    thresholds_for = calib.thresholds_fn(val)
-    points = curve(test, calib.score, calib.settings(val), thresholds_for, fractions)
-    thresholds = thresholds_for(calib.setting)
-    point = {"setting": calib.setting, **evaluate(test, calib.score, thresholds, fractions)}
+    calib, fractions, phase = ctx.calibrator, costs.fractions, ctx.phases
+    with phase(f"{name}/calibrate+curve"):
+        thresholds_for = calib.thresholds_fn(val)
+        points = curve(test, calib.score, calib.settings(val), thresholds_for, fractions)
+        thresholds = thresholds_for(calib.setting)
+        point = {"setting": calib.setting, **evaluate(test, calib.score, thresholds, fractions)}
     policy = ExitPolicy(calib.score, thresholds)
+    with phase(f"{name}/real_skip"):
+        skip_ok = real_skip_matches(ctx, net, policy, point, test)
     regime = {"head": head_kind(ctx.head), "exits": costs.to_rows(net.backbone.block_names), "attach": list(net.attach),
               "exit_val_acc": exit_accuracy(val), "exit_test_acc": exit_accuracy(test),
               "head_macs_fraction": sum(costs.head_macs) / costs.backbone_macs,
               "curve": points, "pareto_front": pareto_front(points),
               "headline": headline(points, ctx.backbone_info["test_acc"]),
               "operating_point": point, "policy": policy.to_dict(),
-              "real_skip_matches": real_skip_matches(ctx, net, policy, point, test), **(extra or {})}
+              "real_skip_matches": skip_ok, **(extra or {})}
     ckpt = ctx.run_dir / "checkpoints" / f"{name}.pt"
-    save_exit_checkpoint(ckpt, net, policy, OmegaConf.to_container(ctx.cfg, resolve=True),
-                         backbone_weights_file(ctx.backbone_info), whole_network, ctx.dm.image_shape)
+    with phase(f"{name}/checkpoint"):
+        save_exit_checkpoint(ckpt, net, policy, OmegaConf.to_container(ctx.cfg, resolve=True),
+                             backbone_weights_file(ctx.backbone_info), whole_network, ctx.dm.image_shape)
     regime["checkpoint"] = str(ckpt)
     for lg in ctx.loggers:
         lg.log_metrics({f"{name}/test_acc": point["test_acc"], f"{name}/cost_fraction": point["cost_fraction"],

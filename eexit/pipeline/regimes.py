@@ -58,19 +58,19 @@ def predicted(trainer, module, loader) -> CachedExits:
 
 def train_regime(ctx, name: str, data: FeatureDataModule | None, boosted: bool) -> dict:
     """Train one set of heads (``data``: cached features; ``None``: joint training on images)."""
-    cfg, m = ctx.cfg, ctx.cfg.method
+    cfg, m, phase = ctx.cfg, ctx.cfg.method, ctx.phases
     joint = data is None
-    net = build_joint_net(ctx) if joint else build_net(ctx, ctx.backbone)
-    costs = exit_costs(net, ctx.dm.image_shape)
-    num_train = ctx.dm.num_samples("train")
-    loss = build_loss(m.loss, costs=costs, num_train=num_train, seed=cfg.seed)
-    module = EarlyExitModule(net, loss, instantiate(m.optimizer), instantiate(m.scheduler) if m.scheduler else None,
-                             backbone_trainable=joint, targets=m.targets, prefix=name)
-    callbacks, epochs = [], int(m.epochs)
-    if boosted:
-        callbacks.append(with_objects(m.boosted, calibrator=ctx.calibrator))
-        epochs = callbacks[0].max_epochs(net.num_exits)
-    trainer = make_trainer(cfg, ctx.loggers, epochs, callbacks)
+    with phase(f"{name}/build"):
+        net = build_joint_net(ctx) if joint else build_net(ctx, ctx.backbone)
+        costs = exit_costs(net, ctx.dm.image_shape)
+        loss = build_loss(m.loss, costs=costs, num_train=ctx.dm.num_samples("train"), seed=cfg.seed)
+        module = EarlyExitModule(net, loss, instantiate(m.optimizer), instantiate(m.scheduler) if m.scheduler else None,
+                                 backbone_trainable=joint, targets=m.targets, prefix=name)
+        callbacks, epochs = [], int(m.epochs)
+        if boosted:
+            callbacks.append(with_objects(m.boosted, calibrator=ctx.calibrator))
+            epochs = callbacks[0].max_epochs(net.num_exits)
+        trainer = make_trainer(cfg, ctx.loggers, epochs, callbacks)
     start = time.perf_counter()
     if joint:
         trainer.fit(module, ctx.dm.loader("train", train=True, batch_size=m.batch_size, with_index=True),
@@ -81,10 +81,12 @@ def train_regime(ctx, name: str, data: FeatureDataModule | None, boosted: bool) 
         trainer.fit(module, datamodule=data)
         loaders = data.loader("val", batch_size=EVAL_BATCH), data.loader("test", batch_size=EVAL_BATCH)
     extra = {"train_seconds": time.perf_counter() - start}
+    phase.add(f"{name}/train", extra["train_seconds"])
     last = trainer.callback_metrics.get(f"{name}/train/loss")
     log.info("%s: trained %d epochs in %.1f s%s", name, trainer.current_epoch, extra["train_seconds"],
              "" if last is None else f", final train loss {float(last):.3f}")
-    val, test = (predicted(trainer, module, loader) for loader in loaders)
+    with phase(f"{name}/predict"):
+        val, test = (predicted(trainer, module, loader) for loader in loaders)
     if boosted:
         extra["stages"] = callbacks[0].stages
     if getattr(loss, "needs_confidence", False):
@@ -101,9 +103,11 @@ def run_method(ctx, results: dict) -> dict[str, list]:
         return {}
     data = None
     if m.backbone == "frozen":
-        data = FeatureDataModule(ctx.dm, ctx.backbone, attach_points(ctx, ctx.backbone), cache_dir=ctx.cfg.cache_dir, store=m.feature_cache,
-                                 batch_size=m.batch_size, eval_batch_size=EVAL_BATCH, seed=ctx.cfg.seed)
-        data.setup()   # extract (or load) the features once, before any regime's clock starts
+        with ctx.phases("features"):   # extracted (or loaded) once, before any regime's clock starts
+            data = FeatureDataModule(ctx.dm, ctx.backbone, attach_points(ctx, ctx.backbone), cache_dir=ctx.cfg.cache_dir,
+                                     store=m.feature_cache, batch_size=m.batch_size, eval_batch_size=EVAL_BATCH,
+                                     seed=ctx.cfg.seed)
+            data.setup()
     regimes = {m.regime: train_regime(ctx, m.regime, data, boosted=m.get("boosted") is not None)}
     if m.get("compare_nonboosted"):
         regimes["nonboosted"] = train_regime(ctx, "nonboosted", data, boosted=False)

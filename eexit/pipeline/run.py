@@ -15,9 +15,10 @@ import torch
 from hydra.utils import instantiate
 
 from eexit.flops import block_macs, cumulative
-from eexit.loggers import wandb_run
+from eexit.loggers import finish_wandb, wandb_run
 from eexit.pipeline.backbone import obtain_backbone
 from eexit.pipeline.build import build_loggers, device_of
+from eexit.pipeline.phases import Phases
 from eexit.pipeline.regimes import run_method
 from eexit.pipeline.summary import quiet_lightning
 from eexit.reporting.plots import tradeoff_plot
@@ -39,27 +40,34 @@ class RunContext:
     backbone_info: dict = field(default_factory=dict)
     calibrator: object = None
     head: object = None
+    phases: Phases = field(default_factory=Phases)
 
 
 def run_experiment(cfg, run_dir: Path, overrides: list[str] | None = None) -> dict:
+    """Runs the experiment ``cfg`` into ``run_dir`` and returns its results (also written to
+    ``results.json``, last, once the loggers have finished)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    quiet_lightning()
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    torch.set_float32_matmul_precision("high")
-    dm = instantiate(cfg.data)
-    dm.setup()
-    loggers = build_loggers(cfg, run_dir)
+    start, phase = time.perf_counter(), Phases()
+    with phase("setup"):
+        quiet_lightning()
+        L.seed_everything(cfg.seed, workers=True, verbose=False)
+        torch.set_float32_matmul_precision("high")
+        dm = instantiate(cfg.data)
+        dm.setup()
+    with phase("loggers"):
+        loggers = build_loggers(cfg, run_dir)
     ctx = RunContext(cfg, dm, loggers, run_dir, device_of(cfg.trainer.accelerator),
-                     calibrator=instantiate(cfg.policy), head=instantiate(cfg.head))
-    ctx.backbone, ctx.backbone_info = obtain_backbone(cfg, dm, loggers, ctx.device)
+                     calibrator=instantiate(cfg.policy), head=instantiate(cfg.head), phases=phase)
+    with phase("backbone"):
+        ctx.backbone, ctx.backbone_info = obtain_backbone(cfg, dm, loggers, ctx.device)
     arch = ctx.backbone.arch
     results: dict = {"dataset": dm.name, "backbone": arch, "method": cfg.method.name,
                      "overrides": list(overrides or []), "seed": cfg.seed, "cost_unit": "MACs (fvcore, batch 1)",
                      "backbone_test_acc": ctx.backbone_info["test_acc"], "backbone_val_acc": ctx.backbone_info["val_acc"],
                      "backbone_source": ctx.backbone_info["source"]}
-    blocks = block_macs(ctx.backbone, dm.image_shape)
+    with phase("costs"):
+        blocks = block_macs(ctx.backbone, dm.image_shape)
     cum = cumulative(blocks)
     results["backbone_macs"] = cum[-1]
     results["blocks"] = [{"block": i, "name": n, "macs": m, "cumulative_macs": c, "cumulative_fraction": c / cum[-1]}
@@ -68,12 +76,23 @@ def run_experiment(cfg, run_dir: Path, overrides: list[str] | None = None) -> di
         lg.log_metrics({"backbone/test_acc": results["backbone_test_acc"], "backbone/macs": float(cum[-1])})
 
     series = run_method(ctx, results)
-    results["wall_seconds"] = time.perf_counter() - start
     configured = {name: r["operating_point"] for name, r in (results.get("regimes") or {}).items()}
-    plot = tradeoff_plot(series, results["backbone_test_acc"], run_dir / "tradeoff.png",
-                         f"{dm.name} / {arch} / {cfg.method.name}", configured) if series else None
-    write_results(run_dir, results)
-    log_tradeoff(wandb_run(loggers), series or {}, results, plot, run_dir / "results.json")
-    for lg in loggers:
-        lg.save()
+    with phase("plot"):
+        plot = tradeoff_plot(series, results["backbone_test_acc"], run_dir / "tradeoff.png",
+                             f"{dm.name} / {arch} / {cfg.method.name}", configured) if series else None
+    with phase("loggers"):
+        run = wandb_run(loggers)
+        log_tradeoff(run, series or {}, results, plot)
+        for lg in loggers:
+            lg.save()
+        if run is not None:   # W&B keeps a copy (sweeps/aggregate.py --wandb-group reads it back)
+            write_results(Path(run.dir), finish_times(results, phase, start))
+        finish_wandb()
+    write_results(run_dir, finish_times(results, phase, start))
+    return results
+
+
+def finish_times(results: dict, phase: Phases, start: float) -> dict:
+    results["phase_seconds"] = dict(phase.seconds)
+    results["wall_seconds"] = time.perf_counter() - start
     return results

@@ -1,18 +1,14 @@
 """Trade-off curves and headline numbers into the live W&B run."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 
-def log_tradeoff(run, series: dict[str, list[dict]], results: dict, plot_path: Path | None,
-                 results_path: Path | None = None) -> None:
-    """Tables, chart, plot and summary numbers; ``results.json`` is saved with the run, so
-    ``sweeps/aggregate.py --wandb-group`` can rebuild a sweep's summary from W&B alone."""
+def log_tradeoff(run, series: dict[str, list[dict]], results: dict, plot_path: Path | None) -> None:
+    """Tables, chart, plot and summary numbers into the live run (the caller writes ``results.json``
+    into ``run.dir``, whose files are synced with the run)."""
     if run is None:
         return
-    if results_path is not None and Path(results_path).is_file():   # files in run.dir are synced with the run
-        shutil.copyfile(results_path, Path(run.dir) / Path(results_path).name)
     import wandb
 
     columns = ["regime", "setting", "cost_fraction", "test_acc", "agreement", "exit_fractions"]

@@ -154,8 +154,9 @@ class BoostedTraining(L.Callback):
                             "val_pool": int(self.alive_val.sum()), "val_exited": int((leave_val & self.alive_val).sum()),
                             "seconds": now - self._clock})
         self._clock = now
-        log.info("boosted stage %d: trained on %d samples, %d exit here", k, self.stages[-1]["train_pool"],
-                 self.stages[-1]["train_exited"])
+        if trained:
+            log.info("boosted stage %d: trained on %d samples, %d exit here", k, self.stages[-1]["train_pool"],
+                     self.stages[-1]["train_exited"])
         self.alive_train &= ~leave_train
         self.alive_val &= ~leave_val
 
