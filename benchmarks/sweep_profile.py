@@ -37,7 +37,9 @@ def grid_overrides(jobs: int) -> list[str]:
 
 def run(args: list[str], env: dict) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "run.py", *args], cwd=ROOT, check=True, capture_output=True, env=env)
+    done = subprocess.run([sys.executable, "run.py", *args], cwd=ROOT, capture_output=True, text=True, env=env)
+    if done.returncode:
+        sys.exit(f"run.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return time.perf_counter() - start
 
 
@@ -68,18 +70,18 @@ def phase_table(results: list[dict], seconds: float) -> list[str]:
 def size_rows(sizes: list[int], tmp: str, env: dict) -> list[str]:
     rows = ["| training samples | job s | head training s | rest s |", "|---|---|---|---|"]
     for n in sizes:
-        common = ["data=synthetic", "backbone=resnet20", f"data.train_size={n}", "data.val_size=1000",
+        common = ["data=synthetic", "backbone=resnet20", "data.batch_size=128", f"data.train_size={n}", "data.val_size=1000",
                   "data.test_size=1000", "pretrain.epochs=0", "trainer.accelerator=cpu", "logger=none",
-                  "trainer.enable_progress_bar=false", "placement.blocks=[7,8,9]", "method.epochs=5",
-                  "method.batch_size=128", f"cache_dir={tmp}/cache{n}"]
-        run(["method=backbone", *common, f"hydra.run.dir={tmp}/pre{n}"], env)          # backbone, not timed
-        run(["method=nonboosted", "method.epochs=0", *common, f"hydra.run.dir={tmp}/feat{n}"], env)  # features
-        run(["sweep=bts64", "placement.rule=linear", "policy.margin=0.02", "head.width=32", *common,
+                  "trainer.enable_progress_bar=false", "placement.blocks=[7,8,9]", f"cache_dir={tmp}/cache{n}"]
+        heads = ["method.epochs=5", "method.batch_size=128"]
+        run(["method=backbone", *common, f"hydra.run.dir={tmp}/pre{n}"], env)                    # not timed
+        run(["method=nonboosted", *common, "method.epochs=0", f"hydra.run.dir={tmp}/feat{n}"], env)  # features
+        run(["sweep=bts64", "placement.rule=linear", "policy.margin=0.02", "head.width=32", *common, *heads,
              f"hydra.sweep.dir={tmp}/size{n}", "-m"], env)
         r = json.loads(next(Path(tmp, f"size{n}").glob("*/results.json")).read_text())
         train = sum(v for k, v in r["phase_seconds"].items() if k.endswith("/train"))
         rows.append(f"| {n} | {r['wall_seconds']:.2f} | {train:.2f} | {r['wall_seconds'] - train:.2f} |")
-        print(rows[-1], flush=True)
+        print(rows[-1], {k: round(v, 2) for k, v in r["phase_seconds"].items()}, flush=True)
     return rows
 
 
@@ -88,7 +90,7 @@ def profile(jobs: list[int], sizes: list[int]) -> list[str]:
     lines = []
     with tempfile.TemporaryDirectory() as tmp:
         cache = f"{tmp}/cache"
-        run(["method=backbone", *SMOKE, f"cache_dir={cache}", f"hydra.run.dir={tmp}/pre"], env)
+        run(["method=backbone", *[a for a in SMOKE if not a.startswith("method.")], f"cache_dir={cache}", f"hydra.run.dir={tmp}/pre"], env)
         measured = {}
         for n in jobs:
             measured[n] = sweep(n, cache, tmp, env)

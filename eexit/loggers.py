@@ -44,11 +44,31 @@ def wandb_logger(save_dir: str, mode: str = "auto", project: str = "eexit", enti
         log.info("W&B mode: %s%s", mode, " (no credentials; sync later with `wandb sync <run>/wandb/offline-run-*`)"
                  if mode == "offline" else "")
     import wandb
+    share_package_list(wandb)
     logger = WandbLogger(save_dir=save_dir, project=project, entity=entity or None, group=group or None,
                          name=name or None, job_type=job_type, tags=list(tags or []), mode=mode, log_model=False,
                          settings=wandb.Settings(silent=True))   # eexit prints the summary and the sync hint
     logger._wandb_init.pop("anonymous", None)   # Lightning 2.6 always passes anonymous=None; wandb 0.31 warns about it
     return logger
+
+
+def share_package_list(wandb) -> None:
+    """At every ``wandb.init`` W&B lists the installed packages for the run's requirements file,
+    reading every package's metadata (0.2 s on our venv, 4 % of a bts64-smoke job; ``make bench
+    ARGS="--parts d"``). Packages cannot change inside a process, so the jobs of an in-process sweep
+    share one reading; each run still records the full list."""
+    util = wandb.util
+    if getattr(util.working_set, "eexit_shared", False):
+        return
+    read, packages = util.working_set, []
+
+    def working_set():
+        if not packages:
+            packages.extend(read())
+        return iter(packages)
+
+    working_set.eexit_shared = True
+    util.working_set = working_set
 
 
 def wandb_run(loggers):

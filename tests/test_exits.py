@@ -251,3 +251,12 @@ def test_curves_span_from_the_backbone_to_the_first_exit(make):
     assert strict[0]["cost_fraction"] == pytest.approx(1.05)
     assert max(p["exit_fractions"][0] for p in points) >= 0.9
     assert len({round(p["cost_fraction"], 6) for p in points}) >= 5        # and points in between
+
+
+def test_real_skip_sample_is_spread_over_the_exits():
+    from eexit.pipeline.evaluate import spread_over_exits
+    exit_idx = torch.tensor([0, 0, 0, 1, 3, 3, 0])
+    assert spread_over_exits(exit_idx, 4).tolist() == [0, 1, 3, 4]          # round robin over exits 0, 1, 3
+    assert spread_over_exits(exit_idx, 6).tolist() == [0, 1, 2, 3, 4, 5]
+    assert spread_over_exits(exit_idx, 100).tolist() == list(range(7))      # never more than there are
+    assert spread_over_exits(exit_idx, 0).tolist() == []

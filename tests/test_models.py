@@ -127,3 +127,21 @@ def test_cost_model_leaves_every_module_in_its_own_mode():
     exit_costs(net)
     bb.feature_shapes()
     assert {n: m.training for n, m in net.named_modules()} == modes
+
+
+def test_mac_counts_are_traced_once_per_structure(monkeypatch):
+    """Counts are kept per (structure, input shape): a second network of the same structure is
+    not traced again, one of another structure is, and the numbers are those of a fresh trace."""
+    import eexit.flops as flops
+    first = block_macs(build_backbone("resnet20"), (3, 32, 32))
+    traced = []
+    real = flops.FlopCountAnalysis
+    monkeypatch.setattr(flops, "FlopCountAnalysis", lambda *a: traced.append(a) or real(*a))
+    assert block_macs(build_backbone("resnet20"), (3, 32, 32)) == first and not traced
+    assert block_macs(build_backbone("resnet20"), (3, 16, 16)) != first and len(traced) == 1
+    head = build_head("conv1d", (16, 32, 32), 10)
+    once = count_macs(head, torch.zeros(1, 16, 32, 32))
+    assert count_macs(build_head("conv1d", (16, 32, 32), 10), torch.zeros(1, 16, 32, 32)) == once and len(traced) == 2
+    assert count_macs(build_head("conv1d", (16, 32, 32), 10, width=64), torch.zeros(1, 16, 32, 32)) > once
+    flops._COUNTED.clear()
+    assert block_macs(build_backbone("resnet20"), (3, 32, 32)) == first

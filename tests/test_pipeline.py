@@ -97,6 +97,18 @@ def test_checkpoint_reloads_the_deployed_network(tmp_path, cache):
     stamp = (tmp_path / "exp" / "stage0.pt2").stat().st_mtime_ns
     assert export_main([str(path), str(tmp_path / "exp")]) == 2                         # never overwrites
     assert (tmp_path / "exp" / "stage0.pt2").stat().st_mtime_ns == stamp
+    # the run's real-skip check, on a sample spread over the exits and on the whole split, and that it can fail
+    from types import SimpleNamespace
+
+    from eexit.pipeline.evaluate import real_skip_matches, spread_over_exits
+    from eexit.training.predict import predict_exits
+    test, ctx = predict_exits(loaded.net, dm.loader("test"), "cpu"), SimpleNamespace(dm=dm, device=torch.device("cpu"))
+    assert real_skip_matches(ctx, loaded.net, loaded.policy, test, 16)
+    assert real_skip_matches(ctx, loaded.net, loaded.policy, test, None)
+    with torch.no_grad():
+        for p in loaded.net.heads[0].parameters():
+            p.add_(torch.randn_like(p))
+    assert not real_skip_matches(ctx, loaded.net, loaded.policy, test, 16)
     # a checkpoint whose frozen backbone file is gone says so, in one line, and how to fix it
     ck = torch.load(path, weights_only=False)
     ck["backbone_weights"] = str(tmp_path / "gone.pt")

@@ -49,6 +49,7 @@ def test_two_job_multirun_and_aggregate(tmp_path):
     for job in ("0", "1"):
         r = json.loads((sweep_dir / job / "results.json").read_text())
         assert set(r["regimes"]) == {"boosted", "nonboosted"}
+        assert not (sweep_dir / job / "tradeoff.png").exists()     # plot: auto draws none per job of a sweep
     summary = json.loads((sweep_dir / "summary.json").read_text())
     assert summary["stats"]["configurations"] == 2 and len(summary["rows"]) == 2
     assert {"boosted_drop_2pt", "nonboosted_drop_2pt"} <= set(summary["rows"][0])

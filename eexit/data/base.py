@@ -92,11 +92,14 @@ class ImageDataModule(L.LightningDataModule):
         return torch.tensor(self.std, dtype=torch.float32)
 
     def loader(self, split: str, train: bool = False, batch_size: int | None = None,
-               with_index: bool = False) -> TensorBatchLoader:
+               with_index: bool = False, indices: torch.Tensor | None = None) -> TensorBatchLoader:
         """A batch iterable over ``split``; ``train=True`` shuffles and augments;
-        ``with_index`` adds each sample's index in the split to its batch."""
+        ``with_index`` adds each sample's index in the split to its batch; ``indices`` serves
+        only those samples, in that order."""
         self.setup()
         x, y = self.splits[split]
+        if indices is not None:
+            x, y = x[indices], y[indices]
         return TensorBatchLoader(
             x, y, batch_size or (self.batch_size if train else self.eval_batch_size),
             self.mean_t, self.std_t, shuffle=train,

@@ -77,9 +77,11 @@ def run_experiment(cfg, run_dir: Path, overrides: list[str] | None = None) -> di
 
     series = run_method(ctx, results)
     configured = {name: r["operating_point"] for name, r in (results.get("regimes") or {}).items()}
-    with phase("plot"):
-        plot = tradeoff_plot(series, results["backbone_test_acc"], run_dir / "tradeoff.png",
-                             f"{dm.name} / {arch} / {cfg.method.name}", configured) if series else None
+    plot = None
+    if series and wants_plot(cfg.get("plot", "auto")):
+        with phase("plot"):
+            plot = tradeoff_plot(series, results["backbone_test_acc"], run_dir / "tradeoff.png",
+                                 f"{dm.name} / {arch} / {cfg.method.name}", configured)
     with phase("loggers"):
         run = wandb_run(loggers)
         log_tradeoff(run, series or {}, results, plot)
@@ -90,6 +92,16 @@ def run_experiment(cfg, run_dir: Path, overrides: list[str] | None = None) -> di
         finish_wandb()
     write_results(run_dir, finish_times(results, phase, start))
     return results
+
+
+def wants_plot(setting) -> bool:
+    """``plot: auto``: ``tradeoff.png`` for a single run; not per job of a multirun, whose sweep
+    folder gets ``fronts.png`` of every job (rendering costs 0.2 s a job; ``plot=true`` draws it anyway)."""
+    if setting != "auto":
+        return bool(setting)
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    return not (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN)
 
 
 def finish_times(results: dict, phase: Phases, start: float) -> dict:
