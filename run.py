@@ -1,9 +1,11 @@
 #!/usr/bin/env python
 """eexit entry point: ``python run.py [overrides]`` or ``python run.py -m sweep=bts64``.
 
-Every job writes its config, ``results.json``, ``tradeoff.png`` and loggers into its
-Hydra output folder. Errors the user can fix print as one line and exit with status 2;
-the W&B run is always finished, so one failed job never poisons a multirun.
+Every job writes its config, ``results.json`` and loggers into its Hydra output folder. Errors
+the user can fix print as one line and exit with status 2; any failure leaves ``FAILED`` (the
+reason) in the job's folder; the W&B run is always finished, so one failed job never poisons a
+multirun. A multirun rerun into the same ``hydra.sweep.dir`` skips the jobs that finished, and
+exits with status 1 when any job failed.
 """
 from __future__ import annotations
 
@@ -14,32 +16,56 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from eexit.errors import EExitError
 from eexit.loggers import finish_wandb
+from eexit.jobs import clear_failed, completed_results, register_resolvers, write_failed
 
 warnings.filterwarnings("ignore", message=".*torch.jit.*is deprecated.*")
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 log = logging.getLogger("eexit")
+register_resolvers()
+FAILED_JOBS: list[str] = []
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
+    hc = HydraConfig.get()
+    run_dir, overrides = Path(hc.runtime.output_dir), list(hc.overrides.task)
+    sweeping = hc.mode == RunMode.MULTIRUN
+    if sweeping:
+        try:
+            done = completed_results(run_dir, overrides)   # a rerun of the sweep: this job already finished
+        except EExitError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(2)
+        if done is not None:
+            print(f"[eexit] job {hc.job.num}: complete results in {run_dir}, not run again")
+            return done.get("backbone_test_acc")
+    clear_failed(run_dir)
     from eexit.pipeline import run_experiment
     from eexit.pipeline.summary import print_summary
 
-    hc = HydraConfig.get()
-    run_dir, failed = Path(hc.runtime.output_dir), True
+    failed = True
     try:
-        results = run_experiment(cfg, run_dir, list(hc.overrides.task))
+        results = run_experiment(cfg, run_dir, overrides)
         failed = False
     except EExitError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        if hc.mode.name == "MULTIRUN":  # keep the sweep going; the job's folder records the failure
-            (run_dir / "FAILED").write_text(f"{exc}\n")
+        write_failed(run_dir, str(exc))
+        if sweeping:   # keep the sweep going; the job's folder records the failure
+            FAILED_JOBS.append(str(run_dir))
             return None
         sys.exit(2)
+    except Exception as exc:   # a bug or an environment failure: recorded, and the traceback kept
+        write_failed(run_dir, f"{type(exc).__name__}: {exc}")
+        if not sweeping:
+            raise
+        log.exception("job %s failed", hc.job.num)
+        FAILED_JOBS.append(str(run_dir))
+        return None
     finally:
         finish_wandb(failed)
     print_summary(results, run_dir)   # last, after the loggers have said their goodbyes
@@ -48,3 +74,7 @@ def main(cfg: DictConfig) -> float | None:
 
 if __name__ == "__main__":
     main()
+    if FAILED_JOBS:
+        print(f"error: {len(FAILED_JOBS)} job(s) of the sweep failed; each folder's FAILED file says why: "
+              + ", ".join(FAILED_JOBS), file=sys.stderr)
+        sys.exit(1)

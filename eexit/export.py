@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -63,14 +64,18 @@ def export_exit_net(net: EarlyExitNet, policy, out_dir: str | Path, image_shape:
             stage = Stage(net, i).eval()
             program = torch.export.export(stage, (x,), dynamic_shapes={"x": {0: Dim.DYNAMIC}})
             files.append(f"stage{i}.pt2")
-            torch.export.save(program, out_dir / files[-1])
+            tmp = out_dir / f".{files[-1]}.tmp{os.getpid()}"
+            torch.export.save(program, tmp)
+            os.replace(tmp, out_dir / files[-1])
             if i < net.num_exits:
                 x = stage(x)[0]
-    (out_dir / "exits.json").write_text(json.dumps({
+    tmp = out_dir / f".exits.json.tmp{os.getpid()}"   # written last: its presence marks a complete export
+    tmp.write_text(json.dumps({
         "format": FORMAT, "num_exits": net.num_exits, "attach": list(net.attach), "image_shape": list(image_shape),
         "backbone": net.backbone.arch, "folded_batchnorm": fold, "stages": files, **policy.to_dict(),
         "rule": "leave at the first exit i where score(logits_i, confidence_i) >= thresholds[i][argmax logits_i]; "
                 "null thresholds never exit; otherwise the last stage's argmax"}, indent=2))
+    os.replace(tmp, out_dir / "exits.json")
     return out_dir
 
 

@@ -1,6 +1,7 @@
 """Readers on tiny fixtures written in each dataset's exact on-disk format."""
 from __future__ import annotations
 
+import os
 import pickle
 
 import numpy as np
@@ -86,6 +87,20 @@ def test_cinic10_png_folders(tmp_path):
     again = CINIC10DataModule(root=str(tmp_path))
     again.setup()
     assert torch.equal(again.splits["train"][0], x)
+    # an image replaced, the count unchanged: the decoded file is stale and rebuilt
+    img = np.full((32, 32, 3), 99, dtype=np.uint8)
+    Image.fromarray(img).save(tmp_path / "train" / classes[0] / "cifar-10-train-0.png")
+    os.utime(tmp_path / "train" / classes[0] / "cifar-10-train-0.png", ns=(1, 1))
+    changed = CINIC10DataModule(root=str(tmp_path))
+    changed.setup()
+    assert changed.splits["train"][0][0, :, 0, 0].tolist() == [99, 99, 99]
+    # a truncated decoded file is decoded again, not trusted
+    cache = tmp_path / ".decoded-train.pt"
+    cache.write_bytes(cache.read_bytes()[:100])
+    healed = CINIC10DataModule(root=str(tmp_path))
+    healed.setup()
+    assert torch.equal(healed.splits["train"][0], changed.splits["train"][0])
+    assert torch.load(cache)["images"].shape == (3, 3, 32, 32)
 
 
 @pytest.mark.parametrize("cls,expected", [(CIFAR10DataModule, "cifar-10-batches-py"), (SVHNDataModule, "svhn"),

@@ -153,3 +153,78 @@ def test_threshold_sweep_summary_has_a_distinct_row_per_threshold_and_no_empty_f
     assert len(set(table)) == 3 and "policy.threshold=0.5" in table[1] and "94.5% @ 0.70" in table[1]
     assert not (tmp_path / "wins.png").exists()                    # no BTS-EE pair: no wins figure
     assert (tmp_path / "fronts.png").stat().st_size > 1000
+
+
+def test_a_killed_sweep_rerun_into_its_folder_runs_only_what_is_missing(tmp_path):
+    """A 4-job sweep whose jobs 2 and 3 never finished (killed: no results.json; failed: FAILED):
+    the aggregator names them, the rerun leaves jobs 0-1 alone, and the summary then covers all 4."""
+    from eexit.reporting.aggregate import aggregate
+    sweep_dir = tmp_path / "sweep"
+    cmd = [sys.executable, "run.py", "-m", "method=nonboosted", "data=digits", "backbone=resnet20",
+           "pretrain.epochs=1", "method.epochs=1", "trainer.accelerator=cpu", "logger=none",
+           f"cache_dir={tmp_path / 'cache'}", "head.width=16,32", "policy.margin=0.02,0.05", f"hydra.sweep.dir={sweep_dir}"]
+    env = {**os.environ, "WANDB_MODE": "disabled"}
+    first = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    assert first.returncode == 0, first.stderr[-2000:]
+    kept = {j: (sweep_dir / j / "results.json").stat().st_mtime_ns for j in ("0", "1")}
+    (sweep_dir / "2" / "results.json").unlink()                      # killed mid-job
+    (sweep_dir / "2" / "FAILED").write_text("RuntimeError: out of memory\n")
+    (sweep_dir / "3" / "results.json").unlink()
+    summary = aggregate(sweep_dir)
+    assert summary["failed_jobs"] == ["2"] and summary["missing_jobs"] == ["3"] and summary["configurations"] == 2
+    assert "job 2 failed: RuntimeError: out of memory" in (sweep_dir / "summary.md").read_text()
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout.count("not run again") == 2
+    assert {j: (sweep_dir / j / "results.json").stat().st_mtime_ns for j in ("0", "1")} == kept
+    assert all(json.loads((sweep_dir / j / "results.json").read_text())["regimes"] for j in "0123")
+    assert not (sweep_dir / "2" / "FAILED").exists()
+    summary = json.loads((sweep_dir / "summary.json").read_text())["stats"]
+    assert summary["configurations"] == 4 and summary["failed_jobs"] == [] and summary["missing_jobs"] == []
+    # the same folder with other settings is refused before any job runs
+    other = subprocess.run(cmd[:-3] + ["head.width=8,16", "policy.margin=0.02,0.05", f"hydra.sweep.dir={sweep_dir}"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    assert other.returncode == 2 and "holds results of another job" in other.stderr
+
+
+def test_a_sweep_whose_job_crashes_finishes_the_others_and_exits_1(tmp_path):
+    """Any error, not only eexit's own (here a simulated out-of-memory in job 1): FAILED with the reason,
+    the other jobs run, the summary names it, exit status 1."""
+    sweep_dir = tmp_path / "sweep"
+    wrapper = tmp_path / "flaky_run.py"
+    wrapper.write_text(f"""
+import runpy, sys
+sys.path.insert(0, {str(ROOT)!r})
+import eexit.pipeline as pipeline
+real = pipeline.run_experiment
+def flaky(cfg, run_dir, overrides):
+    if "seed=1" in overrides:
+        raise RuntimeError("CUDA out of memory (simulated)")
+    return real(cfg, run_dir, overrides)
+pipeline.run_experiment = flaky
+sys.argv = ["run.py"] + sys.argv[1:]
+runpy.run_path({str(ROOT / "run.py")!r}, run_name="__main__")
+""")
+    cmd = [sys.executable, str(wrapper), "-m", "method=backbone", "data=digits", "backbone=resnet20",
+           "pretrain.epochs=1", "trainer.accelerator=cpu", "logger=none", f"cache_dir={tmp_path / 'cache'}",
+           "seed=0,1,2", f"hydra.sweep.dir={sweep_dir}"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "WANDB_MODE": "disabled"})
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert (sweep_dir / "0" / "results.json").is_file() and (sweep_dir / "2" / "results.json").is_file()
+    assert (sweep_dir / "1" / "FAILED").read_text() == "RuntimeError: CUDA out of memory (simulated)\n"
+    assert "1 job(s) of the sweep failed" in proc.stderr.splitlines()[-1]
+    stats = json.loads((sweep_dir / "summary.json").read_text())["stats"]
+    assert stats["failed_jobs"] == ["1"] and stats["configurations"] == 2
+
+
+def test_two_runs_started_together_both_finish_in_their_own_folders(tmp_path):
+    cmd = [sys.executable, str(ROOT / "run.py"), "method=backbone", "data=digits", "backbone=resnet20",
+           "pretrain.epochs=1", "trainer.accelerator=cpu", "logger=csv", f"cache_dir={tmp_path / 'cache'}"]
+    env = {**os.environ, "WANDB_MODE": "disabled"}
+    procs = [subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-1500:] for o in outs]
+    folders = sorted(p.parent for p in (tmp_path / "outputs").glob("*/*/results.json"))
+    assert len(folders) == 2 and all((f / "csv" / "metrics.csv").is_file() for f in folders)

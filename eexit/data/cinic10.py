@@ -5,7 +5,9 @@ Decoding 270k PNGs takes minutes, so the decoded uint8 arrays are stored once as
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -54,15 +56,35 @@ class CINIC10DataModule(ImageDataModule):
 
     @staticmethod
     def decoded(folder: Path) -> tuple[torch.Tensor, torch.Tensor]:
-        stamp = sum(1 for _ in folder.glob("*/*.png"))
+        """The folder's images, decoded once and kept in ``.decoded-<split>.pt`` beside it. The
+        file is keyed by every PNG's name, size and modification time (a replaced image with
+        the count unchanged still invalidates it), written atomically, and rebuilt with a
+        warning when it cannot be read."""
+        stamp = folder_stamp(folder)
         cache = folder.parent / f".decoded-{folder.name}.pt"
         if cache.is_file():
-            saved = torch.load(cache)
-            if saved["count"] == stamp:
-                return saved["images"], saved["labels"]
+            try:
+                saved = torch.load(cache)
+                if saved.get("stamp") == stamp:
+                    return saved["images"], saved["labels"]
+                log.info("decoded %s is stale (images changed); decoding again", cache)
+            except Exception as exc:   # truncated or damaged: decode again
+                log.warning("decoded %s is unreadable (%s); decoding again", cache, type(exc).__name__)
         images, labels = read_folder(folder)
+        tmp = cache.with_name(f"{cache.name}.tmp{os.getpid()}")
         try:
-            torch.save({"count": stamp, "images": images, "labels": labels}, cache)
+            torch.save({"stamp": stamp, "images": images, "labels": labels}, tmp)
+            os.replace(tmp, cache)
         except OSError as exc:  # read-only data folder: decode every time
+            tmp.unlink(missing_ok=True)
             log.warning("could not store decoded %s (%s)", cache, exc)
         return images, labels
+
+
+def folder_stamp(folder: Path) -> str:
+    """Digest of every ``<class>/<image>.png``'s name, size and modification time."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*/*.png")):
+        st = path.stat()
+        digest.update(f"{path.relative_to(folder)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()

@@ -9,12 +9,14 @@ fingerprint of the data, so two datasets never share an entry.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from pathlib import Path
 
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import OmegaConf
 
 from eexit.models.early_exit import EarlyExitNet
@@ -58,6 +60,28 @@ def accuracies(trainer: L.Trainer, module: EarlyExitModule, dm) -> dict:
     return out
 
 
+def epoch_checkpoint(folder: Path) -> ModelCheckpoint:
+    """``last.ckpt`` (weights, optimizer, scheduler, epoch) replaced at every epoch's end, so a
+    killed pretraining resumes where it was (Lightning writes it atomically)."""
+    return ModelCheckpoint(dirpath=folder, filename="last", save_top_k=1, monitor=None,
+                           save_on_train_epoch_end=True, enable_version_counter=False)
+
+
+def resumable(last: Path) -> str | None:
+    """``last`` when it holds a loadable training state (else None, and it is removed)."""
+    if not last.is_file():
+        return None
+    try:
+        state = torch.load(last, map_location="cpu", weights_only=False)
+        epoch = int(state["epoch"]) + 1
+    except Exception as exc:
+        log.warning("backbone: cannot resume from %s (%s); training from the start", last, type(exc).__name__)
+        last.unlink(missing_ok=True)
+        return None
+    log.info("backbone: resuming an interrupted training from %s (%d epochs done)", last, epoch)
+    return str(last)
+
+
 def obtain_backbone(cfg, dm, loggers, device) -> tuple[torch.nn.Module, dict]:
     """Returns ``(backbone in eval mode on device, info)``; info has val/test accuracy and the source."""
     backbone = instantiate(cfg.backbone, num_classes=dm.num_classes)   # loads backbone.weights when given
@@ -69,7 +93,13 @@ def obtain_backbone(cfg, dm, loggers, device) -> tuple[torch.nn.Module, dict]:
 
     spec = backbone_spec(cfg, dm)
     path = cache_path(cfg.cache_dir, backbone.arch, dm.name, cache_key(spec)).resolve()
-    entry = load_entry(path) if cfg.backbone_cache else None
+    entry = load_entry(path, cache_key(spec)) if cfg.backbone_cache else None
+    if entry is not None:
+        want = {k: tuple(v.shape) for k, v in backbone.state_dict().items()}
+        if {k: tuple(v.shape) for k, v in entry["state_dict"].items()} != want:   # checked before loading any
+            log.warning("backbone cache %s holds weights of another shape than %s; training it again", path,
+                        backbone.arch)
+            entry = None
     if entry is not None:
         backbone.load_state_dict(entry["state_dict"])
         log.info("backbone cache hit: loaded %s from %s (test acc %.4f), skipping training",
@@ -79,13 +109,19 @@ def obtain_backbone(cfg, dm, loggers, device) -> tuple[torch.nn.Module, dict]:
     log.info("backbone: training %s on %s for %d epochs (cache key %s)", backbone.arch, dm.name, cfg.pretrain.epochs,
              path.stem)
     module = classification_module(cfg, backbone)
-    trainer = make_trainer(cfg, loggers, cfg.pretrain.epochs)
+    progress = path.with_suffix(".training")   # last.ckpt of an unfinished training, beside the entry
+    if cfg.backbone_cache:
+        trainer = make_trainer(cfg, loggers, cfg.pretrain.epochs, [epoch_checkpoint(progress)], enable_checkpointing=True)
+    else:
+        trainer = make_trainer(cfg, loggers, cfg.pretrain.epochs)
+    resume = resumable(progress / "last.ckpt") if cfg.backbone_cache else None
     start = time.perf_counter()
-    trainer.fit(module, datamodule=dm)
+    trainer.fit(module, datamodule=dm, ckpt_path=resume)
     seconds = time.perf_counter() - start
     metrics = {**accuracies(trainer, module, dm), "train_seconds": seconds}
     if cfg.backbone_cache:
         save_entry(path, {k: v.cpu() for k, v in backbone.state_dict().items()}, spec, metrics)
+        shutil.rmtree(progress, ignore_errors=True)
         log.info("backbone: stored in cache %s", path)
     log.info("backbone: trained in %.1f s, test acc %.4f", metrics["train_seconds"], metrics["test_acc"])
     return backbone.to(device).eval(), {**metrics, "source": "trained", "cache_path": str(path)}

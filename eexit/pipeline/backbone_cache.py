@@ -28,19 +28,41 @@ def cache_path(cache_dir: str | Path, arch: str, dataset: str, key: str) -> Path
     return Path(cache_dir) / "backbones" / f"{arch}-{dataset}-{key}.pt"
 
 
-def load_entry(path: Path) -> dict | None:
+def load_entry(path: Path, key: str | None = None) -> dict | None:
+    """The entry at ``path``, or None (and a warning) when it is missing, unreadable, holds
+    non-finite weights, or was stored under another key: such an entry is rebuilt, never trusted."""
     if not path.is_file():
         return None
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        entry = torch.load(path, map_location="cpu", weights_only=False)
+        problem = entry_problem(entry, key)
     except Exception as exc:  # a damaged file is retrained, never trusted
-        log.warning("ignoring unreadable backbone cache %s (%s)", path, exc)
+        problem = f"unreadable: {exc}"
+    if problem:
+        log.warning("backbone cache %s is %s; training it again", path, problem)
         return None
+    return entry
+
+
+def entry_problem(entry, key: str | None) -> str | None:
+    if not isinstance(entry, dict) or not {"state_dict", "spec", "metrics"} <= set(entry):
+        return "not a backbone cache entry"
+    if key is not None and cache_key(entry["spec"]) != key:
+        return "stored under another key"
+    if not all(torch.isfinite(v).all() for v in entry["state_dict"].values() if torch.is_floating_point(v)):
+        return "holding non-finite weights"
+    return None
 
 
 def save_entry(path: Path, state_dict: dict, spec: dict, metrics: dict) -> None:
+    """Atomic; weights that are not finite are never stored (nothing NaN is cached)."""
+    if entry_problem({"state_dict": state_dict, "spec": spec, "metrics": metrics}, None):
+        log.warning("backbone weights are not finite; not cached")
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     torch.save({"state_dict": state_dict, "spec": spec, "metrics": metrics}, tmp)
     os.replace(tmp, path)
-    (path.with_suffix(".json")).write_text(json.dumps({"spec": spec, "metrics": metrics}, indent=2, default=str))
+    meta = path.with_suffix(f".json.tmp{os.getpid()}")
+    meta.write_text(json.dumps({"spec": spec, "metrics": metrics}, indent=2, default=str))
+    os.replace(meta, path.with_suffix(".json"))

@@ -12,12 +12,15 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
+from eexit.errors import EExitError
 from eexit.flops import block_macs, cumulative
 from eexit.loggers import finish_wandb, wandb_run
 from eexit.pipeline.backbone import obtain_backbone
 from eexit.pipeline.build import build_loggers, device_of
+from eexit.pipeline.checks import check_config, check_writable
 from eexit.pipeline.phases import Phases
 from eexit.pipeline.regimes import run_method
 from eexit.pipeline.summary import quiet_lightning
@@ -45,9 +48,19 @@ class RunContext:
 
 def run_experiment(cfg, run_dir: Path, overrides: list[str] | None = None) -> dict:
     """Runs the experiment ``cfg`` into ``run_dir`` and returns its results (also written to
-    ``results.json``, last, once the loggers have finished)."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    ``results.json``, last, once the loggers have finished). A problem the user can fix raises
+    ``EExitError``, also when it arose inside ``hydra.utils.instantiate`` (which wraps it)."""
+    try:
+        return _run_experiment(cfg, Path(run_dir), overrides)
+    except InstantiationException as exc:
+        if isinstance(exc.__cause__, EExitError):
+            raise exc.__cause__ from None
+        raise
+
+
+def _run_experiment(cfg, run_dir: Path, overrides: list[str] | None) -> dict:
+    check_config(cfg)                        # every setting, and the places it writes, before any work
+    check_writable(run_dir, cfg.cache_dir)
     start, phase = time.perf_counter(), Phases()
     with phase("setup"):
         quiet_lightning()

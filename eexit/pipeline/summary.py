@@ -14,7 +14,8 @@ def quiet_lightning() -> None:
     for name in ("lightning.pytorch", "lightning.fabric", "lightning.pytorch.utilities.rank_zero"):
         logging.getLogger(name).setLevel(logging.WARNING)
     for msg in (".*log_every_n_steps.*", ".*LeafSpec.*", ".*does not have many workers.*",
-                ".*limit_val_batches.*", ".*torch.jit.*deprecated.*", ".*in eval mode at the start of training.*"):
+                ".*limit_val_batches.*", ".*torch.jit.*deprecated.*", ".*in eval mode at the start of training.*",
+                ".*Checkpoint directory .* exists and is not empty.*"):   # a resumed pretraining's last.ckpt
         warnings.filterwarnings("ignore", message=msg)
 
 

@@ -8,8 +8,10 @@ Pareto fronts, every configuration) and ``wins.png``.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
+import os
 from pathlib import Path
 
 from eexit.reporting.sweep_figures import SKIP, plot_fronts, plot_wins, regime_label
@@ -84,20 +86,28 @@ def fmt(v) -> str:
     return str(v)
 
 
-def write_tables(rows: list[dict], sweep_dir: Path, per_regime: list[dict]) -> tuple[Path, Path, dict]:
+def write_tables(rows: list[dict], sweep_dir: Path, per_regime: list[dict], failed: dict[str, str],
+                 missing: list[str]) -> tuple[Path, Path, dict]:
     columns = sorted({k for row in rows for k in row}, key=lambda k: (k not in ("job", "config"), k))
     csv_path = sweep_dir / "summary.csv"
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(csv_path, buffer.getvalue())
     decided = [r["boosted_wins_2pt"] for r in rows if r.get("boosted_wins_2pt") is not None]
-    stats = {"configurations": len(rows), "compared": len(decided), "boosted_wins": sum(decided)}
+    stats = {"configurations": len(rows), "compared": len(decided), "boosted_wins": sum(decided),
+             "failed": len(failed), "missing": len(missing)}
     md = [f"# Sweep summary: {sweep_dir}", "",
           f"{len(rows)} configurations. Cost reduction (share of backbone MACs saved) at the largest saving "
           "whose test accuracy stays within 2 points of the backbone (— = no operating point within 2 points; "
           "negative = more compute than the backbone), and each regime's configured operating point "
           "(test accuracy @ cost fraction).", ""]
+    if failed or missing:
+        md += [f"**Incomplete: {len(failed)} failed, {len(missing)} missing** (missing: killed or never started; "
+               f"rerun the same command with `hydra.sweep.dir={sweep_dir}` to run only those)."]
+        md += [f"- job {job} failed: {reason}" for job, reason in sorted(failed.items(), key=lambda x: int(x[0]))]
+        md += [f"- job {job} missing" for job in missing] + [""]
     if decided:
         md += [f"**Boosted wins {stats['boosted_wins']} of {stats['compared']}** configurations at ≤ 2 points.", ""]
     show = ["job", "config"] + [c for c in columns if c.endswith(("drop_2pt", "_configured"))] + \
@@ -111,23 +121,60 @@ def write_tables(rows: list[dict], sweep_dir: Path, per_regime: list[dict]) -> t
     md += [f"| {x['job']} | {x['regime']} | " + " | ".join(fmt(x[d]) for d in DROPS)
            + f" | {fmt(x['best_test_acc'])} | {fmt(x['configured'])} |" for x in per_regime]
     md_path = sweep_dir / "summary.md"
-    md_path.write_text("\n".join(md) + "\n")
+    atomic_write(md_path, "\n".join(md) + "\n")
     return csv_path, md_path, stats
+
+
+def expected_jobs(sweep_dir: Path) -> int | None:
+    """How many jobs the sweep launches, from its ``multirun.yaml`` with Hydra's own parser and
+    sweeper (sweep-config parameters, then the command line); None when the folder has none."""
+    path = sweep_dir / "multirun.yaml"
+    if not path.is_file():
+        return None
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+    cfg = OmegaConf.load(path)
+    params = [f"{k}={v}" for k, v in (cfg.hydra.sweeper.get("params") or {}).items()]
+    overrides = OverridesParser.create().parse_overrides(params + list(cfg.hydra.overrides.task))
+    return sum(len(batch) for batch in BasicSweeper.split_arguments(overrides, None))
+
+
+def job_status(sweep_dir: Path, runs: list[dict]) -> tuple[dict[str, str], list[str]]:
+    """``({failed job: reason}, [missing jobs])``: a missing job has neither results nor ``FAILED``
+    (killed, or not started)."""
+    failed = {p.parent.name: p.read_text().strip() for p in sweep_dir.glob("*/FAILED")}
+    done = {r["_job"] for r in runs} | set(failed)
+    expected = expected_jobs(sweep_dir)
+    known = {p.name for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()}
+    if expected is not None:
+        known |= {str(i) for i in range(expected)}
+    return failed, sorted(known - done, key=int)
 
 
 def aggregate(sweep_dir: str | Path) -> dict:
     sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise FileNotFoundError(f"no folder {sweep_dir}; point at a multirun folder")
     runs = load_runs(sweep_dir)
-    if not runs:
+    failed, missing = job_status(sweep_dir, runs)
+    if not runs and not failed:
         raise FileNotFoundError(f"no */results.json under {sweep_dir}; point at a multirun folder")
-    rows = rows_of(runs)
-    csv_path, md_path, stats = write_tables(rows, sweep_dir, regime_rows(runs))
-    plot_fronts(runs, sweep_dir)
-    plot_wins(rows, sweep_dir)
-    failed = sorted(p.parent.name for p in sweep_dir.glob("*/FAILED"))
-    summary = {**stats, "failed_jobs": failed, "csv": str(csv_path), "markdown": str(md_path)}
-    (sweep_dir / "summary.json").write_text(json.dumps({"stats": summary, "rows": rows}, indent=2))
+    rows = rows_of(runs) if runs else []
+    csv_path, md_path, stats = write_tables(rows, sweep_dir, regime_rows(runs), failed, missing)
+    if runs:
+        plot_fronts(runs, sweep_dir)
+        plot_wins(rows, sweep_dir)
+    summary = {**stats, "failed_jobs": sorted(failed, key=int), "missing_jobs": missing,
+               "csv": str(csv_path), "markdown": str(md_path)}
+    atomic_write(sweep_dir / "summary.json", json.dumps({"stats": summary, "failed": failed, "rows": rows}, indent=2))
     return summary
+
+
+def atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 class AggregateOnMultirunEnd:
@@ -137,7 +184,8 @@ class AggregateOnMultirunEnd:
         try:
             s = aggregate(config.hydra.sweep.dir)
             print(f"[eexit] sweep summary: {s['markdown']} ({s['configurations']} configurations"
-                  + (f", boosted wins {s['boosted_wins']} of {s['compared']}" if s["compared"] else "") + ")")
+                  + (f", boosted wins {s['boosted_wins']} of {s['compared']}" if s["compared"] else "")
+                  + (f"; {s['failed']} failed, {s['missing']} missing" if s["failed"] or s["missing"] else "") + ")")
         except FileNotFoundError as exc:
             log.warning("no sweep summary: %s", exc)
 

@@ -69,6 +69,7 @@ class EarlyExitModule(L.LightningModule):
         self.schedule_epochs: int | None = None          # LR schedule length; BoostedTraining sets it per stage
         self.input_memory_format = torch.contiguous_format   # ChannelsLast sets channels_last
         self.compiled = None                              # Compile sets torch.compile(net)
+        self._nonfinite: torch.Tensor | None = None       # any NaN/inf training loss this epoch (device flag)
         set_trainable(net.backbone, backbone_trainable)
         k = net.backbone.num_classes
         self.val_acc = nn.ModuleList(torchmetrics.Accuracy(task="multiclass", num_classes=k)
@@ -96,6 +97,12 @@ class EarlyExitModule(L.LightningModule):
     def on_train_epoch_end(self) -> None:
         if hasattr(self.loss, "on_train_epoch_end"):
             self.loss.on_train_epoch_end()
+        if self._nonfinite is not None and bool(self._nonfinite):   # one host sync per epoch, not per step
+            which = "pretrain.optimizer.lr" if self.prefix == "backbone" else "method.optimizer.lr"
+            raise EExitError(f"{self.prefix or 'training'}: the training loss became NaN or infinite in epoch "
+                             f"{self.current_epoch + 1}; nothing was cached or reported. Lower {which} (or use "
+                             f"trainer.precision=32-true)")
+        self._nonfinite = None
 
     # -- forward ---------------------------------------------------------------------------
     def exit_outputs(self, batch, heads: list[int] | None = None):
@@ -129,6 +136,8 @@ class EarlyExitModule(L.LightningModule):
         logits, conf, labels, idx = self.exit_outputs(batch, heads)
         y = self.targets_for(logits, labels)
         loss = self.loss(LossInputs(logits, conf, y, idx, self.trained_exits))
+        bad = ~torch.isfinite(loss.detach())
+        self._nonfinite = bad if self._nonfinite is None else self._nonfinite | bad
         self.log(self.metric("train/loss"), loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
         return loss
 

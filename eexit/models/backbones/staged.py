@@ -94,7 +94,11 @@ def load_weights(model: nn.Module, path: str | None) -> nn.Module:
         return model
     if not Path(path).is_file():
         raise EExitError(f"backbone.weights={path} does not exist; give a state_dict saved with torch.save")
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:   # truncated, or not a torch file at all
+        raise EExitError(f"backbone.weights={path} cannot be read by torch.load ({type(exc).__name__}); "
+                         "give a state_dict saved with torch.save") from None
     state = state.get("state_dict", state) if isinstance(state, dict) else state
     if not isinstance(state, dict):
         raise EExitError(f"backbone.weights={path} holds a {type(state).__name__}, not a state_dict")

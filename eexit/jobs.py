@@ -1,0 +1,57 @@
+"""What a job leaves in its folder, read back by a rerun: complete ``results.json`` (skip the
+job), ``FAILED`` (why it failed). Light imports only: ``run.py`` consults it before the stack loads.
+
+Run folders are unique: the default ``hydra.run.dir``/``hydra.sweep.dir`` carry microseconds and
+the process id (``${eexit_pid:}``), so two runs started in the same second never share one.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from eexit.errors import EExitError
+
+
+def register_resolvers() -> None:
+    """``${eexit_pid:}`` in the config: this process's id (for unique run folders)."""
+    if not OmegaConf.has_resolver("eexit_pid"):
+        OmegaConf.register_new_resolver("eexit_pid", lambda: os.getpid(), use_cache=True)
+
+
+register_resolvers()
+
+
+def completed_results(run_dir: Path, overrides: list[str]) -> dict | None:
+    """The job's results when a finished run of the same job is in ``run_dir`` (``results.json`` is
+    written last and atomically, so a complete one means the job finished), else None. A folder
+    holding another job's results is an error: a rerun must use the same sweep settings."""
+    path = Path(run_dir) / "results.json"
+    if not path.is_file():
+        return None
+    try:
+        results = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None   # unreadable: run the job again (the new file replaces it atomically)
+    if "wall_seconds" not in results:
+        return None
+    if sorted(results.get("overrides", [])) != sorted(overrides):
+        raise EExitError(f"{run_dir} holds results of another job ({' '.join(results.get('overrides', []))}); "
+                         "resume a sweep with the same settings, or give a new hydra.sweep.dir")
+    return results
+
+
+def write_failed(run_dir: Path, reason: str) -> None:
+    """``FAILED`` in the job's folder: the reason in one line (the aggregator lists failed jobs)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tmp = run_dir / f".FAILED.{os.getpid()}"
+    tmp.write_text(" ".join(str(reason).split()) + "\n")
+    os.replace(tmp, run_dir / "FAILED")
+
+
+def clear_failed(run_dir: Path) -> None:
+    """A rerun that starts the job again removes the earlier attempt's ``FAILED``."""
+    (Path(run_dir) / "FAILED").unlink(missing_ok=True)

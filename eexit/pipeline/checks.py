@@ -1,0 +1,154 @@
+"""Every setting checked before any work starts: one line naming the key, its value and what is allowed.
+
+The composed config is checked against ``CHECKS`` (a key absent from the config is not checked:
+each method, head and policy brings its own keys), then the places a run writes to. Reaching the
+end of a 40-minute pretraining before ``instantiate`` rejects a margin of 1.5 loses the training;
+so does finding the cache unwritable after it.
+"""
+from __future__ import annotations
+
+import numbers
+import os
+import uuid
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+
+from eexit.errors import EExitError
+from eexit.exits.policy import SCORES
+from eexit.placement import RULES
+
+_MISSING = object()
+
+
+def _int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _number(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def positive_int(v):
+    return _int(v) and v >= 1, "an integer >= 1"
+
+
+def count(v):
+    return _int(v) and v >= 0, "an integer >= 0"
+
+
+def positive(v):
+    return _number(v) and v > 0, "a number > 0"
+
+
+def fraction(v):
+    return _number(v) and 0 <= v <= 1, "a number in [0, 1]"
+
+
+def margin(v):
+    return _number(v) and 0 <= v < 1, "a number in [0, 1) (the allowed drop in class precision)"
+
+
+def margins(v):
+    ok = isinstance(v, (list, tuple)) and len(v) > 0 and all(_number(m) and -1 < m < 1 for m in v)
+    return ok, "a non-empty list of numbers in (-1, 1)"
+
+
+def one_of(*allowed):
+    return lambda v: (v in allowed, "one of " + ", ".join(map(str, allowed)))
+
+
+def optional(check):
+    def inner(v):
+        ok, what = check(v)
+        return v is None or ok, f"null or {what}"
+    return inner
+
+
+def blocks(v):
+    ok = v is None or (isinstance(v, (list, tuple)) and len(v) > 0 and all(_int(b) and b >= 0 for b in v))
+    return ok, "null or a non-empty list of block indices >= 0 (see results.json \"blocks\")"
+
+
+CHECKS = {
+    "seed": lambda v: (_int(v), "an integer"),
+    "plot": one_of("auto", True, False),
+    "real_skip_samples": optional(positive_int),
+    "backbone_cache": one_of(True, False),
+    "data.batch_size": positive_int, "data.eval_batch_size": positive_int,
+    "data.train_size": positive_int, "data.val_size": positive_int, "data.test_size": positive_int,
+    "data.image_size": positive_int, "data.num_classes": lambda v: (_int(v) and v >= 2, "an integer >= 2"),
+    "data.crop_padding": count, "data.placement": one_of("auto", "cpu", "cuda"),
+    "pretrain.epochs": count, "pretrain.label_smoothing": lambda v: (_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "pretrain.optimizer.lr": positive,
+    "placement.num_exits": positive_int, "placement.rule": one_of(*RULES), "placement.blocks": blocks,
+    "head.width": positive_int, "head.layers": positive_int, "head.kernel_size": positive_int,
+    "head.pool_to": positive_int, "head.depth": count, "head.block": one_of("plain", "pool", "bnpool"),
+    "policy.score": one_of(*SCORES), "policy.threshold": fraction, "policy.margin": margin,
+    "policy.margins": margins, "policy.margin_form": one_of("additive", "multiplicative"),
+    "policy.precision_reference": one_of("labels", "backbone"), "policy.calibrate_on": one_of("survivors", "all"),
+    "policy.min_support": positive_int, "policy.sweep": optional(lambda v: (
+        isinstance(v, (list, tuple)) and all(_number(t) for t in v), "a list of thresholds")),
+    "method.epochs": count, "method.batch_size": positive_int, "method.optimizer.lr": positive,
+    "method.backbone": one_of("frozen", "joint"), "method.targets": one_of("backbone", "labels"),
+    "method.feature_cache": one_of(True, False), "method.boosted.min_pool": count,
+    "method.loss.version": one_of("v0", "v1", "v2", "v3", "v4"), "method.loss.lam": lambda v: (
+        _number(v) and v >= 0, "a number >= 0"), "method.loss.two_stage_epochs": count,
+    "method.loss.cost_convention": one_of("cumulative", "own_head"),
+    "method.loss.v4_weighting": one_of("reference", "balanced"),
+    "trainer.accelerator": one_of("auto", "cpu", "gpu", "cuda"), "trainer.devices": positive_int,
+    "trainer.precision": one_of("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true",
+                                "32", "16", "bf16", "64", 32, 16, 64),
+    "trainer.check_val_every_n_epoch": positive_int, "trainer.log_every_n_steps": positive_int,
+}
+
+
+def value_at(cfg, key: str):
+    node = cfg
+    for part in key.split("."):
+        if node is None or not OmegaConf.is_dict(node) or part not in node:
+            return _MISSING
+        node = node[part]
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+
+
+def check_config(cfg) -> None:
+    """Raise ``EExitError`` for the first setting outside what is allowed."""
+    for key, check in CHECKS.items():
+        value = value_at(cfg, key)
+        if value is _MISSING:
+            continue
+        ok, allowed = check(value)
+        if not ok:
+            raise EExitError(f"{key}={value!r} is not allowed: give {allowed}")
+    check_sizes(cfg)
+    if value_at(cfg, "trainer.accelerator") in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise EExitError("trainer.accelerator=gpu but torch sees no GPU here; use trainer.accelerator=auto or cpu")
+
+
+def check_sizes(cfg) -> None:
+    val, train = value_at(cfg, "data.val_size"), value_at(cfg, "data.train_size")
+    if _int(val) and _int(train) and val >= train:
+        raise EExitError(f"data.val_size={val} must be smaller than data.train_size={train}")
+    test = value_at(cfg, "data.test_size")
+    if str(value_at(cfg, "data._target_")).endswith("DigitsDataModule") and _int(val) and _int(test) \
+            and val + test >= 1797:
+        raise EExitError(f"data.val_size + data.test_size = {val + test}, but digits has 1797 images; "
+                         "leave some for training (defaults: 360 + 360)")
+
+
+def check_writable(*folders: Path | str) -> None:
+    """Each folder exists or can be made, and takes a file: checked before any training."""
+    for folder in folders:
+        folder = Path(folder)
+        probe = folder / f".eexit-write-test-{uuid.uuid4().hex}"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise EExitError(f"cannot write into {folder} ({exc.strerror or exc}); give a writable folder "
+                             f"(cache_dir=... for the cache, hydra.run.dir=... for the run)") from None
+        if not os.access(folder, os.W_OK):
+            raise EExitError(f"cannot write into {folder}; give a writable folder")

@@ -1,0 +1,145 @@
+"""Bad input: one line naming the key and what is allowed, before any work, and nothing earlier is touched."""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY, compose_cfg
+
+from eexit.errors import EExitError
+from eexit.pipeline import run_experiment
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# (overrides, text the one-line error must contain)
+BAD = [
+    (["policy.margin=1.5"], "policy.margin=1.5"),
+    (["policy.margin=-0.1"], "policy.margin=-0.1"),
+    (["policy=max_softmax", "policy.threshold=1.5"], "policy.threshold=1.5"),
+    (["policy=max_softmax", "policy.threshold=-0.2"], "policy.threshold=-0.2"),
+    (["policy.margin_form=sideways"], "policy.margin_form='sideways'"),
+    (["policy.precision_reference=teacher"], "policy.precision_reference"),
+    (["policy.calibrate_on=some"], "policy.calibrate_on"),
+    (["policy.score=logit"], "policy.score='logit'"),
+    (["policy.min_support=0"], "policy.min_support=0"),
+    (["policy.margins=[]"], "policy.margins=[]"),
+    (["policy.margins=[0.5,2]"], "policy.margins"),
+    (["placement.rule=random"], "placement.rule='random'"),
+    (["placement.num_exits=0"], "placement.num_exits=0"),
+    (["placement.blocks=[-1]"], "placement.blocks=[-1]"),
+    (["head.width=0"], "head.width=0"),
+    (["head.width=-8"], "head.width=-8"),
+    (["head.layers=0"], "head.layers=0"),
+    (["head.kernel_size=0"], "head.kernel_size=0"),
+    (["data.batch_size=0"], "data.batch_size=0"),
+    (["data.batch_size=-5"], "data.batch_size=-5"),
+    (["data.eval_batch_size=0"], "data.eval_batch_size=0"),
+    (["data.crop_padding=-1"], "data.crop_padding=-1"),
+    (["data.val_size=0"], "data.val_size=0"),
+    (["data.val_size=1500"], "digits has 1797 images"),
+    (["data=synthetic", "data.train_size=1000", "data.val_size=2000"], "data.val_size=2000 must be smaller"),
+    (["method.batch_size=0"], "method.batch_size=0"),
+    (["method.epochs=-1"], "method.epochs=-1"),
+    (["pretrain.epochs=-2"], "pretrain.epochs=-2"),
+    (["pretrain.optimizer.lr=0"], "pretrain.optimizer.lr=0"),
+    (["method.optimizer.lr=-1"], "method.optimizer.lr=-1"),
+    (["method.targets=teacher"], "method.targets='teacher'"),
+    (["method.backbone=thawed"], "method.backbone='thawed'"),
+    (["method.boosted.min_pool=-1"], "method.boosted.min_pool=-1"),
+    (["seed=abc"], "seed='abc'"),
+    (["seed=1.5"], "seed=1.5"),
+    (["trainer.precision=8-bit"], "trainer.precision='8-bit'"),
+    (["trainer.accelerator=tpu"], "trainer.accelerator='tpu'"),
+    (["trainer.devices=0"], "trainer.devices=0"),
+    (["plot=sometimes"], "plot='sometimes'"),
+    (["real_skip_samples=0"], "real_skip_samples=0"),
+    (["method=pteenet", "method.loss.version=v9"], "method.loss.version='v9'"),
+    (["method=pteenet", "method.loss.lam=-1"], "method.loss.lam=-1"),
+    (["method=pteenet", "method.loss.cost_convention=own"], "method.loss.cost_convention='own'"),
+    (["method=eenets", "head.block=flat"], "head.block='flat'"),
+    (["cache_dir=/proc/eexit-cache"], "cannot write into /proc/eexit-cache"),
+    (["method=backbone", "backbone.weights={tmp}/garbage.pt"], "garbage.pt cannot be read by torch.load"),
+    (["method=backbone", "backbone.weights={tmp}/absent.pt"], "absent.pt does not exist"),
+]
+if not torch.cuda.is_available():
+    BAD.append((["trainer.accelerator=gpu"], "torch sees no GPU"))
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def earlier(tmp_path_factory):
+    """A cache and a finished run, whose files no bad input may touch."""
+    root = tmp_path_factory.mktemp("earlier")
+    run_experiment(compose_cfg(TINY + ["method=backbone", f"cache_dir={root / 'cache'}"]), root / "run")
+    return root
+
+
+def test_the_table_has_at_least_30_bad_inputs():
+    assert len(BAD) >= 30 and len({tuple(o) for o, _ in BAD}) == len(BAD)
+
+
+@pytest.mark.parametrize("overrides,says", BAD, ids=[" ".join(o) for o, _ in BAD])
+def test_bad_input_is_one_line_before_any_work(overrides, says, earlier, tmp_path):
+    before = checksums(earlier)
+    (tmp_path / "garbage.pt").write_bytes(b"not a torch file")
+    overrides = [o.format(tmp=tmp_path) for o in overrides]
+    cache = [] if any(o.startswith("cache_dir=") for o in overrides) else [f"cache_dir={earlier / 'cache'}"]
+    cfg = compose_cfg(TINY + cache + overrides)
+    with pytest.raises(EExitError) as err:
+        run_experiment(cfg, tmp_path / "run")
+    message = str(err.value)
+    assert says in message and "\n" not in message, message
+    assert checksums(earlier) == before
+    assert not [p for p in (tmp_path / "run").rglob("*") if p.is_file()]   # the run folder holds nothing
+
+
+def test_bad_input_from_the_command_line_exits_2_with_one_line_and_a_failed_marker(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "run.py", "policy.margin=1.5", "logger=none", f"hydra.run.dir={run_dir}",
+                           f"cache_dir={tmp_path / 'cache'}"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "WANDB_MODE": "disabled"})
+    assert proc.returncode == 2
+    errors = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert errors == ["error: policy.margin=1.5 is not allowed: give a number in [0, 1) "
+                      "(the allowed drop in class precision)"], proc.stderr
+    assert (run_dir / "FAILED").read_text().startswith("policy.margin=1.5 is not allowed")
+    assert not (run_dir / "results.json").exists()
+
+
+def test_a_loss_that_becomes_nan_stops_training_and_caches_nothing(tmp_path):
+    cfg = compose_cfg(["data=synthetic", "data.train_size=256", "data.val_size=64", "data.test_size=64",
+                       "backbone=resnet20", "pretrain.epochs=2", "pretrain.optimizer.lr=1e6", "method=backbone",
+                       f"cache_dir={tmp_path / 'cache'}"])
+    with pytest.raises(EExitError, match=r"became NaN or infinite in epoch [12];.*Lower pretrain.optimizer.lr") as err:
+        run_experiment(cfg, tmp_path / "run")
+    assert "\n" not in str(err.value)
+    assert not list((tmp_path / "cache").rglob("*.pt")) and not (tmp_path / "run" / "results.json").exists()
+
+
+def test_a_damaged_or_foreign_cache_entry_is_rebuilt_with_a_warning(tmp_path, caplog):
+    small = ["data=synthetic", "data.train_size=256", "data.val_size=64", "data.test_size=64", "backbone=resnet20",
+             "pretrain.epochs=1", "method=backbone", f"cache_dir={tmp_path / 'cache'}"]
+    first = run_experiment(compose_cfg(small), tmp_path / "a")
+    (entry,) = (tmp_path / "cache" / "backbones").glob("*.pt")
+    good = entry.read_bytes()
+    entry.write_bytes(good[: len(good) // 2])                                   # truncated
+    again = run_experiment(compose_cfg(small), tmp_path / "b")
+    assert again["backbone_source"] == "trained" and again["backbone_test_acc"] == first["backbone_test_acc"]
+    assert any("unreadable" in r.message for r in caplog.records)
+    other = run_experiment(compose_cfg(small + ["seed=1"]), tmp_path / "c")     # another key's entry
+    (foreign,) = [p for p in (tmp_path / "cache" / "backbones").glob("*.pt") if p != entry]
+    entry.write_bytes(foreign.read_bytes())
+    caplog.clear()
+    rebuilt = run_experiment(compose_cfg(small), tmp_path / "d")
+    assert rebuilt["backbone_source"] == "trained" and other["backbone_source"] == "trained"
+    assert any("stored under another key" in r.message for r in caplog.records)
+    assert run_experiment(compose_cfg(small), tmp_path / "e")["backbone_source"] == "cache"
