@@ -131,3 +131,41 @@ def test_digits_real_images():
     assert dm.splits["test"][0].shape[0] == 200 and not dm.flip
     xb, yb = next(iter(dm.loader("train", train=True)))
     assert xb.dtype == torch.float32 and xb.shape == (128, 3, 32, 32) and yb.shape == (128,)
+
+
+@pytest.mark.parametrize("damage,says", [
+    (lambda p: p.write_bytes(p.read_bytes()[:300]), "is not a readable CIFAR batch"),               # truncated
+    (lambda p: p.write_bytes(pickle.dumps({"data": np.zeros((4, 3072), np.uint8)})), "holds no 'labels'"),
+    (lambda p: p.write_bytes(pickle.dumps({"labels": [0]})), "holds no 'data' array"),
+    (lambda p: p.write_bytes(pickle.dumps({"data": np.zeros((4, 100), np.uint8), "labels": [0] * 4})),
+     "shape (4, 100)"),
+])
+def test_a_damaged_cifar_batch_names_the_file_and_the_fix(tmp_path, damage, says):
+    from eexit.errors import EExitError
+    cifar_fixture(tmp_path)
+    damage(tmp_path / "cifar-10-batches-py" / "data_batch_3")
+    with pytest.raises(EExitError, match="data_batch_3") as err:
+        CIFAR10DataModule(root=str(tmp_path), val_size=5).read_splits()
+    assert says in str(err.value) and "data.download=true" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_cinic10_bad_images_and_folders_name_the_file(tmp_path):
+    from eexit.data.cinic10 import read_folder
+    from eexit.errors import EExitError
+    classes = CINIC10DataModule.classes
+    for name in classes:
+        (tmp_path / "train" / name).mkdir(parents=True)
+        Image.fromarray(np.zeros((32, 32, 3), dtype=np.uint8)).save(tmp_path / "train" / name / "a.png")
+    (tmp_path / "train" / "cat" / "notes.txt").write_text("not an image")      # ignored, counted in the log
+    assert read_folder(tmp_path / "train")[0].shape == (10, 3, 32, 32)
+    (tmp_path / "train" / "dog" / "b.png").write_bytes(b"garbage")
+    with pytest.raises(EExitError, match=r"dog/b.png is not a readable image"):
+        read_folder(tmp_path / "train")
+    Image.fromarray(np.zeros((16, 16, 3), dtype=np.uint8)).save(tmp_path / "train" / "dog" / "b.png")
+    with pytest.raises(EExitError, match=r"dog/b.png is 16x16, CINIC-10 images are 32x32"):
+        read_folder(tmp_path / "train")
+    (tmp_path / "train" / "dog" / "b.png").unlink()
+    (tmp_path / "train" / "ship" / "a.png").unlink()
+    (tmp_path / "train" / "ship").rmdir()
+    with pytest.raises(EExitError, match="has no class folder ship"):
+        read_folder(tmp_path / "train")

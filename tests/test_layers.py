@@ -19,6 +19,8 @@ FORBIDDEN = {
     "training": {"pipeline", "reporting", "deploy", "export"},
     "reporting": {"data", "models", "training", "pipeline", "deploy", "export"},
     "deploy": {"data", "training", "pipeline", "reporting", "export"},
+    "jobs": {"data", "models", "exits", "evaluation", "costs", "flops", "placement", "training", "pipeline",
+             "reporting", "deploy", "export", "loggers"},   # run.py reads it before the stack loads
 }
 
 

@@ -9,6 +9,7 @@ import torch
 
 from eexit.data.base import ImageDataModule
 from eexit.data.download import fetch, missing
+from eexit.errors import EExitError
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 ARCHIVE_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -17,12 +18,24 @@ TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 
 
 def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """One pickled batch -> uint8 [N,3,32,32] (rows are 1024 R, 1024 G, 1024 B) and labels."""
-    with open(path, "rb") as f:
-        entry = pickle.load(f, encoding="latin1")
-    data = np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-    labels = np.asarray(entry.get("labels", entry.get("fine_labels")), dtype=np.int64)
-    return data, labels
+    """One pickled batch -> uint8 [N,3,32,32] (rows are 1024 R, 1024 G, 1024 B) and labels.
+    A truncated or foreign file fails with one line naming it and the fix."""
+    fix = "delete the folder and fetch the official archive again (data.download=true)"
+    try:
+        with open(path, "rb") as f:
+            entry = pickle.load(f, encoding="latin1")
+    except Exception as exc:   # truncated download, or not a pickle
+        raise EExitError(f"{path} is not a readable CIFAR batch ({type(exc).__name__}); {fix}") from None
+    if not isinstance(entry, dict) or "data" not in entry:
+        raise EExitError(f"{path} holds no 'data' array; {fix}")
+    labels = entry.get("labels", entry.get("fine_labels"))
+    if labels is None:
+        raise EExitError(f"{path} holds no 'labels' (or 'fine_labels'); {fix}")
+    data = np.asarray(entry["data"])
+    if data.ndim != 2 or data.shape[1] != 3072 or data.shape[0] != len(labels):
+        raise EExitError(f"{path} holds data of shape {tuple(data.shape)} for {len(labels)} labels, expected "
+                         f"({len(labels)}, 3072); {fix}")
+    return data.astype(np.uint8).reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64)
 
 
 class CIFAR10DataModule(ImageDataModule):

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from eexit.data.base import ImageDataModule
 from eexit.data.download import fetch, missing
+from eexit.errors import EExitError
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +28,31 @@ SPLITS = {"train": "train", "val": "valid", "test": "test"}
 
 
 def read_folder(folder: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """All PNGs of ``folder/<class>/*.png`` -> uint8 [N,3,32,32] (RGB) and class indices."""
+    """All PNGs of ``folder/<class>/*.png`` -> uint8 [N,3,32,32] (RGB) and class indices. Other
+    files are ignored (their count is logged); an unreadable or non-32x32 image fails with one
+    line naming it."""
     files = [(p, c) for c, name in enumerate(CLASSES) for p in sorted((folder / name).glob("*.png"))]
     if not files:
         raise missing("CINIC-10", folder, "class folders of PNGs")
+    absent = [name for name in CLASSES if not (folder / name).is_dir()]
+    if absent:
+        raise EExitError(f"{folder} has no class folder {', '.join(absent)}; every split of CINIC-10 needs all "
+                         f"10 ({', '.join(CLASSES)})")
+    others = sum(1 for p in folder.glob("*/*") if p.is_file() and p.suffix.lower() != ".png")
+    if others:
+        log.info("%s: ignoring %d files that are not .png", folder, others)
     images = np.empty((len(files), 32, 32, 3), dtype=np.uint8)
     for i, (path, _) in enumerate(tqdm(files, desc=f"decoding {folder.name}", leave=False,
                                        disable=len(files) < 5000)):
-        with Image.open(path) as im:
-            images[i] = np.asarray(im.convert("RGB"))  # a few CINIC PNGs are greyscale
+        try:
+            with Image.open(path) as im:
+                pixels = np.asarray(im.convert("RGB"))  # a few CINIC PNGs are greyscale
+        except Exception as exc:
+            raise EExitError(f"{path} is not a readable image ({type(exc).__name__}); replace or remove it") from None
+        if pixels.shape != (32, 32, 3):
+            raise EExitError(f"{path} is {pixels.shape[1]}x{pixels.shape[0]}, CINIC-10 images are 32x32; "
+                             "replace or remove it")
+        images[i] = pixels
     labels = torch.tensor([c for _, c in files], dtype=torch.int64)
     return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), labels
 

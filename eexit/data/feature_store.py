@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 from filelock import FileLock
 
+from eexit.errors import EExitError
+
 log = logging.getLogger(__name__)
 
 
@@ -68,6 +70,12 @@ class FeatureStore:
         return out
 
     def put(self, split: str, tensors: dict[str, torch.Tensor]) -> None:
+        """Store ``tensors`` (atomic per file); non-finite features are refused, never cached."""
+        for name, t in tensors.items():
+            if torch.is_floating_point(t) and not bool(torch.isfinite(t).all()):
+                raise EExitError(f"the backbone's {name} outputs on the {split} split are not finite (NaN/inf), "
+                                 "so they are not stored; check backbone.weights or train the backbone again "
+                                 "with a lower pretrain.optimizer.lr")
         folder = self.root / split
         folder.mkdir(parents=True, exist_ok=True)
         for name, t in tensors.items():

@@ -16,12 +16,11 @@ from pathlib import Path
 import lightning as L
 import torch
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import OmegaConf
 
 from eexit.models.early_exit import EarlyExitNet
 from eexit.pipeline.backbone_cache import cache_key, cache_path, load_entry, save_entry
-from eexit.pipeline.build import make_trainer, resolve_precision
+from eexit.pipeline.build import epoch_checkpoint, make_trainer, resolve_precision, resumable
 from eexit.training.losses import ExitCrossEntropy
 from eexit.training.module import EarlyExitModule
 
@@ -60,28 +59,6 @@ def accuracies(trainer: L.Trainer, module: EarlyExitModule, dm) -> dict:
     return out
 
 
-def epoch_checkpoint(folder: Path) -> ModelCheckpoint:
-    """``last.ckpt`` (weights, optimizer, scheduler, epoch) replaced at every epoch's end, so a
-    killed pretraining resumes where it was (Lightning writes it atomically)."""
-    return ModelCheckpoint(dirpath=folder, filename="last", save_top_k=1, monitor=None,
-                           save_on_train_epoch_end=True, enable_version_counter=False)
-
-
-def resumable(last: Path) -> str | None:
-    """``last`` when it holds a loadable training state (else None, and it is removed)."""
-    if not last.is_file():
-        return None
-    try:
-        state = torch.load(last, map_location="cpu", weights_only=False)
-        epoch = int(state["epoch"]) + 1
-    except Exception as exc:
-        log.warning("backbone: cannot resume from %s (%s); training from the start", last, type(exc).__name__)
-        last.unlink(missing_ok=True)
-        return None
-    log.info("backbone: resuming an interrupted training from %s (%d epochs done)", last, epoch)
-    return str(last)
-
-
 def obtain_backbone(cfg, dm, loggers, device) -> tuple[torch.nn.Module, dict]:
     """Returns ``(backbone in eval mode on device, info)``; info has val/test accuracy and the source."""
     backbone = instantiate(cfg.backbone, num_classes=dm.num_classes)   # loads backbone.weights when given
@@ -114,7 +91,7 @@ def obtain_backbone(cfg, dm, loggers, device) -> tuple[torch.nn.Module, dict]:
         trainer = make_trainer(cfg, loggers, cfg.pretrain.epochs, [epoch_checkpoint(progress)], enable_checkpointing=True)
     else:
         trainer = make_trainer(cfg, loggers, cfg.pretrain.epochs)
-    resume = resumable(progress / "last.ckpt") if cfg.backbone_cache else None
+    resume = resumable(progress / "last.ckpt", "backbone") if cfg.backbone_cache else None
     start = time.perf_counter()
     trainer.fit(module, datamodule=dm, ckpt_path=resume)
     seconds = time.perf_counter() - start

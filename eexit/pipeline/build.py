@@ -6,14 +6,17 @@ what a config cannot know: the run folder, the epochs of each fit, ``precision: 
 from __future__ import annotations
 
 import inspect
+import logging
 import sys
 from pathlib import Path
 
 import lightning as L
 import torch
 from hydra.utils import get_object, instantiate
-from lightning.pytorch.callbacks import ProgressBar
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from omegaconf import OmegaConf
+
+log = logging.getLogger(__name__)
 
 
 def resolve_precision(precision: str, accelerator: str) -> str:
@@ -68,3 +71,26 @@ def build_loss(loss_cfg, **context):
     ``seed``) that its class declares as parameters."""
     params = inspect.signature(get_object(loss_cfg._target_)).parameters
     return with_objects(loss_cfg, **{k: v for k, v in context.items() if k in params})
+
+
+def epoch_checkpoint(folder: Path) -> ModelCheckpoint:
+    """``last.ckpt`` (weights, optimizer, scheduler, epoch) replaced at every epoch's end, so a
+    killed training resumes where it was (Lightning writes it atomically)."""
+    return ModelCheckpoint(dirpath=folder, filename="last", save_top_k=1, monitor=None,
+                           save_on_train_epoch_end=True, enable_version_counter=False)
+
+
+def resumable(last: Path, what: str) -> str | None:
+    """``last`` when it holds a loadable training state (else None, and it is removed)."""
+    if not last.is_file():
+        return None
+    try:
+        state = torch.load(last, map_location="cpu", weights_only=False)
+        epoch = int(state["epoch"]) + 1
+    except Exception as exc:
+        log.warning("%s: cannot resume from %s (%s); training from the start", what, last,
+                    type(exc).__name__)
+        last.unlink(missing_ok=True)
+        return None
+    log.info("%s: resuming an interrupted training from %s (%d epochs done)", what, last, epoch)
+    return str(last)

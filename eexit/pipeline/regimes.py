@@ -10,6 +10,7 @@ networks train on images. BTS-EE also trains the same heads without the callback
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 
 import torch
@@ -21,7 +22,7 @@ from eexit.data.features import FeatureDataModule
 from eexit.exits import CachedExits
 from eexit.flops import block_macs, cumulative
 from eexit.models.early_exit import EarlyExitNet, build_exit_net
-from eexit.pipeline.build import build_loss, make_trainer, with_objects
+from eexit.pipeline.build import build_loss, epoch_checkpoint, make_trainer, resumable, with_objects
 from eexit.pipeline.evaluate import compare, evaluate_regime, publish
 from eexit.placement import resolve_placement
 from eexit.training.module import EarlyExitModule
@@ -70,11 +71,17 @@ def train_regime(ctx, name: str, data: FeatureDataModule | None, boosted: bool) 
         if boosted:
             callbacks.append(with_objects(m.boosted, calibrator=ctx.calibrator))
             epochs = callbacks[0].max_epochs(net.num_exits)
-        trainer = make_trainer(cfg, ctx.loggers, epochs, callbacks)
+        progress = ctx.run_dir / "checkpoints" / f"{name}.training"   # joint training resumes from here
+        if joint:
+            trainer = make_trainer(cfg, ctx.loggers, epochs, [*callbacks, epoch_checkpoint(progress)],
+                                   enable_checkpointing=True)
+        else:
+            trainer = make_trainer(cfg, ctx.loggers, epochs, callbacks)
     start = time.perf_counter()
     if joint:
         trainer.fit(module, ctx.dm.loader("train", train=True, batch_size=m.batch_size, with_index=True),
-                    ctx.dm.val_dataloader())
+                    ctx.dm.val_dataloader(), ckpt_path=resumable(progress / "last.ckpt", name))
+        shutil.rmtree(progress, ignore_errors=True)
         loaders = ctx.dm.loader("val"), ctx.dm.loader("test")
     else:
         data.set_train_pool(None, 0)   # every regime starts from the whole training split
