@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from omegaconf import OmegaConf
 
 from tests.conftest import compose_cfg
@@ -228,3 +229,30 @@ def test_two_runs_started_together_both_finish_in_their_own_folders(tmp_path):
     assert [p.returncode for p in procs] == [0, 0], [o[1][-1500:] for o in outs]
     folders = sorted(p.parent for p in (tmp_path / "outputs").glob("*/*/results.json"))
     assert len(folders) == 2 and all((f / "csv" / "metrics.csv").is_file() for f in folders)
+
+
+@pytest.mark.slow
+def test_kill_9_during_a_sweep_then_rerun_finishes_only_the_rest(tmp_path):
+    """The real thing: SIGKILL a 4-job sweep once 2 jobs have finished, rerun the same command."""
+    import signal
+    import time
+    sweep_dir = tmp_path / "sweep"
+    cmd = [sys.executable, "run.py", "-m", "method=nonboosted", "data=digits", "backbone=resnet20",
+           "pretrain.epochs=1", "method.epochs=2", "trainer.accelerator=cpu", "logger=none",
+           f"cache_dir={tmp_path / 'cache'}", "head.width=16,32", "policy.margin=0.02,0.05", f"hydra.sweep.dir={sweep_dir}"]
+    env = {**os.environ, "WANDB_MODE": "disabled"}
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 600
+    while len(list(sweep_dir.glob("*/results.json"))) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = sorted(p.parent.name for p in sweep_dir.glob("*/results.json"))
+    assert 2 <= len(finished) < 4, finished
+    kept = {j: (sweep_dir / j / "results.json").stat().st_mtime_ns for j in finished}
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout.count("not run again") == len(finished)
+    assert {j: (sweep_dir / j / "results.json").stat().st_mtime_ns for j in finished} == kept
+    assert all(json.loads((sweep_dir / j / "results.json").read_text())["regimes"] for j in "0123")
+    assert json.loads((sweep_dir / "summary.json").read_text())["stats"]["configurations"] == 4
