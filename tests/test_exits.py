@@ -260,3 +260,65 @@ def test_real_skip_sample_is_spread_over_the_exits():
     assert spread_over_exits(exit_idx, 6).tolist() == [0, 1, 2, 3, 4, 5]
     assert spread_over_exits(exit_idx, 100).tolist() == list(range(7))      # never more than there are
     assert spread_over_exits(exit_idx, 0).tolist() == []
+
+
+def hand_case() -> CachedExits:
+    """2 heads + backbone, 4 samples, 2 classes; labels [0, 1, 1, 0]."""
+    big = 4.0
+    logits = torch.tensor([
+        [[big, 0], [big, 0], [0, big], [0, big]],      # head 0: right, wrong, right, wrong
+        [[big, 0], [0, big], [0, big], [big, 0]],      # head 1: all right
+        [[big, 0], [0, big], [big, 0], [big, 0]],      # backbone: right, right, wrong, right
+    ])
+    return CachedExits(logits, torch.full((2, 4), float("nan")), torch.tensor([0, 1, 1, 0]))
+
+
+def test_anytime_rows_are_each_exit_alone():
+    from eexit.exit_analysis import anytime
+    rows = anytime(hand_case(), torch.tensor([0.2, 0.5, 1.0]))
+    assert [r["accuracy"] for r in rows] == [0.5, 1.0, 0.75]
+    assert [r["agreement"] for r in rows] == [0.25, 0.75, 1.0]    # head 0 (0,0,1,1) vs backbone (0,1,0,0)
+    assert [r["cost_fraction"] for r in rows] == pytest.approx([0.2, 0.5, 1.0])
+
+
+def test_calibration_ece_and_failure_auroc_by_hand():
+    from eexit.exit_analysis import calibration
+    cached = hand_case()
+    conf = torch.softmax(torch.tensor([4.0, 0.0]), 0)[0].item()           # every answer's confidence
+    rows = calibration(cached, "max_softmax")
+    # one bin holds all 4 samples: ECE = |accuracy - confidence|
+    assert [r["ece"] for r in rows] == pytest.approx([abs(0.5 - conf), abs(1.0 - conf), abs(0.75 - conf)], abs=1e-6)
+    assert rows[1]["failure_auroc"] is None                           # all right: AUROC undefined
+    assert rows[0]["failure_auroc"] == pytest.approx(0.5)             # equal scores tell nothing
+    assert rows[0]["reliability"] == [{"low": pytest.approx(14 / 15), "high": pytest.approx(1.0), "count": 4,
+                                       "confidence": pytest.approx(conf), "accuracy": 0.5}]
+    sharp = CachedExits(torch.tensor([[[3.0, 0], [0.2, 0]], [[1.0, 0], [1.0, 0]]]), torch.full((1, 2), float("nan")),
+                        torch.tensor([0, 1]))
+    assert calibration(sharp, "max_softmax")[0]["failure_auroc"] == 1.0   # the right answer has the higher score
+
+
+def test_confusion_matrices_count_true_by_predicted():
+    from eexit.exit_analysis import confusion
+    assert confusion(hand_case()) == [[[1, 1], [1, 1]], [[2, 0], [0, 2]], [[2, 0], [1, 1]]]
+
+
+def test_budgeted_points_meet_each_budget_on_validation_and_are_the_most_accurate():
+    from eexit.evaluation import evaluate
+    from eexit.exit_analysis import budgeted, threshold_candidates
+    torch.manual_seed(0)
+    n, k = 400, 5
+    labels = torch.randint(0, k, (n,))
+    logits = torch.randn(4, n, k)
+    for e, strength in enumerate([0.5, 1.5, 2.5, 4.0]):
+        logits[e, torch.arange(n), labels] += strength
+    val = CachedExits(logits, torch.full((3, n), float("nan")), labels)
+    fr = torch.tensor([0.2, 0.45, 0.7, 1.0])
+    rows = budgeted(val, val, "max_softmax", fr, [0.1, 0.3, 0.6, 1.0])
+    assert rows[0]["threshold"] is None                      # below the first exit's cost: nothing qualifies
+    scores = val.scores("max_softmax")
+    every = [(t, evaluate(val, "max_softmax", torch.full((3, k), t), fr)) for t in threshold_candidates(scores)]
+    for row in rows[1:]:
+        assert row["val_cost_fraction"] <= row["budget"] + 1e-12
+        best = max(p["test_acc"] for _, p in every if p["cost_fraction"] <= row["budget"] + 1e-12)
+        assert row["val_acc"] == best and row["test_acc"] == row["val_acc"]    # test = val here
+    assert rows[-1]["val_acc"] >= rows[1]["val_acc"]

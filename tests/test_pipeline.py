@@ -58,6 +58,14 @@ def test_nonboosted_end_to_end(tmp_path, cache):
     assert (out / "tradeoff.png").stat().st_size > 1000
     regime = results["regimes"]["nonboosted"]
     assert regime["real_skip_matches"] is True
+    # per-exit analysis from the cached outputs agrees with the other per-exit numbers
+    assert [r["accuracy"] for r in regime["anytime"]] == pytest.approx(regime["exit_test_acc"])
+    assert [r["cost_fraction"] for r in regime["anytime"]] == pytest.approx([e["cost_fraction"] for e in results["exits"]])
+    assert [sum(map(sum, m)) for m in regime["confusion"]] == [360] * 4
+    assert [sum(m[i][i] for i in range(10)) / 360 for m in regime["confusion"]] == pytest.approx(regime["exit_test_acc"])
+    assert all(0 <= c["ece"] <= 1 for c in regime["calibration"]) and len(regime["calibration"]) == 4
+    assert [b["budget"] for b in regime["budgeted"]] == [0.25, 0.5, 0.75]
+    assert all(b["val_cost_fraction"] is None or b["val_cost_fraction"] <= b["budget"] for b in regime["budgeted"])
     saved_heads = torch.load(regime["checkpoint"], weights_only=False)
     assert saved_heads["attach"] == regime["attach"] and len(saved_heads["policy"]["thresholds"]) == 3
     assert len(results["exits"]) == 4 and results["exits"][-1]["block_name"] == "final"

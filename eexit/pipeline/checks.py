@@ -75,6 +75,8 @@ CHECKS = {
     "seed": lambda v: (_int(v), "an integer"),
     "plot": one_of("auto", True, False),
     "real_skip_samples": optional(positive_int),
+    "budgets": lambda v: (isinstance(v, (list, tuple)) and all(_number(b) and b > 0 for b in v),
+                          "a list of compute budgets > 0 (fractions of the backbone's MACs)"),
     "backbone_cache": one_of(True, False),
     "data.batch_size": positive_int, "data.eval_batch_size": positive_int,
     "data.train_size": positive_int, "data.val_size": positive_int, "data.test_size": positive_int,

@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 from eexit.costs import ExitCosts
 from eexit.deploy import backbone_weights_file, save_exit_checkpoint
 from eexit.evaluation import curve, evaluate, headline, pareto_front, simulate
+from eexit.exit_analysis import anytime, budgeted, calibration, confusion
 from eexit.exits import CachedExits, ExitPolicy
 from eexit.models.heads import head_kind
 
@@ -33,13 +34,17 @@ def evaluate_regime(ctx, net, costs: ExitCosts, val: CachedExits, test: CachedEx
     policy = ExitPolicy(calib.score, thresholds)
     with phase(f"{name}/real_skip"):
         skip_ok = real_skip_matches(ctx, net, policy, test, ctx.cfg.get("real_skip_samples"))
+    with phase(f"{name}/analysis"):
+        analysis = {"anytime": anytime(test, fractions),
+                    "budgeted": budgeted(val, test, calib.score, fractions, list(ctx.cfg.get("budgets") or [])),
+                    "calibration": calibration(test, calib.score), "confusion": confusion(test)}
     regime = {"head": head_kind(ctx.head), "exits": costs.to_rows(net.backbone.block_names), "attach": list(net.attach),
               "exit_val_acc": exit_accuracy(val), "exit_test_acc": exit_accuracy(test),
               "head_macs_fraction": sum(costs.head_macs) / costs.backbone_macs,
               "curve": points, "pareto_front": pareto_front(points),
               "headline": headline(points, ctx.backbone_info["test_acc"]),
               "operating_point": point, "policy": policy.to_dict(),
-              "real_skip_matches": skip_ok, **(extra or {})}
+              "real_skip_matches": skip_ok, **analysis, **(extra or {})}
     ckpt = ctx.run_dir / "checkpoints" / f"{name}.pt"
     with phase(f"{name}/checkpoint"):
         save_exit_checkpoint(ckpt, net, policy, OmegaConf.to_container(ctx.cfg, resolve=True),
@@ -47,7 +52,8 @@ def evaluate_regime(ctx, net, costs: ExitCosts, val: CachedExits, test: CachedEx
     regime["checkpoint"] = str(ckpt)
     for lg in ctx.loggers:
         lg.log_metrics({f"{name}/test_acc": point["test_acc"], f"{name}/cost_fraction": point["cost_fraction"],
-                        f"{name}/agreement": point["agreement"]})
+                        f"{name}/agreement": point["agreement"],
+                        **{f"{name}/exit{c['exit']}/ece": c["ece"] for c in analysis["calibration"]}})
     return regime
 
 

@@ -1,0 +1,107 @@
+"""How each exit behaves, from cached outputs (no forward pass): the numbers early-exit papers compare.
+
+- ``anytime``: every exit on its own (MSDNet's "anytime" setting): accuracy, agreement with the
+  backbone, and its cost.
+- ``budgeted``: for compute budgets (fractions of the backbone), the global threshold found on
+  validation whose validation cost stays within each budget with the best validation accuracy, and
+  what it gives on test (MSDNet's "budgeted batch" setting, global threshold).
+- ``calibration``: per exit, expected calibration error and reliability bins of the softmax
+  confidence, and the AUROC of the exit score for predicting a correct answer (failure prediction).
+- ``confusion``: per exit confusion matrix (rows: true class, columns: predicted).
+Computed with torchmetrics' functional metrics; pure functions of ``CachedExits``.
+"""
+from __future__ import annotations
+
+import torch
+from torchmetrics.functional.classification import (binary_auroc, multiclass_calibration_error,
+                                                    multiclass_confusion_matrix)
+
+from eexit.evaluation import operating_point, simulate
+from eexit.exits.cached import CachedExits
+
+BINS = 15   # reliability bins (the usual choice for ECE on CIFAR-scale test sets)
+
+
+def anytime(cached: CachedExits, cost_fractions: torch.Tensor) -> list[dict]:
+    """One row per exit (the backbone's last): accuracy and agreement of that exit alone, and its cost."""
+    pred = cached.logits.argmax(2)
+    return [{"exit": e, "cost_fraction": float(cost_fractions[e]),
+             "accuracy": float((pred[e] == cached.labels).double().mean()),
+             "agreement": float((pred[e] == cached.backbone_pred).double().mean())}
+            for e in range(cached.num_exits + 1)]
+
+
+def threshold_candidates(scores: torch.Tensor, levels: int = 200) -> list[float]:
+    """Global thresholds to try: quantiles of the heads' scores, plus 'never exit' (inf)."""
+    if scores.numel() == 0:
+        return [float("inf")]
+    qs = torch.quantile(scores.flatten().double(), torch.linspace(0, 1, levels, dtype=torch.float64))
+    return sorted(set(qs.tolist())) + [float("inf")]
+
+
+def budgeted(val: CachedExits, test: CachedExits, score_kind: str, cost_fractions: torch.Tensor,
+             budgets: list[float]) -> list[dict]:
+    """Per budget: the global threshold whose validation cost is <= the budget with the highest
+    validation accuracy (ties: the cheaper one), and its test operating point; ``None`` fields when
+    no threshold meets the budget (it is below the first exit's cost)."""
+    val_scores, test_scores = val.scores(score_kind), test.scores(score_kind)
+    shape = (val.num_exits, val.num_classes)
+
+    def point(cached, scores, t):
+        pred, exit_idx = simulate(scores, cached.head_pred, cached.backbone_pred, torch.full(shape, t))
+        return operating_point(pred, exit_idx, cached.labels, cached.backbone_pred, cost_fractions)
+
+    tried = [(t, point(val, val_scores, t)) for t in threshold_candidates(val_scores)]
+    rows = []
+    for b in budgets:
+        ok = [(t, p) for t, p in tried if p["cost_fraction"] <= b + 1e-12]
+        if not ok:
+            rows.append({"budget": b, "threshold": None, "val_cost_fraction": None, "val_acc": None,
+                         "test_acc": None, "test_cost_fraction": None})
+            continue
+        t, p = max(ok, key=lambda tp: (tp[1]["test_acc"], -tp[1]["cost_fraction"]))   # "test_acc" of val here
+        q = point(test, test_scores, t)
+        rows.append({"budget": b, "threshold": t, "val_cost_fraction": p["cost_fraction"], "val_acc": p["test_acc"],
+                     "test_acc": q["test_acc"], "test_cost_fraction": q["cost_fraction"],
+                     "exit_fractions": q["exit_fractions"]})
+    return rows
+
+
+def reliability(probs: torch.Tensor, labels: torch.Tensor, bins: int = BINS) -> list[dict]:
+    """Equal-width confidence bins: count, mean confidence and accuracy of each non-empty bin."""
+    conf, pred = probs.max(1)
+    edges = torch.linspace(0, 1, bins + 1)
+    which = torch.clamp(torch.bucketize(conf, edges, right=False) - 1, 0, bins - 1)
+    rows = []
+    for i in range(bins):
+        mask = which == i
+        if mask.any():
+            rows.append({"low": float(edges[i]), "high": float(edges[i + 1]), "count": int(mask.sum()),
+                         "confidence": float(conf[mask].double().mean()),
+                         "accuracy": float((pred[mask] == labels[mask]).double().mean())})
+    return rows
+
+
+def calibration(cached: CachedExits, score_kind: str) -> list[dict]:
+    """Per exit: ECE (L1, ``BINS`` bins) of the softmax confidence, its reliability bins, and the AUROC
+    of the exit's score (``score_kind``; softmax for the backbone) for telling right answers from wrong
+    (``None`` when all of that exit's answers are right, or all wrong)."""
+    scores = cached.scores(score_kind)
+    out = []
+    for e in range(cached.num_exits + 1):
+        probs = cached.logits[e].float().softmax(1)
+        correct = (probs.argmax(1) == cached.labels)
+        s = scores[e] if e < cached.num_exits else probs.max(1).values
+        both = 0 < int(correct.sum()) < correct.numel()
+        out.append({"exit": e,
+                    "ece": float(multiclass_calibration_error(probs, cached.labels, cached.num_classes, n_bins=BINS,
+                                                              norm="l1")),
+                    "failure_auroc": float(binary_auroc(s.float(), correct.long())) if both else None,
+                    "reliability": reliability(probs, cached.labels)})
+    return out
+
+
+def confusion(cached: CachedExits) -> list[list[list[int]]]:
+    """Per exit, the ``[true][predicted]`` count matrix."""
+    return [multiclass_confusion_matrix(cached.logits[e].argmax(1), cached.labels, cached.num_classes).tolist()
+            for e in range(cached.num_exits + 1)]
