@@ -256,3 +256,22 @@ def test_kill_9_during_a_sweep_then_rerun_finishes_only_the_rest(tmp_path):
     assert {j: (sweep_dir / j / "results.json").stat().st_mtime_ns for j in finished} == kept
     assert all(json.loads((sweep_dir / j / "results.json").read_text())["regimes"] for j in "0123")
     assert json.loads((sweep_dir / "summary.json").read_text())["stats"]["configurations"] == 4
+
+
+def test_sweep_summary_run_holds_every_configuration_offline(tmp_path, monkeypatch):
+    """The W&B dashboard of a sweep: one offline run whose table has every job x regime x point."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    from eexit.reporting.wandb_sweep import log_sweep_summary
+    curve = [{"setting": s, "cost_fraction": c, "test_acc": a, "agreement": a, "exit_fractions": [1.0]}
+             for s, c, a in ((0.0, 0.3, 0.9), (0.5, 0.6, 0.95), (float("inf"), 1.0, 0.97))]
+    runs = [{"_job": str(j), "regimes": {m: {"curve": curve, "operating_point": {"setting": 0.5}}
+                                         for m in ("boosted", "nonboosted")}} for j in range(2)]
+    rows = [{"job": "0", "config": "head.width=16"}, {"job": "1", "config": "head.width=32"}]
+    folder = log_sweep_summary(tmp_path, runs, rows, {"configurations": 2}, "g", mode="offline")
+    assert folder is not None and folder.parent == tmp_path / "wandb" and folder.name.startswith("offline-run-")
+    (table,) = folder.glob("files/media/table/sweep/points_*.table.json")
+    data = json.loads(table.read_text())
+    assert len(data["data"]) == 2 * 2 * 3 and "line" in data["columns"]
+    assert {r[data["columns"].index("line")] for r in data["data"]} == {
+        "head.width=16 | boosted", "head.width=16 | nonboosted", "head.width=32 | boosted", "head.width=32 | nonboosted"}
+    assert sum(r[data["columns"].index("configured")] for r in data["data"]) == 4   # one per curve

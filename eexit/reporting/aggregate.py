@@ -186,6 +186,8 @@ class AggregateOnMultirunEnd:
             print(f"[eexit] sweep summary: {s['markdown']} ({s['configurations']} configurations"
                   + (f", boosted wins {s['boosted_wins']} of {s['compared']}" if s["compared"] else "")
                   + (f"; {s['failed']} failed, {s['missing']} missing" if s["failed"] or s["missing"] else "") + ")")
+            from eexit.reporting.wandb_sweep import sweep_dashboard
+            sweep_dashboard(config, s)
         except FileNotFoundError as exc:
             log.warning("no sweep summary: %s", exc)
 
