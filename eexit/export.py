@@ -52,8 +52,11 @@ class Stage(nn.Module):
 
 
 def export_exit_net(net: EarlyExitNet, policy, out_dir: str | Path, image_shape: tuple[int, ...] = (3, 32, 32),
-                    fold: bool = True) -> Path:
-    """Write ``stage<i>.pt2`` for every stage and ``exits.json``; returns ``out_dir``."""
+                    fold: bool = True, fmt: str = "pt2") -> Path:
+    """Write ``stage<i>.pt2`` (``fmt="onnx"``: ``stage<i>.onnx``, ONNX opset 18 through torch's
+    dynamo exporter, for onnxruntime) for every stage and ``exits.json``; returns ``out_dir``."""
+    if fmt not in ("pt2", "onnx"):
+        raise EExitError(f"export format '{fmt}' is not known; use pt2 or onnx")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     net = (fold_batchnorm(net)[0] if fold else net).cpu().eval()
@@ -62,17 +65,22 @@ def export_exit_net(net: EarlyExitNet, policy, out_dir: str | Path, image_shape:
     with torch.no_grad():
         for i in range(net.num_exits + 1):
             stage = Stage(net, i).eval()
-            program = torch.export.export(stage, (x,), dynamic_shapes={"x": {0: Dim.DYNAMIC}})
-            files.append(f"stage{i}.pt2")
+            files.append(f"stage{i}.{fmt}")
             tmp = out_dir / f".{files[-1]}.tmp{os.getpid()}"
-            torch.export.save(program, tmp)
+            if fmt == "onnx":
+                from eexit.export_onnx import export_stage
+                export_stage(stage, x, tmp, last=i == net.num_exits)
+            else:
+                program = torch.export.export(stage, (x,), dynamic_shapes={"x": {0: Dim.DYNAMIC}})
+                torch.export.save(program, tmp)
             os.replace(tmp, out_dir / files[-1])
             if i < net.num_exits:
                 x = stage(x)[0]
     tmp = out_dir / f".exits.json.tmp{os.getpid()}"   # written last: its presence marks a complete export
     tmp.write_text(json.dumps({
         "format": FORMAT, "num_exits": net.num_exits, "attach": list(net.attach), "image_shape": list(image_shape),
-        "backbone": net.backbone.arch, "folded_batchnorm": fold, "stages": files, **policy.to_dict(),
+        "backbone": net.backbone.arch, "folded_batchnorm": fold, "stages": files,
+        "runtime": "onnxruntime" if fmt == "onnx" else "torch.export", **policy.to_dict(),
         "rule": "leave at the first exit i where score(logits_i, confidence_i) >= thresholds[i][argmax logits_i]; "
                 "null thresholds never exit; otherwise the last stage's argmax"}, indent=2))
     os.replace(tmp, out_dir / "exits.json")
@@ -92,8 +100,15 @@ class ExportedExitNet(StagedInference):
         if self.meta.get("format") != FORMAT:
             raise EExitError(f"{meta_path} is not an {FORMAT} export; re-export it with python -m eexit.export")
         self.num_exits = int(self.meta["num_exits"])
-        self.programs = [torch.export.load(folder / f).module() for f in self.meta["stages"]]
         self.policy = ExitPolicy.from_dict(self.meta)
+        self.programs = self.load_stages(folder, self.meta["stages"])
+
+    @staticmethod
+    def load_stages(folder: Path, files: list[str]) -> list:
+        if any(f.endswith(".onnx") for f in files):
+            from eexit.export_onnx import onnx_stages
+            return onnx_stages(folder, files)
+        return [torch.export.load(folder / f).module() for f in files]
 
     def stage(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, HeadOutput]:
         out = self.programs[i](x)
@@ -106,15 +121,17 @@ class ExportedExitNet(StagedInference):
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m eexit.export", description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint", help="a run's checkpoints/<regime>.pt")
-    ap.add_argument("out_dir", help="folder for stage<i>.pt2 and exits.json")
+    ap.add_argument("out_dir", help="folder for stage<i>.pt2 (or .onnx) and exits.json")
     ap.add_argument("--no-fold", action="store_true", help="keep BatchNorm layers (default: folded into the convs)")
+    ap.add_argument("--format", choices=("pt2", "onnx"), default="pt2",
+                    help="pt2: torch.export programs (default); onnx: ONNX graphs for onnxruntime")
     args = ap.parse_args(argv)
     try:
         ck = load_exit_checkpoint(args.checkpoint)
         out = Path(args.out_dir)
         if (out / "exits.json").exists():
             raise EExitError(f"{out} already holds an export; choose another folder or remove it first")
-        export_exit_net(ck.net, ck.policy, out, tuple(ck.meta["image_shape"]), fold=not args.no_fold)
+        export_exit_net(ck.net, ck.policy, out, tuple(ck.meta["image_shape"]), fold=not args.no_fold, fmt=args.format)
     except EExitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -102,6 +102,16 @@ def test_checkpoint_reloads_the_deployed_network(tmp_path, cache):
     exported, folded = ExportedExitNet(tmp_path / "exp"), fold_batchnorm(loaded.net)[0]
     x = next(iter(dm.loader("test")))[0]
     assert all(torch.equal(a, b) for a, b in zip(exported.infer(x, exported.policy), folded.infer(x, loaded.policy)))
+    # --format onnx: ONNX graphs run by onnxruntime through the same loop. Tolerance: predictions and exits
+    # identical (batch 1, an odd batch, the whole split); logits within 1e-4 of the folded torch network's
+    assert export_main([str(path), str(tmp_path / "onnx"), "--format", "onnx"]) == 0
+    onnx_net = ExportedExitNet(tmp_path / "onnx")
+    assert sorted(p.name for p in (tmp_path / "onnx").glob("stage*")) == [f"stage{i}.onnx" for i in range(4)]
+    for b in (1, 9, x.shape[0]):
+        assert all(torch.equal(a, c) for a, c in zip(onnx_net.infer(x[:b], onnx_net.policy),
+                                                      folded.infer(x[:b], loaded.policy)))
+    with torch.no_grad():
+        assert torch.allclose(onnx_net.stage(0, x)[1].logits, folded.stage(0, x)[1].logits, atol=1e-4)
     stamp = (tmp_path / "exp" / "stage0.pt2").stat().st_mtime_ns
     assert export_main([str(path), str(tmp_path / "exp")]) == 2                         # never overwrites
     assert (tmp_path / "exp" / "stage0.pt2").stat().st_mtime_ns == stamp
