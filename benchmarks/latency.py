@@ -163,6 +163,62 @@ def mix_rows(net: EarlyExitNet, device: torch.device, batch: int, samples: int, 
     return rows
 
 
+class Plain(torch.nn.Module):
+    """The whole backbone as one graph (the plain network an early exit is compared against)."""
+
+    def __init__(self, backbone):
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, x):
+        return self.backbone(x)
+
+
+def onnx_nets(net: EarlyExitNet, policy, image_shape, folder: Path):
+    """``(early-exit stages run by onnxruntime, the plain backbone as one onnxruntime graph)``."""
+    from eexit.export import ExportedExitNet, export_exit_net
+    from eexit.export_onnx import OnnxStage, export_stage
+    export_exit_net(net, policy, folder / "ee", image_shape, fold=False, fmt="onnx")   # net is folded already
+    export_stage(Plain(net.backbone).eval(), torch.zeros(2, *image_shape), folder / "plain.onnx", last=True)
+    return ExportedExitNet(folder / "ee"), OnnxStage(folder / "plain.onnx")
+
+
+def onnx_rows(net: EarlyExitNet, batch: int, samples: int, images: torch.Tensor | None,
+              policies: dict[str, ExitPolicy] | None, folder: Path) -> list[dict]:
+    """``mix_rows`` with onnxruntime on the CPU: the same images, mixes and predictions (the ONNX
+    stages exit exactly like the torch ones; test), stage times and measurements from onnxruntime."""
+    torch_rows = mix_rows(net, torch.device("cpu"), batch, samples, repeats=5, images=images, policies=policies)
+    if images is None:
+        images = torch.randn(max(2048, batch, samples), 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    if policies is None:
+        cached = predict_exits(net, [(images[i:i + 512], torch.zeros(min(512, images.shape[0] - i), dtype=torch.long))
+                                     for i in range(0, images.shape[0], 512)], accelerator="cpu")
+        scores = cached.scores("max_softmax")
+        policies = {name: ExitPolicy("max_softmax", thresholds_for_mix(scores, mix)) for name, mix in MIXES.items()}
+    ort_net, ort_plain = onnx_nets(net, next(iter(policies.values())), tuple(images.shape[1:]), folder)
+    x_batch = images[:batch]
+    xs = [images[i:i + 1] for i in range(samples)] if batch == 1 else None
+    feats, cum, total = x_batch, [], 0.0
+    for i in range(ort_net.num_exits):
+        total += timed(lambda f=feats, i=i: ort_net.stage(i, f), 20 if batch == 1 else 5, torch.device("cpu"))
+        cum.append(total)
+        feats = ort_net.stage(i, feats)[0]
+    cum.append(total + timed(lambda f=feats: ort_net.final(f), 20 if batch == 1 else 5, torch.device("cpu")))
+    plain_time = timed(lambda: ort_plain(x_batch), 20 if batch == 1 else 5, torch.device("cpu"))
+    rows = []
+    for row, (name, policy) in zip(torch_rows, policies.items()):
+        frac = row["fractions"]
+        if batch == 1:
+            plain, skip = timed_pair(lambda: [ort_plain(x) for x in xs],
+                                     lambda p=policy: [ort_net.infer(x, p) for x in xs], 5, torch.device("cpu"))
+        else:
+            plain, skip = timed_pair(lambda: ort_plain(x_batch), lambda p=policy: ort_net.infer(x_batch, p), 20,
+                                     torch.device("cpu"))
+        rows.append({**row, "device": "cpu (onnxruntime)", "measured": plain / skip,
+                     "stage_pred": plain_time / float(sum(f * t for f, t in zip(frac, cum)))})
+    return rows
+
+
 def checkpoint_images(data_cfg: dict, count: int) -> tuple[torch.Tensor, str]:
     """The first ``count`` normalised test images of the run's dataset (as evaluation sees them)
     and the dataset's name."""
@@ -215,8 +271,12 @@ def main() -> None:
     ap.add_argument("--no-fold", action="store_true", help="keep BatchNorm unfolded (training form)")
     ap.add_argument("--record", action="store_true", help="append to the tracked benchmarks/RESULTS-latency.md")
     ap.add_argument("--out", help="append to this file instead")
+    ap.add_argument("--runtime", default="torch", help="torch, onnxruntime, or both (torch,onnxruntime): "
+                                                       "onnxruntime runs the ONNX export on the CPU")
     args = ap.parse_args()
     torch.backends.cudnn.benchmark = False  # changing survivor shapes: never autotune per shape
+    from eexit.pipeline.summary import quiet_lightning
+    quiet_lightning()
     gpu = torch.cuda.is_available()
     if args.checkpoint:
         try:
@@ -237,10 +297,18 @@ def main() -> None:
         net = fold_batchnorm(net)[0]
     n_images = 2048 if images is None else images.shape[0]
     settings = [("cpu", 1), ("cpu", min(64, n_images))] + ([("cuda", min(1024, n_images))] if gpu else [])
-    rows = [r for dev, b in settings
+    runtimes = args.runtime.split(",")
+    if not set(runtimes) <= {"torch", "onnxruntime"}:
+        raise SystemExit(f"error: --runtime takes torch and/or onnxruntime, got {args.runtime}")
+    rows = [r for dev, b in settings if "torch" in runtimes
             for r in mix_rows(net, torch.device(dev), b, min(args.samples, n_images), images=images, policies=policies)]
+    if "onnxruntime" in runtimes:
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            rows += [r for b in (1, min(64, n_images))
+                     for r in onnx_rows(net, b, min(args.samples, n_images), images, policies, Path(tmp) / str(b))]
     lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M')} — `python benchmarks/latency.py {what} --samples {args.samples}"
-             f"{' --no-fold' if args.no_fold else ''}`", "",
+             f"{' --no-fold' if args.no_fold else ''}{' --runtime ' + args.runtime if args.runtime != 'torch' else ''}`", "",
              f"{environment()}; fp32 on CPU; {described}; attach blocks {net.attach}; "
              f"BatchNorm {'unfolded' if args.no_fold else 'folded into the convolutions'}.", ""] + table(rows)
     print("\n".join(lines))
