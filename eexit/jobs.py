@@ -21,9 +21,6 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("eexit_pid", lambda: os.getpid(), use_cache=True)
 
 
-register_resolvers()
-
-
 def completed_results(run_dir: Path, overrides: list[str]) -> dict | None:
     """The job's results when a finished run of the same job is in ``run_dir`` (``results.json`` is
     written last and atomically, so a complete one means the job finished), else None. A folder
