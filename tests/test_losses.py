@@ -184,3 +184,23 @@ def test_v4_tags_are_fixed_for_an_epoch_and_come_from_the_previous_one():
     loss.on_train_epoch_end()
     assert torch.equal(loss.tags[:8], v4_tags(ce, loss.costs, 0.5))                   # from this epoch's outputs
     assert torch.equal(loss.tags[8:], start[8:])                                     # unseen samples keep theirs
+
+
+def test_sdn_weights_grow_linearly_to_their_cap_and_weight_the_heads():
+    """SDN: w_i = min(tau_i, 0.01 + epoch * tau_i / epochs), epoch from 1; tau = 0.15 ... 0.9 for 6 heads."""
+    import torch.nn.functional as F
+
+    from eexit.training.losses import LossInputs, SDNLoss
+    loss = SDNLoss(epochs=10)
+    loss.on_train_epoch_start(0)
+    assert loss.weights(6) == pytest.approx([0.01 + 0.015 * k for k in range(1, 7)])
+    loss.on_train_epoch_start(9)                                   # the last epoch: every weight at its cap
+    assert loss.weights(6) == pytest.approx([0.15, 0.3, 0.45, 0.6, 0.75, 0.9])
+    loss.on_train_epoch_start(4)
+    assert loss.weights(3) == pytest.approx([min(0.3, 0.01 + 5 * 0.3 / 10), min(0.6, 0.01 + 5 * 0.6 / 10), 0.9 * 0.5 + 0.01])
+    torch.manual_seed(0)
+    logits, y = [torch.randn(8, 4) for _ in range(3)], torch.randint(0, 4, (8,))
+    w = loss.weights(2)
+    want = F.cross_entropy(logits[2], y) + w[0] * F.cross_entropy(logits[0], y) + w[1] * F.cross_entropy(logits[1], y)
+    got = loss(LossInputs(logits, [None, None], y, None, [0, 1, 2]))
+    assert torch.allclose(got, want)

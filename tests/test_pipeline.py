@@ -246,3 +246,11 @@ def test_weights_for_another_backbone_say_which_keys_differ(tmp_path):
         resnet18(weights=str(tmp_path / "r20.pt"))
     with pytest.raises(EExitError, match=r"shape differs for blocks.10.fc.weight \(10, 64\) vs \(7, 64\)"):
         cifar_resnet(20, num_classes=7, weights=str(tmp_path / "r20.pt"))
+
+
+def test_sdn_trains_backbone_and_heads_jointly(tmp_path, cache):
+    results, out = run(tmp_path, cache, ["method=sdn"])
+    regime = results["regimes"]["sdn"]
+    assert regime["head"] == "linear" and regime["policy"]["score"] == "max_softmax"
+    assert regime["real_skip_matches"] and len(regime["curve"]) >= 10 and "final_exit_test_acc" in regime
+    assert torch.load(regime["checkpoint"], weights_only=False)["network"] is not None   # the jointly trained weights

@@ -98,7 +98,9 @@ CHECKS = {
     "method.loss.version": one_of("v0", "v1", "v2", "v3", "v4"), "method.loss.lam": lambda v: (
         _number(v) and v >= 0, "a number >= 0"), "method.loss.two_stage_epochs": count,
     "method.loss.cost_convention": one_of("cumulative", "own_head"),
-    "method.loss.v4_weighting": one_of("reference", "balanced"),
+    "method.loss.v4_weighting": one_of("reference", "balanced"), "method.loss.epochs": positive_int,
+    "method.loss.max_weights": optional(lambda v: (isinstance(v, (list, tuple)) and all(_number(w) and w >= 0 for w in v),
+                                                   "a list of head weights >= 0")),
     "trainer.accelerator": one_of("auto", "cpu", "gpu", "cuda"), "trainer.devices": positive_int,
     "trainer.precision": one_of("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true",
                                 "32", "16", "bf16", "64", 32, 16, 64),

@@ -1,9 +1,9 @@
 """Training, the Lightning way: one LightningModule, loss objects, the boosted-training callback."""
 from eexit.training.boosted import BoostedTraining
 from eexit.training.callbacks import ChannelsLast, Compile
-from eexit.training.losses import CostAwareLoss, ExitCrossEntropy, LossInputs
+from eexit.training.losses import CostAwareLoss, ExitCrossEntropy, LossInputs, SDNLoss
 from eexit.training.module import EarlyExitModule, set_trainable
 from eexit.training.predict import predict_exits
 
 __all__ = ["BoostedTraining", "ChannelsLast", "Compile", "CostAwareLoss", "EarlyExitModule", "ExitCrossEntropy",
-           "LossInputs", "predict_exits", "set_trainable"]
+           "LossInputs", "SDNLoss", "predict_exits", "set_trainable"]

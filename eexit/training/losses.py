@@ -111,3 +111,36 @@ class CostAwareLoss(nn.Module):
         version = "v0" if self.epoch < self.two_stage_epochs else self.version
         return cost_aware_loss(version, logits, conf, self.costs, y, self.lam, self.divide_by_exits, tags,
                                self.v4_weighting)
+
+
+class SDNLoss(nn.Module):
+    """Shallow-Deep Networks' weighted objective (Kaya et al., ICML 2019) for joint training:
+    ``CE(final) + sum_i w_i CE(head i)``, where head i's weight grows linearly over the epochs,
+    ``w_i = min(tau_i, 0.01 + epoch * tau_i / epochs)`` (epoch counted from 1), up to ``tau_i``.
+    The published ``tau`` for 6 heads is 0.15, 0.30, ..., 0.90 (SDN's ``model_funcs.sdn_train``);
+    for E heads the default spreads it the same way, ``tau_i = 0.9 (i + 1) / E``."""
+
+    needs_confidence = False
+    needs_all_exits = True
+
+    def __init__(self, epochs: int, max_weights: list[float] | None = None, start: float = 0.01):
+        super().__init__()
+        if epochs < 1:
+            raise EExitError(f"SDNLoss needs epochs >= 1 (the weights grow over them), got {epochs}")
+        self.epochs, self.max_weights, self.start, self.epoch = int(epochs), max_weights, float(start), 0
+
+    def on_train_epoch_start(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def weights(self, num_heads: int) -> list[float]:
+        tau = self.max_weights or [0.9 * (i + 1) / num_heads for i in range(num_heads)]
+        if len(tau) != num_heads:
+            raise EExitError(f"method.loss.max_weights has {len(tau)} values for {num_heads} heads")
+        return [min(t, self.start + (self.epoch + 1) * t / self.epochs) for t in tau]
+
+    def forward(self, inp: LossInputs) -> torch.Tensor:
+        heads = inp.logits[:-1]
+        loss = F.cross_entropy(inp.logits[-1], inp.targets)
+        for w, logits in zip(self.weights(len(heads)), heads):
+            loss = loss + w * F.cross_entropy(logits, inp.targets)
+        return loss
