@@ -78,5 +78,5 @@ reproduce-eenets: $(STAMP) ## EENets' three settings (CIFAR-10 ResNet-20 / 110, 
 reproduce-eenets-smoke: $(STAMP) ## the same three experiments on digits / ResNet20, CPU, minutes
 	$(PY) run.py -m $(EENETS) $(DIGITS) method.epochs=15 group=eenets-smoke $(ARGS)
 
-compare-smoke: $(STAMP) ## every method (BTS-EE + non-boosted, PTEENet, EENets, SDN, linear) on digits in one figure
+compare-smoke: $(STAMP) ## every method (BTS-EE + non-boosted, PTEENet, EENets, SDN, patience, linear) on digits in one figure
 	$(PY) run.py -m sweep=compare $(DIGITS) $(ARGS)

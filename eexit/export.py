@@ -82,7 +82,8 @@ def export_exit_net(net: EarlyExitNet, policy, out_dir: str | Path, image_shape:
         "backbone": net.backbone.arch, "folded_batchnorm": fold, "stages": files,
         "runtime": "onnxruntime" if fmt == "onnx" else "torch.export", **policy.to_dict(),
         "rule": "leave at the first exit i where score(logits_i, confidence_i) >= thresholds[i][argmax logits_i]; "
-                "null thresholds never exit; otherwise the last stage's argmax"}, indent=2))
+                "null thresholds never exit; otherwise the last stage's argmax. Score 'patience': the number of "
+                "consecutive exits up to i that predict the same class"}, indent=2))
     os.replace(tmp, out_dir / "exits.json")
     return out_dir
 

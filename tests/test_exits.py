@@ -14,7 +14,8 @@ from eexit.models.early_exit import EarlyExitNet
 from eexit.models.heads import build_head
 
 HEADS = [("linear", {}, "max_softmax"), ("conv1d", {}, "entropy"), ("convx", {"depth": 1}, "confidence"),
-         ("eenet", {"block": "pool"}, "confidence"), ("eenet", {"block": "plain"}, "max_softmax")]
+         ("eenet", {"block": "pool"}, "confidence"), ("eenet", {"block": "plain"}, "max_softmax"),
+         ("linear", {}, "patience")]
 
 
 @torch.no_grad()
@@ -322,3 +323,17 @@ def test_budgeted_points_meet_each_budget_on_validation_and_are_the_most_accurat
         best = max(p["test_acc"] for _, p in every if p["cost_fraction"] <= row["budget"] + 1e-12)
         assert row["val_acc"] == best and row["test_acc"] == row["val_acc"]    # test = val here
     assert rows[-1]["val_acc"] >= rows[1]["val_acc"]
+
+
+def test_patience_leaves_after_t_agreeing_exits():
+    """PBEE: the streak counts consecutive exits (ending here) predicting the same class; threshold t
+    leaves at the first exit whose streak reaches t. Hand-made predictions of 3 heads on 3 samples."""
+    def onehot(classes):
+        return torch.nn.functional.one_hot(torch.tensor(classes), 4).float() * 5
+    preds = [[1, 1, 3], [1, 2, 1], [1, 2, 3]]          # head i's prediction for samples 0, 1, 2
+    logits = torch.stack([onehot(p) for p in preds] + [onehot([0, 0, 0])])
+    cached = CachedExits(logits, torch.full((3, 3), float("nan")), torch.tensor([1, 2, 0]))
+    assert cached.scores("patience").tolist() == [[1, 1, 1], [2, 1, 1], [3, 2, 1]]
+    thr = torch.full((3, 4), 2.0)
+    pred, exit_idx = simulate(cached.scores("patience"), cached.head_pred, cached.backbone_pred, thr)
+    assert exit_idx.tolist() == [1, 2, 3] and pred.tolist() == [1, 2, 0]

@@ -123,10 +123,10 @@ def test_compare_sweep_puts_every_regime_in_one_figure(tmp_path):
                           env={**os.environ, "WANDB_MODE": "disabled"})
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads((sweep_dir / "summary.json").read_text())
-    assert summary["stats"]["configurations"] == 5 and not summary["stats"]["failed_jobs"]
+    assert summary["stats"]["configurations"] == 6 and not summary["stats"]["failed_jobs"]
     md = (sweep_dir / "summary.md").read_text()
     for label in ("boosted [conv1d]", "nonboosted [conv1d]", "pteenet [convx]", "eenets [eenet]", "sdn [linear]",
-                  "nonboosted [linear]"):
+                  "patience [linear]", "nonboosted [linear]"):
         assert label in md
     assert (sweep_dir / "fronts.png").stat().st_size > 1000
 

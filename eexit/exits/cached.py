@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import torch
 
-from eexit.exits.policy import score
+from eexit.exits.policy import next_streak, score
 
 
 @dataclass
@@ -34,6 +34,13 @@ class CachedExits:
         return self.logits[:-1].argmax(2)
 
     def scores(self, kind: str) -> torch.Tensor:
+        if kind == "patience":   # the streak of agreeing exits, computed along the exits
+            out, prev, streak = [], None, None
+            for pred in self.head_pred:
+                streak = next_streak(pred, prev, streak)
+                out.append(streak.float())
+                prev = pred
+            return torch.stack(out) if out else torch.empty(0, len(self.labels))
         conf = self.confidences
         return torch.stack([score(kind, self.logits[e], None if torch.isnan(conf[e]).all() else conf[e])
                             for e in range(self.num_exits)]) if self.num_exits else torch.empty(0, len(self.labels))

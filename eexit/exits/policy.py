@@ -14,12 +14,19 @@ import torch
 from eexit.exits.rule import passes
 
 
-def score(kind: str, logits: torch.Tensor, confidence: torch.Tensor | None) -> torch.Tensor:
+def score(kind: str, logits: torch.Tensor, confidence: torch.Tensor | None,
+          streak: torch.Tensor | None = None) -> torch.Tensor:
     """Confidence score of each sample, higher = surer.
 
     ``max_softmax``: largest class probability; ``confidence``: the head's learned
-    confidence; ``entropy``: 1 - H(p)/log K (1 for one-hot, 0 for uniform).
+    confidence; ``entropy``: 1 - H(p)/log K (1 for one-hot, 0 for uniform); ``patience``
+    (PBEE, Zhou et al. 2020): how many consecutive exits, ending at this one, predict the same
+    class (``streak``, kept by the inference loop; a threshold t leaves after t agreeing exits).
     """
+    if kind == "patience":
+        if streak is None:
+            raise ValueError("score 'patience' needs the streak of agreeing exits (kept by the inference loop)")
+        return streak.float()
     if kind == "max_softmax":
         return logits.float().softmax(1).amax(1)
     if kind == "confidence":
@@ -30,10 +37,17 @@ def score(kind: str, logits: torch.Tensor, confidence: torch.Tensor | None) -> t
         logp = logits.float().log_softmax(1)
         ent = -(logp.exp() * logp).sum(1)
         return 1 - ent / math.log(logits.shape[1])
-    raise ValueError(f"unknown score '{kind}'; choose max_softmax, confidence or entropy")
+    raise ValueError(f"unknown score '{kind}'; choose max_softmax, confidence, entropy or patience")
 
 
-SCORES = ("max_softmax", "confidence", "entropy")
+SCORES = ("max_softmax", "confidence", "entropy", "patience")
+
+
+def next_streak(pred: torch.Tensor, prev: torch.Tensor | None, streak: torch.Tensor | None) -> torch.Tensor:
+    """The patience streak after an exit predicting ``pred``: one more where it repeats ``prev``, else 1."""
+    if prev is None:
+        return torch.ones_like(pred)
+    return torch.where(pred == prev, streak + 1, torch.ones_like(streak))
 
 
 class ExitPolicy:
@@ -56,18 +70,27 @@ class ExitPolicy:
             self._on_device[device] = self.thresholds.to(device)
         return self._on_device[device]
 
-    def decide(self, exit_index: int, logits: torch.Tensor, confidence: torch.Tensor | None):
+    next_streak = staticmethod(next_streak)   # for the inference loop, which does not import this layer
+
+    @property
+    def needs_streak(self) -> bool:
+        """Patience decides from the exits before this one: the loop keeps the streak."""
+        return self.score_kind == "patience"
+
+    def decide(self, exit_index: int, logits: torch.Tensor, confidence: torch.Tensor | None,
+               streak: torch.Tensor | None = None):
         """``(leave [B] bool, predicted class [B])`` for one head's output."""
-        s = score(self.score_kind, logits, confidence)
+        s = score(self.score_kind, logits, confidence, streak)
         pred = logits.argmax(1)
         return passes(s, pred, self.thresholds_on(logits.device)[exit_index]), pred
 
-    def decide_one(self, exit_index: int, logits: torch.Tensor, confidence: torch.Tensor | None) -> tuple[bool, int]:
+    def decide_one(self, exit_index: int, logits: torch.Tensor, confidence: torch.Tensor | None,
+                   streak: torch.Tensor | None = None) -> tuple[bool, int]:
         """:meth:`decide` for a batch of one, as Python values: the same float32 score and
         :func:`eexit.exits.rule.passes` evaluated on the host (one Python comparison instead
         of the gather and compare operators that dominate a one-sample decision on a CPU;
         tests check both forms decide alike, ties included)."""
-        s = score(self.score_kind, logits, confidence)
+        s = score(self.score_kind, logits, confidence, streak)
         pred = int(logits.argmax(1))
         return float(s) >= self._rows[exit_index][pred], pred
 

@@ -58,11 +58,15 @@ class StagedInference:
         exits = torch.full((batch,), self.num_exits, dtype=torch.long, device=x.device)
         alive = torch.arange(batch, device=x.device)
         x = pad_to_bucket(x, buckets)
+        prev = streak = None   # patience only: the survivors' previous prediction and streak
         for i in range(self.num_exits):
             x, out = self.stage(i, x)
             n = alive.numel()
             conf = None if out.confidence is None else out.confidence[:n]
-            leave, pred = policy.decide(i, out.logits[:n], conf)
+            if policy.needs_streak:
+                streak = policy.next_streak(out.logits[:n].argmax(1), prev, streak)
+            leave, pred = policy.decide(i, out.logits[:n], conf, streak)
+            prev = pred
             leaving = int(leave.sum())  # the one host sync per exit: the survivor count sizes the next stage
             if leaving == n:
                 preds[alive], exits[alive] = pred, i
@@ -72,6 +76,8 @@ class StagedInference:
                 preds[gone], exits[gone] = pred[leave], i
                 stay = ~leave
                 x, alive = pad_to_bucket(gather_rows(x[:n], stay), buckets), alive[stay]
+                if streak is not None:
+                    prev, streak = prev[stay], streak[stay]
         preds[alive] = self.final(x)[:alive.numel()].argmax(1)
         return preds, exits
 
@@ -81,9 +87,13 @@ class StagedInference:
 
         The latency path (embedded, batch 1): no survivor bookkeeping, one host read
         per exit; decisions are :meth:`ExitPolicy.decide_one`, equal to ``decide``'s."""
+        prev = streak = None
         for i in range(self.num_exits):
             x, out = self.stage(i, x)
-            leave, pred = policy.decide_one(i, out.logits, out.confidence)
+            if policy.needs_streak:
+                streak = policy.next_streak(out.logits.argmax(1), prev, streak)
+                prev = out.logits.argmax(1)
+            leave, pred = policy.decide_one(i, out.logits, out.confidence, streak)
             if leave:
                 return pred, i
         return int(self.final(x).argmax(1)), self.num_exits

@@ -87,7 +87,7 @@ CHECKS = {
     "placement.num_exits": positive_int, "placement.rule": one_of(*RULES), "placement.blocks": blocks,
     "head.width": positive_int, "head.layers": positive_int, "head.kernel_size": positive_int,
     "head.pool_to": positive_int, "head.depth": count, "head.block": one_of("plain", "pool", "bnpool"),
-    "policy.score": one_of(*SCORES), "policy.threshold": fraction, "policy.margin": margin,
+    "policy.score": one_of(*SCORES), "policy.threshold": lambda v: (_number(v) and v >= 0, "a number >= 0"), "policy.margin": margin,
     "policy.margins": margins, "policy.margin_form": one_of("additive", "multiplicative"),
     "policy.precision_reference": one_of("labels", "backbone"), "policy.calibrate_on": one_of("survivors", "all"),
     "policy.min_support": positive_int, "policy.sweep": optional(lambda v: (
@@ -127,6 +127,10 @@ def check_config(cfg) -> None:
         if not ok:
             raise EExitError(f"{key}={value!r} is not allowed: give {allowed}")
     check_sizes(cfg)
+    threshold, kind = value_at(cfg, "policy.threshold"), value_at(cfg, "policy.score")
+    if _number(threshold) and kind != "patience" and threshold > 1:
+        raise EExitError(f"policy.threshold={threshold!r} is not allowed: give a number in [0, 1] "
+                         f"(policy.score={kind} lies in [0, 1])")
     if value_at(cfg, "trainer.accelerator") in ("gpu", "cuda") and not torch.cuda.is_available():
         raise EExitError("trainer.accelerator=gpu but torch sees no GPU here; use trainer.accelerator=auto or cpu")
 
