@@ -4,7 +4,8 @@
   backbone, and its cost.
 - ``budgeted``: for compute budgets (fractions of the backbone), the global threshold found on
   validation whose validation cost stays within each budget with the best validation accuracy, and
-  what it gives on test (MSDNet's "budgeted batch" setting, global threshold).
+  what it gives on test (MSDNet's "budgeted batch" setting, global threshold); ``budgeted_geometric``:
+  the same with per-exit thresholds fitted so that exit shares follow MSDNet's geometric distribution.
 - ``calibration``: per exit, expected calibration error and reliability bins of the softmax
   confidence, and the AUROC of the exit score for predicting a correct answer (failure prediction).
 - ``confusion``: per exit confusion matrix (rows: true class, columns: predicted).
@@ -105,3 +106,49 @@ def confusion(cached: CachedExits) -> list[list[list[int]]]:
     """Per exit, the ``[true][predicted]`` count matrix."""
     return [multiclass_confusion_matrix(cached.logits[e].argmax(1), cached.labels, cached.num_classes).tolist()
             for e in range(cached.num_exits + 1)]
+
+
+def geometric_thresholds(scores: torch.Tensor, fractions: torch.Tensor) -> torch.Tensor:
+    """Per-exit thresholds (one per exit, every class) under which ``fractions[k]`` of all samples
+    leave at exit k, going down the exits as MSDNet's budgeted evaluation does: at exit k the
+    survivors with the highest scores leave, as many as the target share of the whole split."""
+    num_exits, n = scores.shape
+    alive = torch.ones(n, dtype=torch.bool)
+    out = torch.full((num_exits,), float("inf"))
+    for k in range(num_exits):
+        take = min(int(round(float(fractions[k]) * n)), int(alive.sum()))
+        if take > 0:
+            s = scores[k][alive]
+            out[k] = float(torch.topk(s, take).values[-1])
+            alive &= ~(scores[k] >= out[k])
+    return out
+
+
+def budgeted_geometric(val: CachedExits, test: CachedExits, score_kind: str, cost_fractions: torch.Tensor,
+                       budgets: list[float], ratios: list[float] | None = None) -> list[dict]:
+    """MSDNet's budgeted setting: exit shares follow a geometric distribution ``q^k`` over the exits
+    (backbone included); for each ratio q the per-exit thresholds are fitted on validation, and per
+    budget the most accurate q whose validation cost stays within it is reported with its test point."""
+    ratios = ratios or [round(0.1 * 1.15 ** i, 4) for i in range(40)]
+    val_scores, test_scores = val.scores(score_kind), test.scores(score_kind)
+    e, k = val.num_exits, val.num_classes
+    tried = []
+    for q in ratios:
+        share = torch.tensor([q ** j for j in range(e + 1)], dtype=torch.float64)
+        thr = geometric_thresholds(val_scores, share / share.sum()).view(e, 1).expand(e, k).clone()
+        pred, idx = simulate(val_scores, val.head_pred, val.backbone_pred, thr)
+        tried.append((q, thr, operating_point(pred, idx, val.labels, val.backbone_pred, cost_fractions)))
+    rows = []
+    for b in budgets:
+        ok = [t for t in tried if t[2]["cost_fraction"] <= b + 1e-12]
+        if not ok:
+            rows.append({"budget": b, "ratio": None, "val_cost_fraction": None, "val_acc": None, "test_acc": None,
+                         "test_cost_fraction": None})
+            continue
+        q, thr, p = max(ok, key=lambda t: (t[2]["test_acc"], -t[2]["cost_fraction"]))   # val accuracy
+        pred, idx = simulate(test_scores, test.head_pred, test.backbone_pred, thr)
+        r = operating_point(pred, idx, test.labels, test.backbone_pred, cost_fractions)
+        rows.append({"budget": b, "ratio": q, "val_cost_fraction": p["cost_fraction"], "val_acc": p["test_acc"],
+                     "test_acc": r["test_acc"], "test_cost_fraction": r["cost_fraction"],
+                     "exit_fractions": r["exit_fractions"]})
+    return rows

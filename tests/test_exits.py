@@ -337,3 +337,29 @@ def test_patience_leaves_after_t_agreeing_exits():
     thr = torch.full((3, 4), 2.0)
     pred, exit_idx = simulate(cached.scores("patience"), cached.head_pred, cached.backbone_pred, thr)
     assert exit_idx.tolist() == [1, 2, 3] and pred.tolist() == [1, 2, 0]
+
+
+def test_geometric_budgets_follow_the_shares_and_meet_each_budget():
+    """MSDNet's geometric exit distribution: thresholds fitted down the exits give the target shares,
+    and each budget's point is the most accurate ratio within it on validation."""
+    from eexit.evaluation import simulate
+    from eexit.exit_analysis import budgeted_geometric, geometric_thresholds
+    torch.manual_seed(1)
+    scores = torch.rand(3, 1000)
+    shares = torch.tensor([0.4, 0.3, 0.2, 0.1], dtype=torch.float64)
+    thr = geometric_thresholds(scores, shares)
+    _, idx = simulate(scores, torch.zeros(3, 1000, dtype=torch.long), torch.zeros(1000, dtype=torch.long),
+                      thr.view(3, 1).expand(3, 2))
+    assert torch.bincount(idx, minlength=4).tolist() == [400, 300, 200, 100]
+    n, k = 400, 5
+    labels = torch.randint(0, k, (n,))
+    logits = torch.randn(4, n, k)
+    for e, strength in enumerate([0.5, 1.5, 2.5, 4.0]):
+        logits[e, torch.arange(n), labels] += strength
+    val = CachedExits(logits, torch.full((3, n), float("nan")), labels)
+    fr = torch.tensor([0.2, 0.45, 0.7, 1.0])
+    rows = budgeted_geometric(val, val, "max_softmax", fr, [0.1, 0.4, 0.8])
+    assert rows[0]["ratio"] is None
+    for row in rows[1:]:
+        assert row["val_cost_fraction"] <= row["budget"] and row["test_acc"] == row["val_acc"]
+    assert rows[2]["val_acc"] >= rows[1]["val_acc"]

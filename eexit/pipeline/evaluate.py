@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from eexit.costs import ExitCosts
 from eexit.deploy import backbone_weights_file, save_exit_checkpoint
 from eexit.evaluation import curve, evaluate, headline, pareto_front, simulate
-from eexit.exit_analysis import anytime, budgeted, calibration, confusion
+from eexit.exit_analysis import anytime, budgeted, budgeted_geometric, calibration, confusion
 from eexit.exits import CachedExits, ExitPolicy
 from eexit.models.heads import head_kind
 
@@ -37,6 +37,8 @@ def evaluate_regime(ctx, net, costs: ExitCosts, val: CachedExits, test: CachedEx
     with phase(f"{name}/analysis"):
         analysis = {"anytime": anytime(test, fractions),
                     "budgeted": budgeted(val, test, calib.score, fractions, list(ctx.cfg.get("budgets") or [])),
+                    "budgeted_geometric": budgeted_geometric(val, test, calib.score, fractions,
+                                                             list(ctx.cfg.get("budgets") or [])),
                     "calibration": calibration(test, calib.score), "confusion": confusion(test)}
     regime = {"head": head_kind(ctx.head), "exits": costs.to_rows(net.backbone.block_names), "attach": list(net.attach),
               "exit_val_acc": exit_accuracy(val), "exit_test_acc": exit_accuracy(test),
