@@ -55,7 +55,7 @@ def test_backbone_run_then_cache_hit(tmp_path, cache, caplog):
 def test_nonboosted_end_to_end(tmp_path, cache):
     results, out = run(tmp_path, cache, ["method=nonboosted"])
     assert len(results["curve"]) >= 10 and set(results["headline"]) == {"drop_1pt", "drop_2pt", "drop_5pt"}
-    assert (out / "tradeoff.png").stat().st_size > 1000
+    assert (out / "tradeoff.png").stat().st_size > 1000 and (out / "exits.png").stat().st_size > 1000
     regime = results["regimes"]["nonboosted"]
     assert regime["real_skip_matches"] is True
     # per-exit analysis from the cached outputs agrees with the other per-exit numbers

@@ -24,6 +24,7 @@ from eexit.pipeline.checks import check_config, check_writable
 from eexit.pipeline.phases import Phases
 from eexit.pipeline.regimes import run_method
 from eexit.pipeline.summary import quiet_lightning
+from eexit.reporting.exit_plots import exits_plot
 from eexit.reporting.plots import tradeoff_plot
 from eexit.reporting.results import write_results
 from eexit.reporting.wandb_report import log_tradeoff
@@ -95,6 +96,7 @@ def _run_experiment(cfg, run_dir: Path, overrides: list[str] | None) -> dict:
         with phase("plot"):
             plot = tradeoff_plot(series, results["backbone_test_acc"], run_dir / "tradeoff.png",
                                  f"{dm.name} / {arch} / {cfg.method.name}", configured)
+            exits_plot(results.get("regimes") or {}, run_dir / "exits.png", f"{dm.name} / {arch} / {cfg.method.name}")
     with phase("loggers"):
         run = wandb_run(loggers)
         log_tradeoff(run, series or {}, results, plot)

@@ -24,6 +24,18 @@ def log_tradeoff(run, series: dict[str, list[dict]], results: dict, plot_path: P
             keys=names, title="accuracy vs compute", xname="cost fraction")})
     if plot_path is not None and Path(plot_path).is_file():
         run.log({"tradeoff/plot": wandb.Image(str(plot_path))})
+        exits_png = Path(plot_path).with_name("exits.png")
+        if exits_png.is_file():
+            run.log({"exits/plot": wandb.Image(str(exits_png))})
+    for regime, reg in (results.get("regimes") or {}).items():   # per-exit confusion and calibration tables
+        k = len((reg.get("confusion") or [[[]]])[0])
+        rows = [[e, t, p, n] for e, m in enumerate(reg.get("confusion") or []) for t in range(k) for p in range(k)
+                for n in [m[t][p]]]
+        if rows:
+            run.log({f"{regime}/confusion": wandb.Table(columns=["exit", "true", "predicted", "count"], data=rows)})
+        calib = [[c["exit"], c["ece"], c["failure_auroc"]] for c in reg.get("calibration") or []]
+        if calib:
+            run.log({f"{regime}/calibration": wandb.Table(columns=["exit", "ece", "failure_auroc"], data=calib)})
     run.summary["backbone_test_acc"] = results.get("backbone_test_acc")
     for regime, head in (results.get("headlines") or {}).items():
         for drop, point in (head or {}).items():
