@@ -47,22 +47,31 @@ def budgeted(val: CachedExits, test: CachedExits, score_kind: str, cost_fraction
     no threshold meets the budget (it is below the first exit's cost)."""
     val_scores, test_scores = val.scores(score_kind), test.scores(score_kind)
     shape = (val.num_exits, val.num_classes)
+    tried = [(t, point_at(val, val_scores, torch.full(shape, t), cost_fractions))
+             for t in threshold_candidates(val_scores)]
+    return budget_rows(tried, budgets, "threshold",
+                       lambda t: point_at(test, test_scores, torch.full(shape, t), cost_fractions))
 
-    def point(cached, scores, t):
-        pred, exit_idx = simulate(scores, cached.head_pred, cached.backbone_pred, torch.full(shape, t))
-        return operating_point(pred, exit_idx, cached.labels, cached.backbone_pred, cost_fractions)
 
-    tried = [(t, point(val, val_scores, t)) for t in threshold_candidates(val_scores)]
+def point_at(cached: CachedExits, scores: torch.Tensor, thresholds: torch.Tensor, cost_fractions) -> dict:
+    """``evaluation.evaluate`` with the split's scores computed once by the caller (many thresholds)."""
+    pred, exit_idx = simulate(scores, cached.head_pred, cached.backbone_pred, thresholds)
+    return operating_point(pred, exit_idx, cached.labels, cached.backbone_pred, cost_fractions)
+
+
+def budget_rows(tried: list[tuple], budgets: list[float], knob: str, on_test) -> list[dict]:
+    """Per budget, among ``(setting, validation point)`` pairs, the most accurate within the budget
+    (ties: the cheaper one) with ``on_test(setting)``'s test point; ``None`` fields when none fits."""
     rows = []
     for b in budgets:
-        ok = [(t, p) for t, p in tried if p["cost_fraction"] <= b + 1e-12]
+        ok = [(s, p) for s, p in tried if p["cost_fraction"] <= b + 1e-12]
         if not ok:
-            rows.append({"budget": b, "threshold": None, "val_cost_fraction": None, "val_acc": None,
+            rows.append({"budget": b, knob: None, "val_cost_fraction": None, "val_acc": None,
                          "test_acc": None, "test_cost_fraction": None})
             continue
-        t, p = max(ok, key=lambda tp: (tp[1]["test_acc"], -tp[1]["cost_fraction"]))   # "test_acc" of val here
-        q = point(test, test_scores, t)
-        rows.append({"budget": b, "threshold": t, "val_cost_fraction": p["cost_fraction"], "val_acc": p["test_acc"],
+        s, p = max(ok, key=lambda sp: (sp[1]["test_acc"], -sp[1]["cost_fraction"]))   # "test_acc" of val here
+        q = on_test(s)
+        rows.append({"budget": b, knob: s, "val_cost_fraction": p["cost_fraction"], "val_acc": p["test_acc"],
                      "test_acc": q["test_acc"], "test_cost_fraction": q["cost_fraction"],
                      "exit_fractions": q["exit_fractions"]})
     return rows
@@ -132,23 +141,9 @@ def budgeted_geometric(val: CachedExits, test: CachedExits, score_kind: str, cos
     ratios = ratios or [round(0.1 * 1.15 ** i, 4) for i in range(40)]
     val_scores, test_scores = val.scores(score_kind), test.scores(score_kind)
     e, k = val.num_exits, val.num_classes
-    tried = []
+    tried, fitted = [], {}
     for q in ratios:
         share = torch.tensor([q ** j for j in range(e + 1)], dtype=torch.float64)
-        thr = geometric_thresholds(val_scores, share / share.sum()).view(e, 1).expand(e, k).clone()
-        pred, idx = simulate(val_scores, val.head_pred, val.backbone_pred, thr)
-        tried.append((q, thr, operating_point(pred, idx, val.labels, val.backbone_pred, cost_fractions)))
-    rows = []
-    for b in budgets:
-        ok = [t for t in tried if t[2]["cost_fraction"] <= b + 1e-12]
-        if not ok:
-            rows.append({"budget": b, "ratio": None, "val_cost_fraction": None, "val_acc": None, "test_acc": None,
-                         "test_cost_fraction": None})
-            continue
-        q, thr, p = max(ok, key=lambda t: (t[2]["test_acc"], -t[2]["cost_fraction"]))   # val accuracy
-        pred, idx = simulate(test_scores, test.head_pred, test.backbone_pred, thr)
-        r = operating_point(pred, idx, test.labels, test.backbone_pred, cost_fractions)
-        rows.append({"budget": b, "ratio": q, "val_cost_fraction": p["cost_fraction"], "val_acc": p["test_acc"],
-                     "test_acc": r["test_acc"], "test_cost_fraction": r["cost_fraction"],
-                     "exit_fractions": r["exit_fractions"]})
-    return rows
+        fitted[q] = geometric_thresholds(val_scores, share / share.sum()).view(e, 1).expand(e, k).clone()
+        tried.append((q, point_at(val, val_scores, fitted[q], cost_fractions)))
+    return budget_rows(tried, budgets, "ratio", lambda q: point_at(test, test_scores, fitted[q], cost_fractions))

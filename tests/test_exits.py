@@ -303,16 +303,21 @@ def test_confusion_matrices_count_true_by_predicted():
     assert confusion(hand_case()) == [[[1, 1], [1, 1]], [[2, 0], [0, 2]], [[2, 0], [1, 1]]]
 
 
-def test_budgeted_points_meet_each_budget_on_validation_and_are_the_most_accurate():
-    from eexit.evaluation import evaluate
-    from eexit.exit_analysis import budgeted, threshold_candidates
-    torch.manual_seed(0)
-    n, k = 400, 5
+def graded_exits(n: int = 400, k: int = 5) -> CachedExits:
+    """Random logits for 3 heads and the backbone, each later exit more often right (current RNG)."""
     labels = torch.randint(0, k, (n,))
     logits = torch.randn(4, n, k)
     for e, strength in enumerate([0.5, 1.5, 2.5, 4.0]):
         logits[e, torch.arange(n), labels] += strength
-    val = CachedExits(logits, torch.full((3, n), float("nan")), labels)
+    return CachedExits(logits, torch.full((3, n), float("nan")), labels)
+
+
+def test_budgeted_points_meet_each_budget_on_validation_and_are_the_most_accurate():
+    from eexit.evaluation import evaluate
+    from eexit.exit_analysis import budgeted, threshold_candidates
+    torch.manual_seed(0)
+    val = graded_exits()
+    k = val.num_classes
     fr = torch.tensor([0.2, 0.45, 0.7, 1.0])
     rows = budgeted(val, val, "max_softmax", fr, [0.1, 0.3, 0.6, 1.0])
     assert rows[0]["threshold"] is None                      # below the first exit's cost: nothing qualifies
@@ -351,12 +356,8 @@ def test_geometric_budgets_follow_the_shares_and_meet_each_budget():
     _, idx = simulate(scores, torch.zeros(3, 1000, dtype=torch.long), torch.zeros(1000, dtype=torch.long),
                       thr.view(3, 1).expand(3, 2))
     assert torch.bincount(idx, minlength=4).tolist() == [400, 300, 200, 100]
-    n, k = 400, 5
-    labels = torch.randint(0, k, (n,))
-    logits = torch.randn(4, n, k)
-    for e, strength in enumerate([0.5, 1.5, 2.5, 4.0]):
-        logits[e, torch.arange(n), labels] += strength
-    val = CachedExits(logits, torch.full((3, n), float("nan")), labels)
+    val = graded_exits()
+    k = val.num_classes
     fr = torch.tensor([0.2, 0.45, 0.7, 1.0])
     rows = budgeted_geometric(val, val, "max_softmax", fr, [0.1, 0.4, 0.8])
     assert rows[0]["ratio"] is None

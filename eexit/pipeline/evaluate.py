@@ -35,10 +35,10 @@ def evaluate_regime(ctx, net, costs: ExitCosts, val: CachedExits, test: CachedEx
     with phase(f"{name}/real_skip"):
         skip_ok = real_skip_matches(ctx, net, policy, test, ctx.cfg.get("real_skip_samples"))
     with phase(f"{name}/analysis"):
+        budgets = list(ctx.cfg.get("budgets") or [])
         analysis = {"anytime": anytime(test, fractions),
-                    "budgeted": budgeted(val, test, calib.score, fractions, list(ctx.cfg.get("budgets") or [])),
-                    "budgeted_geometric": budgeted_geometric(val, test, calib.score, fractions,
-                                                             list(ctx.cfg.get("budgets") or [])),
+                    "budgeted": budgeted(val, test, calib.score, fractions, budgets),
+                    "budgeted_geometric": budgeted_geometric(val, test, calib.score, fractions, budgets),
                     "calibration": calibration(test, calib.score), "confusion": confusion(test)}
     regime = {"head": head_kind(ctx.head), "exits": costs.to_rows(net.backbone.block_names), "attach": list(net.attach),
               "exit_val_acc": exit_accuracy(val), "exit_test_acc": exit_accuracy(test),
