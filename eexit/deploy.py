@@ -42,9 +42,11 @@ def backbone_weights_file(backbone_info: dict) -> str | None:
 
 
 def save_exit_checkpoint(path: Path, net: EarlyExitNet, policy: ExitPolicy, cfg_container: dict,
-                         backbone_weights: str | None, whole_network: bool = False,
-                         image_shape: tuple[int, ...] = (3, 32, 32)) -> None:
-    """``cfg_container``: the resolved run config (its ``backbone``, ``head`` and ``data`` are kept).
+                         backbone_weights: str | None, image_shape: tuple[int, ...], whole_network: bool = False,
+                         normalization: tuple | None = None) -> None:
+    """``cfg_container``: the resolved run config (its ``backbone``, ``head`` and ``data`` are kept);
+    ``normalization``: the ``(mean, std)`` the data was normalised with, stored in the data config so
+    re-instantiating it feeds the network what it was trained on.
     Written under a temporary name and renamed, so a crash never leaves half a checkpoint."""
     path.parent.mkdir(parents=True, exist_ok=True)
     backbone_cfg = {k: v for k, v in cfg_container["backbone"].items() if k != "weights"}
@@ -52,7 +54,8 @@ def save_exit_checkpoint(path: Path, net: EarlyExitNet, policy: ExitPolicy, cfg_
     torch.save({"format": FORMAT, "attach": list(net.attach), "head": cfg_container["head"],
                 "backbone": net.backbone.arch, "backbone_config": backbone_cfg, "num_classes": net.backbone.num_classes,
                 "image_shape": list(image_shape), "heads": net.heads.state_dict(), "policy": policy.to_dict(),
-                "data": cfg_container["data"], "backbone_weights": backbone_weights,
+                "data": {**cfg_container["data"], **({"mean": list(normalization[0]), "std": list(normalization[1])}
+                                                     if normalization else {})}, "backbone_weights": backbone_weights,
                 "network": {k: v.cpu() for k, v in net.state_dict().items()} if whole_network else None}, tmp)
     os.replace(tmp, path)
 
@@ -66,14 +69,21 @@ def load_exit_checkpoint(path: str | Path, device: str | torch.device = "cpu") -
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
         raise EExitError(f"{path} is not an eexit exit-network checkpoint ({FORMAT}); "
                          f"checkpoints written before it cannot be loaded, re-run the experiment")
-    backbone = instantiate(ck["backbone_config"], num_classes=ck["num_classes"])
+    config = dict(ck["backbone_config"])
+    if "pretrained" in config:
+        config["pretrained"] = False   # every weight comes from the checkpoint or its weights file
+    backbone = instantiate(config, num_classes=ck["num_classes"])
     if ck["network"] is None:
         weights = ck["backbone_weights"]
         if not weights or not Path(weights).is_file():
             raise EExitError(f"{path}: the frozen backbone's weights ({weights or 'not stored: backbone_cache=false'}) "
                              f"are gone; re-run the experiment with backbone_cache=true to store them again")
         state = torch.load(weights, map_location="cpu", weights_only=False)
-        backbone.load_state_dict(state.get("state_dict", state))
+        state = state.get("state_dict", state)
+        if set(state) == set(backbone.state_dict()):     # a cache entry: the staged backbone's own keys
+            backbone.load_state_dict(state)
+        else:                                            # the user's file for the library model
+            backbone = instantiate(config, num_classes=ck["num_classes"], weights=weights)
     net = build_exit_net(backbone, ck["attach"], instantiate(ck["head"]), ck["num_classes"], tuple(ck["image_shape"]))
     if ck["network"] is not None:
         net.load_state_dict(ck["network"])

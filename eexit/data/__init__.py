@@ -1,10 +1,13 @@
-"""Datasets as LightningDataModules over in-memory uint8 images."""
+"""Datasets as LightningDataModules: in-memory uint8 images, or image files streamed from disk."""
 from eexit.data.base import ImageDataModule
-from eexit.data.cifar10 import CIFAR10DataModule
 from eexit.data.cinic10 import CINIC10DataModule
 from eexit.data.digits import DigitsDataModule
-from eexit.data.svhn import SVHNDataModule
+from eexit.data.folders import (FileImageDataModule, ImageFolderDataModule, ImageNetDataModule,
+                                TinyImageNetDataModule)
 from eexit.data.synthetic import SyntheticDataModule
+from eexit.data.torchvision_sets import (CIFAR10DataModule, CIFAR100DataModule, MNISTDataModule, SVHNDataModule,
+                                         TorchvisionDataModule)
 
-__all__ = ["ImageDataModule", "CIFAR10DataModule", "CINIC10DataModule", "DigitsDataModule",
-           "SVHNDataModule", "SyntheticDataModule"]
+__all__ = ["ImageDataModule", "CIFAR10DataModule", "CIFAR100DataModule", "CINIC10DataModule", "DigitsDataModule",
+           "FileImageDataModule", "ImageFolderDataModule", "ImageNetDataModule", "MNISTDataModule", "SVHNDataModule",
+           "SyntheticDataModule", "TinyImageNetDataModule", "TorchvisionDataModule"]

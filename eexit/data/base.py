@@ -1,9 +1,9 @@
 """Base LightningDataModule for small-image classification held in memory as uint8.
 
-Every dataset here is 32x32 RGB, so the whole split fits in memory (CINIC-10 is
-0.83 GB as uint8). Subclasses only read their official on-disk format into
-``uint8 [N,3,32,32]`` + ``int64 [N]``; batching, augmentation, the fixed-seed
-validation hold-out and device placement live here once.
+Subclasses only read their official on-disk format into ``uint8 [N,3,H,W]`` + ``int64 [N]``
+(CIFAR-sized sets fit easily: CINIC-10 is 0.83 GB as uint8; file-based sets too large for memory
+stream instead, ``eexit/data/folders.py``); batching, augmentation, the fixed-seed validation
+hold-out and device placement live here once. The image shape is read from the data, never assumed.
 """
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ class ImageDataModule(L.LightningDataModule):
         download: fetch the official archive when the data are missing.
         placement: ``cpu``, ``cuda`` or ``auto`` (device-resident when a GPU is
             present and the data fit).
+        mean, std: per-channel normalisation (``null``: the dataset's own; a pretrained backbone
+            substitutes the statistics its weights were trained with).
     """
 
     name = "base"
@@ -46,8 +48,11 @@ class ImageDataModule(L.LightningDataModule):
 
     def __init__(self, root: str = "data", batch_size: int = 128, eval_batch_size: int = 512,
                  val_size: int = 5000, seed: int = 0, crop_padding: int = 4, flip: bool | None = None,
-                 download: bool = False, placement: str = "cpu", pad_fill: str = "zero"):
+                 download: bool = False, placement: str = "cpu", pad_fill: str = "zero",
+                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None):
         super().__init__()
+        if mean is not None or std is not None:
+            self.use_normalization(mean or self.mean, std or self.std)
         self.root, self.batch_size, self.eval_batch_size = str(root), batch_size, eval_batch_size
         self.val_size, self.seed, self.crop_padding = val_size, seed, crop_padding
         self.flip = self.default_flip if flip is None else flip
@@ -82,6 +87,12 @@ class ImageDataModule(L.LightningDataModule):
         need = sum(x.numel() for x, _ in splits.values())
         free, _ = torch.cuda.mem_get_info()
         return torch.device("cuda" if need < 0.25 * free else "cpu")
+
+    def use_normalization(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        """Normalise with ``mean``/``std`` instead of the dataset's own statistics."""
+        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+            raise ValueError(f"mean {list(mean)} and std {list(std)} need 3 values each, std > 0")
+        self.mean, self.std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
 
     @property
     def mean_t(self) -> torch.Tensor:
@@ -145,7 +156,8 @@ class ImageDataModule(L.LightningDataModule):
         """What determines the data a model sees (part of the backbone cache key)."""
         return {"name": self.name, "val_size": self.val_size, "seed": self.seed,
                 "crop_padding": self.crop_padding, "flip": self.flip,
-                "batch_size": self.batch_size, "pad_fill": self.pad_fill}
+                "batch_size": self.batch_size, "pad_fill": self.pad_fill,
+                **({"normalization": [list(self.mean), list(self.std)]} if "mean" in vars(self) else {})}
 
 
 def holdout(split: Split, size: int, seed: int) -> tuple[Split, Split]:

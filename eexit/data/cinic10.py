@@ -17,13 +17,13 @@ from tqdm import tqdm
 
 from eexit.data.base import ImageDataModule
 from eexit.data.download import fetch, missing
+from eexit.data.torchvision_sets import CIFAR10_CLASSES as CLASSES   # CINIC-10 has CIFAR-10's classes
 from eexit.errors import EExitError
 
 log = logging.getLogger(__name__)
 
 URL = "https://datashare.is.ed.ac.uk/bitstream/handle/10283/3192/CINIC-10.tar.gz"
 ARCHIVE_MD5 = "6ee4d0c996905fe93221de577967a372"
-CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 SPLITS = {"train": "train", "val": "valid", "test": "test"}
 
 

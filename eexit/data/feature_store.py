@@ -34,9 +34,12 @@ def state_digest(module: torch.nn.Module) -> str:
 
 
 def store_key(backbone: torch.nn.Module, images, dtype: torch.dtype) -> str:
-    """``<arch>-<weights digest>-<data fingerprint>-<dtype>``: what the stored features depend on."""
+    """``<arch>-<weights digest>-<data fingerprint>-<dtype>[-<normalisation>]``: what the stored
+    features depend on (the normalisation only when it is not the dataset's own)."""
+    norm = images.describe().get("normalization")
+    tag = f"-n{hashlib.sha256(repr(norm).encode()).hexdigest()[:8]}" if norm else ""
     return f"{getattr(backbone, 'arch', 'backbone')}-{state_digest(backbone)[:16]}-{images.fingerprint()[:16]}" \
-           f"-{str(dtype).split('.')[-1]}"
+           f"-{str(dtype).split('.')[-1]}{tag}"
 
 
 class FeatureStore:

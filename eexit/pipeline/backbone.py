@@ -59,9 +59,20 @@ def accuracies(trainer: L.Trainer, module: EarlyExitModule, dm) -> dict:
     return out
 
 
+def adopt_normalization(cfg, dm, backbone) -> None:
+    """A pretrained library backbone sees the data normalised as its weights expect, unless the
+    data config sets its own ``mean``/``std``."""
+    if getattr(backbone, "input_mean", None) is not None and cfg.data.get("mean") is None:
+        dm.use_normalization(backbone.input_mean, backbone.input_std)
+        log.info("data: normalised with %s's pretrained mean %s and std %s", backbone.arch, dm.mean, dm.std)
+
+
 def obtain_backbone(cfg, dm, loggers, device) -> tuple[torch.nn.Module, dict]:
-    """Returns ``(backbone in eval mode on device, info)``; info has val/test accuracy and the source."""
+    """Returns ``(backbone in eval mode on device, info)``; info has val/test accuracy and the source.
+    ``pretrain.epochs=0`` keeps a pretrained backbone as it is (only measured, then cached)."""
     backbone = instantiate(cfg.backbone, num_classes=dm.num_classes)   # loads backbone.weights when given
+    backbone.feature_shapes(dm.image_shape)                            # images large enough, before any work
+    adopt_normalization(cfg, dm, backbone)
     if cfg.backbone.get("weights"):
         path = str(Path(cfg.backbone.weights).resolve())
         info = {"source": path, **accuracies(make_trainer(cfg, loggers, 1), classification_module(cfg, backbone), dm)}
@@ -93,7 +104,8 @@ def obtain_backbone(cfg, dm, loggers, device) -> tuple[torch.nn.Module, dict]:
         trainer = make_trainer(cfg, loggers, cfg.pretrain.epochs)
     resume = resumable(progress / "last.ckpt", "backbone") if cfg.backbone_cache else None
     start = time.perf_counter()
-    trainer.fit(module, datamodule=dm, ckpt_path=resume)
+    if cfg.pretrain.epochs > 0:
+        trainer.fit(module, datamodule=dm, ckpt_path=resume)
     seconds = time.perf_counter() - start
     metrics = {**accuracies(trainer, module, dm), "train_seconds": seconds}
     if cfg.backbone_cache:

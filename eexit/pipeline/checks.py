@@ -66,6 +66,11 @@ def optional(check):
     return inner
 
 
+def image_size(v):
+    ok = (_int(v) and v >= 1) or (isinstance(v, (list, tuple)) and len(v) == 2 and all(_int(s) and s >= 1 for s in v))
+    return ok, "an integer >= 1 or [height, width]"
+
+
 def blocks(v):
     ok = v is None or (isinstance(v, (list, tuple)) and len(v) > 0 and all(_int(b) and b >= 0 for b in v))
     return ok, "null or a non-empty list of block indices >= 0 (see results.json \"blocks\")"
@@ -79,10 +84,12 @@ CHECKS = {
                           "a list of compute budgets > 0 (fractions of the backbone's MACs)"),
     "backbone_cache": one_of(True, False),
     "data.batch_size": positive_int, "data.eval_batch_size": positive_int,
-    "data.train_size": positive_int, "data.val_size": positive_int, "data.test_size": positive_int,
-    "data.image_size": positive_int, "data.num_classes": lambda v: (_int(v) and v >= 2, "an integer >= 2"),
+    "data.train_size": positive_int, "data.val_size": positive_int,
+    "data.test_size": optional(positive_int), "data.image_size": image_size, "data.resize": optional(positive_int),
+    "data.storage": one_of("auto", "memory", "stream"), "data.num_workers": count, "data.num_classes": lambda v: (_int(v) and v >= 2, "an integer >= 2"),
     "data.crop_padding": count, "data.placement": one_of("auto", "cpu", "cuda"),
-    "pretrain.epochs": count, "pretrain.label_smoothing": lambda v: (_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "pretrain.epochs": count, "backbone.pretrained": lambda v: (isinstance(v, (bool, str)) and v != "",
+                                                                "true, false or a weights name"), "pretrain.label_smoothing": lambda v: (_number(v) and 0 <= v < 1, "a number in [0, 1)"),
     "pretrain.optimizer.lr": positive,
     "placement.num_exits": positive_int, "placement.rule": one_of(*RULES), "placement.blocks": blocks,
     "head.width": positive_int, "head.layers": positive_int, "head.kernel_size": positive_int,

@@ -50,7 +50,8 @@ def evaluate_regime(ctx, net, costs: ExitCosts, val: CachedExits, test: CachedEx
     ckpt = ctx.run_dir / "checkpoints" / f"{name}.pt"
     with phase(f"{name}/checkpoint"):
         save_exit_checkpoint(ckpt, net, policy, OmegaConf.to_container(ctx.cfg, resolve=True),
-                             backbone_weights_file(ctx.backbone_info), whole_network, ctx.dm.image_shape)
+                             backbone_weights_file(ctx.backbone_info), ctx.dm.image_shape, whole_network,
+                             (ctx.dm.mean, ctx.dm.std))
     regime["checkpoint"] = str(ckpt)
     for lg in ctx.loggers:
         lg.log_metrics({f"{name}/test_acc": point["test_acc"], f"{name}/cost_fraction": point["cost_fraction"],

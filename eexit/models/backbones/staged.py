@@ -34,7 +34,12 @@ class StagedBackbone(nn.Module):
         blocks: the modules in execution order.
         names: one readable name per block (``stem``, ``layer1.0``, ... ``classifier``).
         arch: registry name, stored for reports and caches.
+
+    ``input_mean``/``input_std``: the normalisation pretrained weights expect (``None``: the data's own).
     """
+
+    input_mean: tuple[float, ...] | None = None
+    input_std: tuple[float, ...] | None = None
 
     def __init__(self, blocks: list[nn.Module], names: list[str], arch: str, num_classes: int):
         super().__init__()
@@ -59,17 +64,26 @@ class StagedBackbone(nn.Module):
         return x
 
     @torch.no_grad()
-    def feature_shapes(self, image_shape: tuple[int, ...] = (3, 32, 32)) -> list[tuple[int, ...]]:
-        """Output shape (without batch) of every block, from one dummy forward in eval mode."""
+    def feature_shapes(self, image_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """Output shape (without batch) of every block, from one dummy forward in eval mode. An
+        image too small for the network's downsampling fails with one line naming the block."""
         modes = {m: m.training for m in self.modules()}   # each submodule's own mode comes back
         self.eval()
         x = torch.zeros(1, *image_shape, device=next(self.parameters()).device)
         shapes = []
-        for block in self.blocks:
-            x = block(x)
-            shapes.append(tuple(x.shape[1:]))
-        for m, training in modes.items():
-            m.training = training
+        try:
+            for name, block in zip(self.block_names, self.blocks):
+                try:
+                    x = block(x)
+                except RuntimeError as exc:
+                    raise EExitError(f"{'x'.join(map(str, image_shape[1:]))} images are too small for {self.arch}: "
+                                     f"block {name} gets a {'x'.join(map(str, x.shape[2:]))} map "
+                                     f"({str(exc).splitlines()[0][:80]}); use larger images (data.image_size) "
+                                     f"or a backbone that downsamples less") from None
+                shapes.append(tuple(x.shape[1:]))
+        finally:
+            for m, training in modes.items():
+                m.training = training
         return shapes
 
 
@@ -85,7 +99,7 @@ def kaiming_init(model: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def load_weights(model: nn.Module, path: str | None) -> nn.Module:
+def load_weights(model: nn.Module, path: str | None, arch: str | None = None) -> nn.Module:
     """Load a ``state_dict`` file (or a dict holding one under ``state_dict``) into ``model``.
 
     A file for another architecture or class count fails with one line naming which keys
@@ -111,7 +125,7 @@ def load_weights(model: nn.Module, path: str | None) -> nn.Module:
         parts = [f"missing {some(missing)}" if missing else "", f"unexpected {some(unexpected)}" if unexpected else "",
                  "shape differs for " + some([f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in shapes])
                  if shapes else ""]
-        raise EExitError(f"backbone.weights={path} does not fit {getattr(model, 'arch', type(model).__name__)}: "
+        raise EExitError(f"backbone.weights={path} does not fit {arch or getattr(model, 'arch', type(model).__name__)}: "
                          + "; ".join(p for p in parts if p) + "; use weights saved from the same backbone and classes")
     model.load_state_dict(state)
     return model
