@@ -42,18 +42,25 @@ from eexit.placement import place_by_rule  # noqa: E402
 from eexit.training import predict_exits  # noqa: E402
 
 MIXES = {"early-heavy": [0.6, 0.2, 0.1], "balanced": [0.3, 0.2, 0.2], "late": [0.1, 0.1, 0.2]}
+DEFAULT_IMAGE = (3, 32, 32)   # the random-weight benchmark's input; --image-size changes it
 BUCKETS = [64, 128, 256, 384, 512, 640, 768, 896, 1024]
 
 
-def build_net(backbone: str, head: str, rule: str, exits: int, fold: bool = True) -> EarlyExitNet:
-    """Random-weight net; ``fold``: BatchNorm folded into the convolutions (the deployed form),
-    which speeds the plain backbone and the early-exit path alike."""
+def build_net(backbone: str, head: str, rule: str, exits: int, fold: bool = True,
+              image_shape: tuple[int, ...] = DEFAULT_IMAGE) -> EarlyExitNet:
+    """Random-weight net for ``image_shape`` inputs (``backbone``: an eexit name, or
+    ``timm:<model>`` / ``torchvision:<model>``); ``fold``: BatchNorm folded into the convolutions
+    (the deployed form), which speeds the plain backbone and the early-exit path alike."""
     torch.manual_seed(0)
     bb = build_backbone(backbone).eval()
-    attach = place_by_rule(rule, exits, cumulative(block_macs(bb)))
-    shapes = bb.feature_shapes()
+    attach = place_by_rule(rule, exits, cumulative(block_macs(bb, image_shape)))
+    shapes = bb.feature_shapes(image_shape)
     net = EarlyExitNet(bb, attach, [build_head(head, shapes[a], 10) for a in attach]).eval()
     return fold_batchnorm(net)[0] if fold else net
+
+
+def random_images(image_shape: tuple[int, ...], n: int) -> torch.Tensor:
+    return torch.randn(n, *image_shape, generator=torch.Generator().manual_seed(1))
 
 
 def thresholds_for_mix(scores: torch.Tensor, mix: list[float]) -> torch.Tensor:
@@ -128,7 +135,7 @@ def mix_rows(net: EarlyExitNet, device: torch.device, batch: int, samples: int, 
     images that are timed (the first ``batch``, or the first ``samples`` fed one by one at
     batch 1), so prediction and measurement see the same mix."""
     if images is None:
-        images = torch.randn(max(2048, batch, samples), 3, 32, 32, generator=torch.Generator().manual_seed(1))
+        images = random_images(DEFAULT_IMAGE, max(2048, batch, samples))
     if images.shape[0] < max(batch, samples):
         raise SystemExit(f"error: {images.shape[0]} images but batch {batch} / --samples {samples} need more")
     cached = predict_exits(net, [(images[i:i + 512], torch.zeros(min(512, images.shape[0] - i), dtype=torch.long))
@@ -189,7 +196,7 @@ def onnx_rows(net: EarlyExitNet, batch: int, samples: int, images: torch.Tensor 
     stages exit exactly like the torch ones; test), stage times and measurements from onnxruntime."""
     torch_rows = mix_rows(net, torch.device("cpu"), batch, samples, repeats=5, images=images, policies=policies)
     if images is None:
-        images = torch.randn(max(2048, batch, samples), 3, 32, 32, generator=torch.Generator().manual_seed(1))
+        images = random_images(DEFAULT_IMAGE, max(2048, batch, samples))
     if policies is None:
         cached = predict_exits(net, [(images[i:i + 512], torch.zeros(min(512, images.shape[0] - i), dtype=torch.long))
                                      for i in range(0, images.shape[0], 512)], accelerator="cpu")
@@ -265,6 +272,7 @@ def main() -> None:
     ap.add_argument("--head", default="conv1d")
     ap.add_argument("--rule", default="linear")
     ap.add_argument("--exits", type=int, default=3)
+    ap.add_argument("--image-size", type=int, default=32, help="random images of this height and width")
     ap.add_argument("--checkpoint", help="a run's checkpoints/<regime>.pt: time that trained network and its "
                                          "calibrated policy on the run's test images instead")
     ap.add_argument("--samples", type=int, default=64, help="samples timed one by one at batch 1")
@@ -289,10 +297,12 @@ def main() -> None:
         described = (f"{ck.meta['backbone']} + {len(ck.meta['attach'])} {type(ck.net.heads[0]).kind} heads, "
                      f"{images.shape[0]} test images of {dataset}")
     else:
-        net = build_net(args.backbone, args.head, args.rule, args.exits, fold=False)
-        images, policies = None, None
-        what = f"--backbone {args.backbone} --head {args.head} --rule {args.rule} --exits {args.exits}"
-        described = "random weights and images"
+        net = build_net(args.backbone, args.head, args.rule, args.exits, fold=False,
+                        image_shape=(3, args.image_size, args.image_size))
+        images, policies = random_images((3, args.image_size, args.image_size), max(2048, args.samples)), None
+        what = (f"--backbone {args.backbone} --head {args.head} --rule {args.rule} --exits {args.exits} "
+                f"--image-size {args.image_size}")
+        described = f"random weights and {args.image_size}x{args.image_size} images"
     if not args.no_fold:
         net = fold_batchnorm(net)[0]
     n_images = 2048 if images is None else images.shape[0]

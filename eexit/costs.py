@@ -69,7 +69,7 @@ class ExitCosts:
         return rows
 
 
-def exit_costs(net: EarlyExitNet, image_shape: tuple[int, ...] = (3, 32, 32)) -> ExitCosts:
+def exit_costs(net: EarlyExitNet, image_shape: tuple[int, ...]) -> ExitCosts:
     blocks = block_macs(net.backbone, image_shape)
     shapes = net.backbone.feature_shapes(image_shape)
     device = next(net.parameters()).device

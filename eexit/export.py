@@ -51,7 +51,7 @@ class Stage(nn.Module):
         return (x, out.logits) if out.confidence is None else (x, out.logits, out.confidence)
 
 
-def export_exit_net(net: EarlyExitNet, policy, out_dir: str | Path, image_shape: tuple[int, ...] = (3, 32, 32),
+def export_exit_net(net: EarlyExitNet, policy, out_dir: str | Path, image_shape: tuple[int, ...],
                     fold: bool = True, fmt: str = "pt2") -> Path:
     """Write ``stage<i>.pt2`` (``fmt="onnx"``: ``stage<i>.onnx``, ONNX opset 18 through torch's
     dynamo exporter, for onnxruntime) for every stage and ``exits.json``; returns ``out_dir``."""

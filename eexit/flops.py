@@ -58,7 +58,7 @@ def _count_macs(module: nn.Module, *inputs: torch.Tensor) -> int:
         _restore_modes(module, modes)
 
 
-def block_macs(backbone: StagedBackbone, image_shape: tuple[int, ...] = (3, 32, 32)) -> list[int]:
+def block_macs(backbone: StagedBackbone, image_shape: tuple[int, ...]) -> list[int]:
     """MACs of each block of ``backbone``, from one trace of the whole network."""
     return list(_memo("blocks", backbone, tuple(image_shape), lambda: _block_macs(backbone, image_shape)))
 

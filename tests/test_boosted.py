@@ -43,7 +43,7 @@ def trained(tmp_path_factory):
 def boosted_fit(trained, callbacks=(), ckpt_path=None, max_epochs=None, min_pool=32):
     dm, backbone, cache = trained
     torch.manual_seed(0)
-    net = build_exit_net(backbone, ATTACH, functools.partial(Conv1dHead, width=16), 10)
+    net = build_exit_net(backbone, ATTACH, functools.partial(Conv1dHead, width=16), 10, (3, 32, 32))
     module = EarlyExitModule(net, ExitCrossEntropy(), functools.partial(torch.optim.Adam, lr=1e-3),
                              targets="backbone", prefix="boosted")
     boost = BoostedTraining(ClassPrecisionMargin(margin=0.05), epochs_per_stage=EPOCHS, min_pool=min_pool)

@@ -30,7 +30,7 @@ def cifar_fixture(root, per_batch=4):
         pickle.dump({"label_names": list(CIFAR10DataModule.classes)}, f)
 
 
-def test_cifar10_pixels_channels_labels(tmp_path):
+def test_cifar10_pixels_channels_labels(tmp_path, fixture_files_pass_md5):
     cifar_fixture(tmp_path)
     dm = CIFAR10DataModule(root=str(tmp_path), val_size=5)
     splits = dm.read_splits()
@@ -46,7 +46,7 @@ def test_cifar10_pixels_channels_labels(tmp_path):
     assert dm.splits["val"][0].shape[0] == 5 and dm.splits["train"][0].shape[0] == 15
 
 
-def test_svhn_mat_label_10_is_zero(tmp_path):
+def test_svhn_mat_label_10_is_zero(tmp_path, fixture_files_pass_md5):
     n = 6
     X = np.zeros((32, 32, 3, n), dtype=np.uint8)
     for i in range(n):
@@ -133,20 +133,31 @@ def test_digits_real_images():
     assert xb.dtype == torch.float32 and xb.shape == (128, 3, 32, 32) and yb.shape == (128,)
 
 
-@pytest.mark.parametrize("damage,says", [
-    (lambda p: p.write_bytes(p.read_bytes()[:300]), "is not a readable CIFAR batch"),               # truncated
-    (lambda p: p.write_bytes(pickle.dumps({"data": np.zeros((4, 3072), np.uint8)})), "holds no 'labels'"),
-    (lambda p: p.write_bytes(pickle.dumps({"labels": [0]})), "holds no 'data' array"),
-    (lambda p: p.write_bytes(pickle.dumps({"data": np.zeros((4, 100), np.uint8), "labels": [0] * 4})),
-     "shape (4, 100)"),
+def pin_fixture_md5(monkeypatch, reader, root):
+    """Register the fixture files' own md5 as the official ones, so a later change to a file is
+    caught exactly as torchvision catches a damaged download."""
+    from torchvision.datasets.utils import calculate_md5
+    folder = root / reader.base_folder
+    for attr in ("train_list", "test_list"):
+        monkeypatch.setattr(reader, attr, [[n, calculate_md5(str(folder / n))] for n, _ in getattr(reader, attr)])
+    monkeypatch.setattr(reader, "meta", {**reader.meta, "md5": calculate_md5(str(folder / reader.meta["filename"]))})
+
+
+@pytest.mark.parametrize("damage", [
+    lambda p: p.write_bytes(p.read_bytes()[:300]),                                        # truncated
+    lambda p: p.write_bytes(pickle.dumps({"data": np.zeros((4, 3072), np.uint8)})),      # replaced
 ])
-def test_a_damaged_cifar_batch_names_the_file_and_the_fix(tmp_path, damage, says):
+def test_a_damaged_cifar_batch_names_the_file_and_the_fix(tmp_path, monkeypatch, damage):
+    from torchvision.datasets import CIFAR10
+
     from eexit.errors import EExitError
     cifar_fixture(tmp_path)
+    pin_fixture_md5(monkeypatch, CIFAR10, tmp_path)
+    assert CIFAR10DataModule(root=str(tmp_path), val_size=5).read_splits()["train"][0].shape[0] == 20
     damage(tmp_path / "cifar-10-batches-py" / "data_batch_3")
-    with pytest.raises(EExitError, match="data_batch_3") as err:
+    with pytest.raises(EExitError, match="data_batch_3 is damaged") as err:
         CIFAR10DataModule(root=str(tmp_path), val_size=5).read_splits()
-    assert says in str(err.value) and "data.download=true" in str(err.value) and "\n" not in str(err.value)
+    assert "data.download=true" in str(err.value) and "\n" not in str(err.value)
 
 
 def test_cinic10_bad_images_and_folders_name_the_file(tmp_path):
@@ -169,3 +180,55 @@ def test_cinic10_bad_images_and_folders_name_the_file(tmp_path):
     (tmp_path / "train" / "ship").rmdir()
     with pytest.raises(EExitError, match="has no class folder ship"):
         read_folder(tmp_path / "train")
+
+
+def test_cifar100_fine_labels_and_pixels(tmp_path, fixture_files_pass_md5):
+    from eexit.data import CIFAR100DataModule
+    folder = tmp_path / "cifar-100-python"
+    folder.mkdir()
+    for name, n in (("train", 6), ("test", 3)):
+        data = np.zeros((n, 3072), dtype=np.uint8)
+        for j in range(n):
+            data[j, :1024], data[j, 1024:2048], data[j, 2048:] = j, 100 + j, 200 + j
+        data[0, 2 * 32 + 5] = 9                      # R channel, row 2, column 5
+        entry = {"data": data, "fine_labels": [(17 * j + 3) % 100 for j in range(n)], "coarse_labels": [0] * n}
+        with open(folder / name, "wb") as f:
+            pickle.dump(entry, f)
+    with open(folder / "meta", "wb") as f:
+        pickle.dump({"fine_label_names": [f"c{i}" for i in range(100)]}, f)
+    dm = CIFAR100DataModule(root=str(tmp_path), val_size=2)
+    splits = dm.read_splits()
+    x, y = splits["train"]
+    assert dm.num_classes == 100 and x.shape == (6, 3, 32, 32)
+    assert y.tolist() == [3, 20, 37, 54, 71, 88] and splits["test"][1].tolist() == [3, 20, 37]
+    assert x[4, :, 0, 0].tolist() == [4, 104, 204] and x[0, 0, 2, 5] == 9 and x[0, 0, 5, 2] == 0
+
+
+def write_idx(path, array: np.ndarray) -> None:
+    """The MNIST idx format: magic (0x08 = ubyte, then the number of dimensions), big-endian sizes, data."""
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def test_mnist_idx_files_grey_to_three_channels(tmp_path):
+    from eexit.data import MNISTDataModule
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for prefix, n in (("train", 8), ("t10k", 4)):
+        images = np.zeros((n, 28, 28), dtype=np.uint8)
+        for i in range(n):
+            images[i] = 10 * i
+        images[0, 3, 20] = 255                       # row 3, column 20
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", np.arange(n)[::-1] % 10)
+    dm = MNISTDataModule(root=str(tmp_path), val_size=2)
+    dm.setup()
+    assert dm.image_shape == (3, 28, 28)
+    x, y = dm.read_splits()["train"]
+    assert x.shape == (8, 3, 28, 28) and y.tolist() == [7, 6, 5, 4, 3, 2, 1, 0]
+    assert torch.equal(x[:, 0], x[:, 2]) and x[5, 1, 10, 10] == 50
+    assert x[0, 0, 3, 20] == 255 and x[0, 0, 20, 3] == 0
+    assert dm.read_splits()["test"][1].tolist() == [3, 2, 1, 0]
+    with pytest.raises(DatasetNotFoundError, match="MNIST not found.*t10k-labels-idx1-ubyte"):
+        (raw / "t10k-labels-idx1-ubyte").unlink()
+        MNISTDataModule(root=str(tmp_path)).read_splits()

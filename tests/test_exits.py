@@ -30,7 +30,7 @@ def make_net(kind, opts, seed=0):
     torch.manual_seed(seed)
     bb = build_backbone("resnet20").eval()
     attach = [2, 5, 8]
-    shapes = bb.feature_shapes()
+    shapes = bb.feature_shapes((3, 32, 32))
     return EarlyExitNet(bb, attach, [build_head(kind, shapes[a], 10, **opts) for a in attach]).eval()
 
 
@@ -171,7 +171,7 @@ def test_bucketed_infer_equals_simulation(channels_last):
     thr = scores.quantile(0.6, dim=1, keepdim=True).expand(3, 10).contiguous()
     policy = ExitPolicy("confidence", thr)
     sim_pred, sim_exit = simulate(scores, cached.head_pred, cached.backbone_pred, thr)
-    net.warmup([8, 16, 32, 64])
+    net.warmup([8, 16, 32, 64], (3, 32, 32))
     pred, exit_idx = net.infer(x, policy, buckets=[8, 16, 32, 64])
     assert torch.equal(exit_idx, sim_exit) and torch.equal(pred, sim_pred)
     assert 0 < (exit_idx < 3).sum() < 45                       # some exit, some go on
@@ -221,7 +221,7 @@ def test_exported_stages_infer_like_the_network(tmp_path, fold):
     reference = fold_batchnorm(net)[0] if fold else net
     scores = collect(reference, [(x, torch.zeros(9, dtype=torch.long))]).scores("confidence")
     policy = ExitPolicy("confidence", scores.quantile(0.8, dim=1, keepdim=True).expand(3, 10).contiguous())
-    exported = ExportedExitNet(export_exit_net(net, policy, tmp_path / "exp", fold=fold))
+    exported = ExportedExitNet(export_exit_net(net, policy, tmp_path / "exp", (3, 32, 32), fold=fold))
     assert torch.equal(exported.policy.thresholds, policy.thresholds) and exported.num_exits == 3
     for batch in (x, x[:1]):
         got, want = exported.infer(batch, exported.policy), reference.infer(batch, policy)

@@ -149,7 +149,7 @@ def cost_case():
               Classifier(4, 10)]
     net = EarlyExitNet(StagedBackbone(blocks, ["a", "b", "classifier"], "tiny", 10), [0, 1],
                        [build_head("linear", (4, 32, 32), 10), build_head("linear", (4, 16, 16), 10)])
-    return exit_costs(net)
+    return exit_costs(net, (3, 32, 32))
 
 
 def test_cost_conventions_hand_computed():

@@ -34,7 +34,7 @@ def test_resnet_shapes_and_sizes():
     r18 = build_backbone("resnet18")
     assert r18.block_names[:3] == ["stem", "layer1.0", "layer1.1"] and r18.num_blocks == 10
     assert sum(p.numel() for p in r18.parameters()) == 11_173_962  # CIFAR ResNet18
-    assert r18.feature_shapes()[0] == (64, 32, 32)  # 3x3 stem, no max-pool
+    assert r18.feature_shapes((3, 32, 32))[0] == (64, 32, 32)  # 3x3 stem, no max-pool
     assert build_backbone("resnet110").num_blocks == 1 + 54 + 1
     with pytest.raises(EExitError, match="unknown backbone"):
         build_backbone("resnet19")
@@ -62,7 +62,7 @@ def tiny_backbone():
 def test_exit_cost_hand_computed():
     net = EarlyExitNet(tiny_backbone(), [0, 1], [build_head("linear", (4, 32, 32), 10),
                                                  build_head("linear", (4, 16, 16), 10)])
-    costs = exit_costs(net)
+    costs = exit_costs(net, (3, 32, 32))
     assert costs.block_macs == [110592, 36864, 1064]
     # linear head: the spatial mean is element-wise (0 in fvcore); the linear layer is 4*10
     assert costs.head_macs == [40, 40]
@@ -87,8 +87,8 @@ def test_heads_output_logits_and_confidence(kind, opts):
 
 def test_conv1d_head_is_light_on_resnet18():
     r18 = build_backbone("resnet18")
-    total = sum(block_macs(r18))
-    shapes = r18.feature_shapes()
+    total = sum(block_macs(r18, (3, 32, 32)))
+    shapes = r18.feature_shapes((3, 32, 32))
     for block in (2, 4, 6, 8):
         head_macs = count_macs(build_head("conv1d", shapes[block], 10), torch.zeros(1, *shapes[block]))
         assert head_macs / total < 0.005
@@ -96,7 +96,7 @@ def test_conv1d_head_is_light_on_resnet18():
 
 @pytest.mark.parametrize("rule", ["pareto", "fine", "linear", "gold_ratio"])
 def test_placement_rules_on_resnet110(rule):
-    cum = cumulative(block_macs(build_backbone("resnet110")))
+    cum = cumulative(block_macs(build_backbone("resnet110"), (3, 32, 32)))
     total = cum[-1]
     n = 10 if rule == "fine" else 4
     blocks = place_by_rule(rule, n, cum)
@@ -110,7 +110,7 @@ def test_placement_rules_on_resnet110(rule):
 
 
 def test_placement_that_cannot_fit_says_so():
-    cum = cumulative(block_macs(build_backbone("vgg11_bn")))
+    cum = cumulative(block_macs(build_backbone("vgg11_bn"), (3, 32, 32)))
     with pytest.raises(EExitError, match="cannot fit"):
         place_by_rule("fine", 30, cum)
 
@@ -120,12 +120,12 @@ def test_cost_model_leaves_every_module_in_its_own_mode():
     forward moved its BatchNorm statistics."""
     torch.manual_seed(0)
     bb = build_backbone("resnet20")
-    net = EarlyExitNet(bb, [2, 5], [build_head("conv1d", s, 10) for s in (bb.feature_shapes()[2], bb.feature_shapes()[5])])
+    net = EarlyExitNet(bb, [2, 5], [build_head("conv1d", s, 10) for s in (bb.feature_shapes((3, 32, 32))[2], bb.feature_shapes((3, 32, 32))[5])])
     net.heads[0].eval()
     net.backbone.blocks[1].eval()
     modes = {n: m.training for n, m in net.named_modules()}
-    exit_costs(net)
-    bb.feature_shapes()
+    exit_costs(net, (3, 32, 32))
+    bb.feature_shapes((3, 32, 32))
     assert {n: m.training for n, m in net.named_modules()} == modes
 
 

@@ -209,7 +209,7 @@ def test_summary_explains_itself(capsys, tmp_path):
     assert out.strip().splitlines()[-1].startswith("[eexit] results:")
 
 
-def test_backbone_cache_key_identifies_the_data(tmp_path):
+def test_backbone_cache_key_identifies_the_data(tmp_path, fixture_files_pass_md5):
     """Two CIFAR-10 folders (or two user DataModules keeping the default name) never share a
     cached backbone unless they hold the same images and labels."""
     from eexit.data import CIFAR10DataModule

@@ -24,7 +24,8 @@ from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
-from eexit.data.base import ImageDataModule, holdout
+from eexit.data.augment import random_crop, random_flip
+from eexit.data.base import ImageDataModule
 from eexit.data.download import missing
 from eexit.errors import DatasetNotFoundError, EExitError
 
@@ -157,7 +158,8 @@ class FileImageDataModule(ImageDataModule):
         if indices is not None:
             samples = [samples[i] for i in indices.tolist()]
         return StreamLoader(DecodedImages(samples, self.image_size, self.resize), batch_size or (
-            self.batch_size if train else self.eval_batch_size), self.mean_t, self.std_t, train, self.crop_padding,
+            self.batch_size if train else self.eval_batch_size), self.mean_t, self.std_t, train,
+            self.crop_padding if train else 0,
             self.flip and train, self.seed, self.num_workers, with_index)
 
     @property
@@ -210,13 +212,14 @@ class StreamLoader:
                             num_workers=self.workers, persistent_workers=False)
         for x, y, idx in loader:
             if self.crop_padding:
-                from eexit.data.augment import random_crop
-                x = random_crop(x, self.crop_padding)
+                x = random_crop(x, self.crop_padding, gen)
             if self.flip:
-                from eexit.data.augment import random_flip
-                x = random_flip(x)
+                x = random_flip(x, gen)
             x = (x.float() / 255 - self.mean) / self.std
             yield (x, y, idx) if self.with_index else (x, y)
+
+
+SPLIT_FOLDERS = {"train": "train", "val": "val", "test": "test"}
 
 
 class ImageFolderDataModule(FileImageDataModule):
@@ -226,7 +229,7 @@ class ImageFolderDataModule(FileImageDataModule):
 
     name = "imagefolder"
 
-    def __init__(self, *args, split_folders: dict | None = None, test_size: int | None = None, **kwargs):
+    def __init__(self, *args, split_folders: dict | None = SPLIT_FOLDERS, test_size: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.split_folders = dict(split_folders) if split_folders else None
         self.test_size = test_size
@@ -313,6 +316,7 @@ class ImageNetDataModule(FileImageDataModule):
     def __init__(self, *args, image_size=224, resize: int | None = 256, **kwargs):
         kwargs.setdefault("val_size", 10000)
         kwargs.setdefault("crop_padding", 0)
+        kwargs.setdefault("storage", "stream")
         super().__init__(*args, image_size=image_size, resize=resize, **kwargs)
 
     def list_samples(self):

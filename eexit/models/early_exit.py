@@ -145,7 +145,7 @@ class EarlyExitNet(StagedInference, nn.Module):
         return self.backbone(x, self.segments()[-1][0])
 
     @torch.no_grad()
-    def warmup(self, buckets: list[int], image_shape=(3, 32, 32)) -> None:
+    def warmup(self, buckets: list[int], image_shape: tuple[int, ...]) -> None:
         """Run every stage once at every bucket size (cuDNN algorithm choice, allocator, compile)."""
         device = next(self.parameters()).device
         for b in buckets:
@@ -153,7 +153,7 @@ class EarlyExitNet(StagedInference, nn.Module):
 
 
 def build_exit_net(backbone: StagedBackbone, attach: list[int], head, num_classes: int,
-                   image_shape: tuple[int, ...] = (3, 32, 32)) -> EarlyExitNet:
+                   image_shape: tuple[int, ...]) -> EarlyExitNet:
     """Heads from ``head(in_shape, num_classes)`` (a head class or a partial of one) after
     the ``attach`` blocks of ``backbone``, each sized for the feature map it reads."""
     shapes = backbone.feature_shapes(image_shape)

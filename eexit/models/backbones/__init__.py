@@ -21,8 +21,14 @@ BACKBONES: dict[str, Callable[..., StagedBackbone]] = {
 
 
 def build_backbone(name: str, num_classes: int = 10, weights: str | None = None) -> StagedBackbone:
+    """``name``: an eexit backbone, or ``timm:<model>`` / ``torchvision:<model>``."""
+    library, _, model = name.partition(":")
+    if model and library in ("timm", "torchvision"):
+        build = timm_backbone if library == "timm" else torchvision_backbone
+        return build(model, num_classes=num_classes, weights=weights)
     if name not in BACKBONES:
-        raise EExitError(f"unknown backbone '{name}'; choose one of: {', '.join(BACKBONES)}")
+        raise EExitError(f"unknown backbone '{name}'; choose one of: {', '.join(BACKBONES)}, "
+                         f"or timm:<model> / torchvision:<model>")
     return BACKBONES[name](num_classes=num_classes, weights=weights)
 
 
