@@ -65,6 +65,14 @@ BAD = [
     (["cache_dir=/proc/eexit-cache"], "cannot write into /proc/eexit-cache"),
     (["method=backbone", "backbone.weights={tmp}/garbage.pt"], "garbage.pt cannot be read by torch.load"),
     (["method=backbone", "backbone.weights={tmp}/absent.pt"], "absent.pt does not exist"),
+    (["backbone=timm", "backbone.model=resnet_18"], "unknown timm model 'resnet_18'; did you mean resnet18"),
+    (["backbone=torchvision", "backbone.model=convnext-tiny"], "did you mean convnext_tiny"),
+    (["backbone=torchvision", "backbone.model=resnet18", "backbone.pretrained=IMAGENET9K"], "no weights IMAGENET9K"),
+    (["backbone=torchvision", "backbone.model=vgg16_bn", "data=synthetic", "data.image_size=16"],
+     "16x16 images are too small for torchvision-vgg16_bn"),
+    (["data=imagefolder", "data.root={tmp}/none"], "image folder not found"),
+    (["data=imagefolder", "data.image_size=0"], "data.image_size=0"),
+    (["data=imagefolder", "data.storage=disk"], "data.storage='disk'"),
 ]
 if not torch.cuda.is_available():
     BAD.append((["trainer.accelerator=gpu"], "torch sees no GPU"))

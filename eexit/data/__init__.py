@@ -2,8 +2,8 @@
 from eexit.data.base import ImageDataModule
 from eexit.data.cinic10 import CINIC10DataModule
 from eexit.data.digits import DigitsDataModule
-from eexit.data.folders import (FileImageDataModule, ImageFolderDataModule, ImageNetDataModule,
-                                TinyImageNetDataModule)
+from eexit.data.folders import ImageFolderDataModule, ImageNetDataModule, TinyImageNetDataModule
+from eexit.data.image_files import FileImageDataModule
 from eexit.data.synthetic import SyntheticDataModule
 from eexit.data.torchvision_sets import (CIFAR10DataModule, CIFAR100DataModule, MNISTDataModule, SVHNDataModule,
                                          TorchvisionDataModule)

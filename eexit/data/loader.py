@@ -1,4 +1,5 @@
-"""Iterables of batches over in-memory tensors: augmented, normalised images, or any indexed source.
+"""Iterables of batches over in-memory tensors: augmented, normalised images, or any indexed source;
+and the same batches from image files decoded by DataLoader workers (:class:`StreamLoader`).
 
 Lightning accepts any iterable with ``__len__`` as a dataloader. Holding the whole
 dataset as one uint8 tensor (on the CPU, or on the GPU when it fits) and slicing
@@ -10,6 +11,7 @@ import math
 from typing import Callable
 
 import torch
+from torch.utils.data import DataLoader, Dataset
 
 from eexit.data.augment import crop_offsets, flip_flags, normalize, random_crop, random_flip
 
@@ -127,3 +129,35 @@ class IndexedLoader:
             idx = idx[torch.randperm(idx.numel(), generator=gen).to(idx.device)]
         for i in range(len(self)):
             yield self.make(idx[i * self.batch_size:(i + 1) * self.batch_size])
+
+
+class StreamLoader:
+    """Normalised (and, for training, randomly cropped and flipped) batches decoded by DataLoader
+    workers; yields the same ``(x, y[, index])`` batches as the in-memory loader."""
+
+    def __init__(self, dataset: Dataset, batch_size: int, mean, std, train: bool, crop_padding: int,
+                 flip: bool, seed: int, workers: int, with_index: bool):
+        self.dataset, self.batch_size, self.mean, self.std = dataset, batch_size, mean.view(3, 1, 1), std.view(3, 1, 1)
+        self.train, self.crop_padding, self.flip, self.seed = train, crop_padding, flip, seed
+        self.workers, self.with_index, self.epoch = workers, with_index, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.train and n > self.batch_size else -(-n // self.batch_size)
+
+    def __iter__(self):
+        gen = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
+        self.epoch += 1
+        loader = DataLoader(self.dataset, self.batch_size, shuffle=self.train, generator=gen,
+                            drop_last=self.train and len(self.dataset) > self.batch_size,
+                            num_workers=self.workers, persistent_workers=False)
+        for x, y, idx in loader:
+            if self.crop_padding:
+                x = random_crop(x, self.crop_padding, gen)
+            if self.flip:
+                x = random_flip(x, gen)
+            x = (x.float() / 255 - self.mean) / self.std
+            yield (x, y, idx) if self.with_index else (x, y)

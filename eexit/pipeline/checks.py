@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 
 from eexit.errors import EExitError
 from eexit.exits.policy import SCORES
+from eexit.models.backbones.library import check_model_name
 from eexit.placement import RULES
 
 _MISSING = object()
@@ -134,6 +135,9 @@ def check_config(cfg) -> None:
         if not ok:
             raise EExitError(f"{key}={value!r} is not allowed: give {allowed}")
     check_sizes(cfg)
+    target = str(value_at(cfg, "backbone._target_"))
+    if target.endswith(("timm_backbone", "torchvision_backbone")):   # a misspelt model, before any data is read
+        check_model_name("timm" if target.endswith("timm_backbone") else "torchvision", value_at(cfg, "backbone.model"))
     threshold, kind = value_at(cfg, "policy.threshold"), value_at(cfg, "policy.score")
     if _number(threshold) and kind != "patience" and threshold > 1:
         raise EExitError(f"policy.threshold={threshold!r} is not allowed: give a number in [0, 1] "

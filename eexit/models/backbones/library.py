@@ -31,6 +31,19 @@ def _unknown(name: str, library: str, known: Sequence[str]) -> EExitError:
     return EExitError(f"unknown {library} model '{name}'; {hint}")
 
 
+def check_model_name(library: str, name: str) -> None:
+    """One line naming close matches when ``library`` (``timm`` or ``torchvision``) has no model ``name``."""
+    if library == "timm":
+        import timm
+        if not timm.is_model(name):
+            raise _unknown(name, "timm", timm.list_models())
+    else:
+        import torchvision.models as tvm
+        known = tvm.list_models(module=tvm)
+        if name not in known:
+            raise _unknown(name, "torchvision", known)
+
+
 def _offline(name: str, exc: Exception) -> EExitError:
     return EExitError(f"pretrained weights for {name} are not in the cache and could not be fetched "
                       f"({type(exc).__name__}); connect once to fill the cache, or save a state_dict and pass "
@@ -61,8 +74,7 @@ def timm_backbone(model: str, num_classes: int = 10, pretrained: bool | str = Fa
     import timm
     from timm.models._features_fx import get_notrace_functions, get_notrace_modules
 
-    if not timm.is_model(model):
-        raise _unknown(model, "timm", timm.list_models())
+    check_model_name("timm", model)
     name = model if pretrained in (False, True, None) else f"{model}.{pretrained}"
     try:
         net = timm.create_model(name, pretrained=bool(pretrained), num_classes=num_classes, **kwargs)
@@ -101,9 +113,7 @@ def torchvision_backbone(model: str, num_classes: int = 10, pretrained: bool | s
     an enum name such as ``IMAGENET1K_V2``."""
     import torchvision.models as tvm
 
-    known = tvm.list_models(module=tvm)
-    if model not in known:
-        raise _unknown(model, "torchvision", known)
+    check_model_name("torchvision", model)
     enum = None
     if pretrained:
         choices = tvm.get_model_weights(model)

@@ -1,0 +1,175 @@
+"""Datasets of image files: decoded into memory, or streamed from disk.
+
+Decoding uses ``torchvision.io.decode_image`` and the v2 functional resize/crop, in DataLoader
+workers. Two storages, chosen by ``storage``:
+
+- ``memory``: every image decoded once, resized to ``image_size``, held as uint8 (the fast
+  path of :class:`ImageDataModule`: device-resident on a GPU, no per-sample Python work);
+- ``stream``: images decoded per batch by ``num_workers`` DataLoader workers (ImageNet-sized sets);
+- ``auto`` (default): memory when the decoded uint8 splits stay under ``memory_limit_gb``.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from typing import Sequence
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+from torchvision.io import ImageReadMode, decode_image
+from torchvision.transforms.v2 import functional as TF
+from tqdm import tqdm
+
+from eexit.data.base import ImageDataModule
+from eexit.data.loader import StreamLoader
+from eexit.errors import EExitError
+
+log = logging.getLogger(__name__)
+
+Samples = list[tuple[str, int]]
+
+
+def pair(size) -> tuple[int, int]:
+    return (int(size), int(size)) if isinstance(size, (int, float)) else (int(size[0]), int(size[1]))
+
+
+class DecodedImages(Dataset):
+    """``(uint8 [3,H,W], label, index)`` per file: decoded as RGB, shorter side resized to
+    ``resize`` (when given), then centre-cropped to ``image_size``."""
+
+    def __init__(self, samples: Samples, image_size, resize: int | None):
+        self.samples, self.size, self.resize = samples, pair(image_size), resize
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int):
+        path, label = self.samples[i]
+        try:
+            img = decode_image(path, mode=ImageReadMode.RGB)
+        except Exception as exc:
+            raise EExitError(f"{path} is not a readable image ({type(exc).__name__}); replace or remove it") from None
+        if self.resize:
+            img = TF.resize(img, self.resize, antialias=True)
+        if tuple(img.shape[-2:]) != self.size:
+            if not self.resize and (img.shape[-2] < self.size[0] or img.shape[-1] < self.size[1]):
+                img = TF.resize(img, list(self.size), antialias=True)
+            img = TF.center_crop(img, list(self.size))
+        return img, label, i
+
+
+def decode_all(samples: Samples, image_size, resize: int | None, workers: int, what: str):
+    """Every image of ``samples`` as one uint8 tensor, decoded by ``workers`` processes."""
+    h, w = pair(image_size)
+    x = torch.empty(len(samples), 3, h, w, dtype=torch.uint8)
+    loader = DataLoader(DecodedImages(samples, image_size, resize), batch_size=256, num_workers=workers)
+    for img, _, idx in tqdm(loader, desc=f"decoding {what}", leave=False, disable=len(samples) < 5000):
+        x[idx] = img
+    return x, torch.tensor([c for _, c in samples], dtype=torch.int64)
+
+
+class FileImageDataModule(ImageDataModule):
+    """Shared by datasets of image files; subclasses implement :meth:`list_samples`.
+
+    Args beyond :class:`ImageDataModule`:
+        image_size: ``(H, W)`` or one int: every image is centre-cropped (or resized) to it.
+        resize: resize the shorter side to this first (e.g. 256 before a 224 crop); ``null`` keeps it.
+        storage: ``auto``, ``memory`` or ``stream``.
+        num_workers: decoding processes.
+        memory_limit_gb: ``auto`` keeps the data in memory below this size.
+    """
+
+    classes: Sequence[str] = ()
+
+    def __init__(self, *args, image_size=64, resize: int | None = None, storage: str = "auto",
+                 num_workers: int = 2, memory_limit_gb: float = 4.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        if storage not in ("auto", "memory", "stream"):
+            raise EExitError(f"data.storage={storage} is not one of auto, memory, stream")
+        self.image_size, self.resize, self.storage = list(pair(image_size)), resize, storage
+        self.num_workers, self.memory_limit_gb = num_workers, memory_limit_gb
+        self.samples: dict[str, Samples] = {}
+
+    def list_samples(self) -> dict[str, Samples]:
+        """``{"train": [(path, class)], "test": ..., "val" where the dataset has one}``; sets ``classes``."""
+        raise NotImplementedError
+
+    @property
+    def num_classes(self) -> int:   # type: ignore[override]
+        return len(self.classes)
+
+    def resolved_storage(self, samples: dict[str, Samples]) -> str:
+        if self.storage != "auto":
+            return self.storage
+        n = sum(len(s) for s in samples.values())
+        return "memory" if n * 3 * self.image_size[0] * self.image_size[1] < self.memory_limit_gb * 2 ** 30 else "stream"
+
+    def read_splits(self):
+        samples = self.samples or self.list_samples()
+        return {k: decode_all(v, self.image_size, self.resize, self.num_workers, f"{self.name} {k}")
+                for k, v in samples.items()}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits or self.samples:
+            return
+        samples = self.list_samples()
+        if self.resolved_storage(samples) == "memory":
+            self.samples = samples
+            super().setup(stage)
+            self.samples = {}
+            return
+        if "val" not in samples:
+            n = len(samples["train"])
+            if not 0 < self.val_size < n:
+                raise ValueError(f"val_size={self.val_size} must be between 1 and {n - 1} (the train split size)")
+            perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed))
+            val, rest = perm[:self.val_size].sort().values, perm[self.val_size:].sort().values
+            train = samples["train"]
+            samples["train"], samples["val"] = [train[i] for i in rest], [train[i] for i in val]
+        self.samples = samples
+        log.info("%s: %s images streamed from disk", self.name, ", ".join(f"{k} {len(v)}" for k, v in samples.items()))
+
+    @property
+    def streaming(self) -> bool:
+        self.setup()
+        return bool(self.samples)
+
+    def loader(self, split: str, train: bool = False, batch_size: int | None = None,
+               with_index: bool = False, indices: torch.Tensor | None = None):
+        if not self.streaming:
+            return super().loader(split, train, batch_size, with_index, indices)
+        samples = self.samples[split]
+        if indices is not None:
+            samples = [samples[i] for i in indices.tolist()]
+        return StreamLoader(DecodedImages(samples, self.image_size, self.resize), batch_size or (
+            self.batch_size if train else self.eval_batch_size), self.mean_t, self.std_t, train,
+            self.crop_padding if train else 0,
+            self.flip and train, self.seed, self.num_workers, with_index)
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return (3, *self.image_size)
+
+    def num_samples(self, split: str) -> int:
+        return len(self.samples[split]) if self.streaming else super().num_samples(split)
+
+    def fingerprint(self) -> str:
+        """In memory: the pixels' digest. Streamed: a digest of every file's path, size, mtime and
+        label (reading every pixel of ImageNet per run would cost minutes)."""
+        if not self.streaming:
+            return super().fingerprint()
+        if self._fingerprint is None:
+            h = hashlib.sha256(str(self.image_size).encode())
+            for split in sorted(self.samples):
+                for path, label in self.samples[split]:
+                    st = os.stat(path)
+                    h.update(f"{split}|{path}|{st.st_size}|{st.st_mtime_ns}|{label}\n".encode())
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
+
+    def describe(self) -> dict:
+        return {**super().describe(), "image_size": self.image_size, "resize": self.resize}
+
+
+
