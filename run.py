@@ -19,6 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from eexit.distributed import is_global_zero
 from eexit.errors import EExitError
 from eexit.loggers import finish_wandb
 from eexit.jobs import clear_failed, completed_results, register_resolvers, write_failed
@@ -44,6 +45,10 @@ def main(cfg: DictConfig) -> float | None:
         if done is not None:
             print(f"[eexit] job {hc.job.num}: complete results in {run_dir}, not run again")
             return done.get("backbone_test_acc")
+    if not is_global_zero():   # a DDP copy Lightning started: computes in step, writes nothing here
+        from eexit.pipeline import run_experiment
+        run_experiment(cfg, run_dir, overrides)
+        return None
     clear_failed(run_dir)
     from eexit.pipeline import run_experiment
     from eexit.pipeline.summary import print_summary

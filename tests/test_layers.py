@@ -19,6 +19,10 @@ FORBIDDEN = {
     "training": {"pipeline", "reporting", "deploy", "export"},
     "reporting": {"data", "models", "training", "pipeline", "deploy", "export"},
     "deploy": {"data", "training", "pipeline", "reporting", "export"},
+    "locks": {"data", "models", "exits", "evaluation", "costs", "flops", "placement", "training", "pipeline",
+              "reporting", "deploy", "export", "loggers", "jobs"},
+    "distributed": {"data", "models", "exits", "evaluation", "costs", "flops", "placement", "training", "pipeline",
+                    "reporting", "deploy", "export", "loggers", "jobs", "locks"},   # run.py reads it first
     "jobs": {"data", "models", "exits", "evaluation", "costs", "flops", "placement", "training", "pipeline",
              "reporting", "deploy", "export", "loggers"},   # run.py reads it before the stack loads
 }

@@ -103,10 +103,10 @@ class ImageDataModule(L.LightningDataModule):
         return torch.tensor(self.std, dtype=torch.float32)
 
     def loader(self, split: str, train: bool = False, batch_size: int | None = None,
-               with_index: bool = False, indices: torch.Tensor | None = None) -> TensorBatchLoader:
+               with_index: bool = False, indices: torch.Tensor | None = None, shard_by=None) -> TensorBatchLoader:
         """A batch iterable over ``split``; ``train=True`` shuffles and augments;
         ``with_index`` adds each sample's index in the split to its batch; ``indices`` serves
-        only those samples, in that order."""
+        only those samples, in that order; ``shard_by``: the Trainer whose (DDP) processes share it."""
         self.setup()
         x, y = self.splits[split]
         if indices is not None:
@@ -116,16 +116,17 @@ class ImageDataModule(L.LightningDataModule):
             self.mean_t, self.std_t, shuffle=train,
             crop_padding=self.crop_padding if train else 0, flip=self.flip and train,
             drop_last=train and x.shape[0] > self.batch_size, seed=self.seed, pad_fill=self.pad_fill,
-            with_index=with_index)
+            with_index=with_index, shard_by=shard_by)
 
+    # Lightning's loops: under DDP each process reads its own shard (torchmetrics then reduce)
     def train_dataloader(self):
-        return self.loader("train", train=True, with_index=True)
+        return self.loader("train", train=True, with_index=True, shard_by=self.trainer)
 
     def val_dataloader(self):
-        return self.loader("val")
+        return self.loader("val", shard_by=self.trainer)
 
     def test_dataloader(self):
-        return self.loader("test")
+        return self.loader("test", shard_by=self.trainer)
 
     @property
     def image_shape(self) -> tuple[int, ...]:

@@ -16,9 +16,9 @@ import os
 from pathlib import Path
 
 import torch
-from filelock import FileLock
 
 from eexit.errors import EExitError
+from eexit.locks import exclusive
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +48,9 @@ class FeatureStore:
     def __init__(self, cache_dir: str | Path, key: str):
         self.root = Path(cache_dir) / "features" / key
 
-    def lock(self, split: str) -> FileLock:
-        self.root.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(self.root / f"{split}.lock"))
+    def lock(self, split: str):
+        """Held while ``split`` is extracted: concurrent jobs wait, then load (``eexit.locks``)."""
+        return exclusive(self.root / f"{split}.lock", f"the {split} features in {self.root.name}")
 
     def get(self, split: str, names: list[str], rows: int) -> dict[str, torch.Tensor]:
         """The stored tensors among ``names`` with ``rows`` samples (memory-mapped)."""

@@ -20,6 +20,7 @@ import torch
 from eexit.data.augment import normalize
 from eexit.data.feature_store import FeatureStore, store_key
 from eexit.data.loader import IndexedLoader
+from eexit.distributed import is_global_zero
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
@@ -84,7 +85,9 @@ class FeatureDataModule(L.LightningDataModule):
         else:
             store = FeatureStore(self.cache_dir, store_key(self.backbone, self.images, self.dtype))
             got = store.get(split, names, rows)
-            if len(got) < len(names):
+            if len(got) < len(names) and not is_global_zero():   # a DDP copy: computes, never stores
+                got.update(self._extract(split, [n for n in names if n not in got]))
+            elif len(got) < len(names):
                 with store.lock(split):   # another process may have built them meanwhile
                     got = store.get(split, names, rows)
                     missing = [n for n in names if n not in got]

@@ -136,16 +136,16 @@ class FileImageDataModule(ImageDataModule):
         return bool(self.samples)
 
     def loader(self, split: str, train: bool = False, batch_size: int | None = None,
-               with_index: bool = False, indices: torch.Tensor | None = None):
+               with_index: bool = False, indices: torch.Tensor | None = None, shard_by=None):
         if not self.streaming:
-            return super().loader(split, train, batch_size, with_index, indices)
+            return super().loader(split, train, batch_size, with_index, indices, shard_by)
         samples = self.samples[split]
         if indices is not None:
             samples = [samples[i] for i in indices.tolist()]
         return StreamLoader(DecodedImages(samples, self.image_size, self.resize), batch_size or (
             self.batch_size if train else self.eval_batch_size), self.mean_t, self.std_t, train,
             self.crop_padding if train else 0,
-            self.flip and train, self.seed, self.num_workers, with_index)
+            self.flip and train, self.seed, self.num_workers, with_index, shard_by)
 
     @property
     def image_shape(self) -> tuple[int, ...]:

@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from eexit.data.augment import crop_offsets, flip_flags, normalize, random_crop, random_flip
+from eexit.distributed import shard_order
 
 
 class TensorBatchLoader:
@@ -29,6 +30,8 @@ class TensorBatchLoader:
         drop_last: drop the final short batch (fixed shapes for training).
         seed: makes the order and augmentation reproducible.
         with_index: yield ``(image, label, sample index)`` (losses that keep per-sample state).
+        shard_by: the Trainer whose loop reads this loader: with several processes (DDP) each reads
+            its own shard of every epoch (``eexit.distributed.shard_order``); ``None``: every sample.
 
     Lightning calls ``sampler.set_epoch(e)`` before every epoch, so the order and augmentation
     of epoch e are the same whether a run went straight through or resumed from a checkpoint.
@@ -37,7 +40,7 @@ class TensorBatchLoader:
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
                  mean: torch.Tensor, std: torch.Tensor, shuffle: bool = False,
                  crop_padding: int = 0, flip: bool = False, drop_last: bool = False,
-                 seed: int = 0, pad_fill: str = "zero", with_index: bool = False):
+                 seed: int = 0, pad_fill: str = "zero", with_index: bool = False, shard_by=None):
         if images.dtype != torch.uint8 or images.dim() != 4:
             raise ValueError(f"images must be uint8 [N,C,H,W], got {images.dtype} {tuple(images.shape)}")
         self.images, self.labels = images, labels
@@ -45,10 +48,14 @@ class TensorBatchLoader:
         self.mean, self.std = mean, std
         self.shuffle, self.crop_padding, self.flip = shuffle, int(crop_padding), flip
         self.drop_last, self.seed, self.pad_fill = drop_last, seed, pad_fill
-        self.with_index = with_index
+        self.with_index, self.shard_by = with_index, shard_by
         self.epoch = 0
 
     batch_sampler = None   # Lightning looks for both; this loader batches by itself
+
+    def shard(self) -> tuple[int, int]:
+        t = self.shard_by
+        return (0, 1) if t is None else (t.global_rank, t.world_size)
 
     @property
     def sampler(self) -> "TensorBatchLoader":
@@ -58,14 +65,16 @@ class TensorBatchLoader:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        n = self.images.shape[0]
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        n = len(shard_order(torch.arange(self.images.shape[0]), *self.shard(), equal=self.shuffle))
+        return n // self.batch_size if self.drop_last and n >= self.batch_size else math.ceil(n / self.batch_size)
 
     def __iter__(self):
         gen = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
         self.epoch += 1
         n, device = self.images.shape[0], self.images.device
         order = torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n)
+        order = shard_order(order, *self.shard(), equal=self.shuffle)   # the same permutation on every rank
+        n = len(order)
         sizes = [min(self.batch_size, n - i * self.batch_size) for i in range(len(self))]
         dy, dx, flips = (None if d is None else d.to(device) for d in self.epoch_draws(sizes, gen))
         order = order.to(device)  # with the draws: one host-to-device copy each per epoch
@@ -133,27 +142,40 @@ class IndexedLoader:
 
 class StreamLoader:
     """Normalised (and, for training, randomly cropped and flipped) batches decoded by DataLoader
-    workers; yields the same ``(x, y[, index])`` batches as the in-memory loader."""
+    workers; yields the same ``(x, y[, index])`` batches as the in-memory loader, and shards the
+    same way under DDP (``shard_by``)."""
 
     def __init__(self, dataset: Dataset, batch_size: int, mean, std, train: bool, crop_padding: int,
-                 flip: bool, seed: int, workers: int, with_index: bool):
+                 flip: bool, seed: int, workers: int, with_index: bool, shard_by=None):
         self.dataset, self.batch_size, self.mean, self.std = dataset, batch_size, mean.view(3, 1, 1), std.view(3, 1, 1)
         self.train, self.crop_padding, self.flip, self.seed = train, crop_padding, flip, seed
-        self.workers, self.with_index, self.epoch = workers, with_index, 0
+        self.workers, self.with_index, self.shard_by, self.epoch = workers, with_index, shard_by, 0
+
+    batch_sampler = None   # Lightning looks for both; this loader batches by itself
+
+    @property
+    def sampler(self) -> "StreamLoader":
+        return self
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def __len__(self) -> int:
+    def order(self, gen: torch.Generator) -> torch.Tensor:
         n = len(self.dataset)
+        order = torch.randperm(n, generator=gen) if self.train else torch.arange(n)
+        t = self.shard_by
+        return order if t is None else shard_order(order, t.global_rank, t.world_size, equal=self.train)
+
+    def __len__(self) -> int:
+        n = len(self.order(torch.Generator()))
         return n // self.batch_size if self.train and n > self.batch_size else -(-n // self.batch_size)
 
     def __iter__(self):
         gen = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
         self.epoch += 1
-        loader = DataLoader(self.dataset, self.batch_size, shuffle=self.train, generator=gen,
-                            drop_last=self.train and len(self.dataset) > self.batch_size,
-                            num_workers=self.workers, persistent_workers=False)
+        order = self.order(gen).tolist()
+        loader = DataLoader(self.dataset, self.batch_size, sampler=order, num_workers=self.workers,
+                            drop_last=self.train and len(order) > self.batch_size, persistent_workers=False)
         for x, y, idx in loader:
             if self.crop_padding:
                 x = random_crop(x, self.crop_padding, gen)

@@ -18,11 +18,14 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from eexit.distributed import is_global_zero
+from eexit.locks import exclusive
 from eexit.models.early_exit import EarlyExitNet
 from eexit.pipeline.backbone_cache import cache_key, cache_path, load_entry, save_entry
 from eexit.pipeline.build import epoch_checkpoint, make_trainer, resolve_precision, resumable
 from eexit.training.losses import ExitCrossEntropy
 from eexit.training.module import EarlyExitModule
+from eexit.training.shard_audit import ShardAudit
 
 log = logging.getLogger(__name__)
 
@@ -81,34 +84,53 @@ def obtain_backbone(cfg, dm, loggers, device) -> tuple[torch.nn.Module, dict]:
 
     spec = backbone_spec(cfg, dm)
     path = cache_path(cfg.cache_dir, backbone.arch, dm.name, cache_key(spec)).resolve()
-    entry = load_entry(path, cache_key(spec)) if cfg.backbone_cache else None
-    if entry is not None:
-        want = {k: tuple(v.shape) for k, v in backbone.state_dict().items()}
-        if {k: tuple(v.shape) for k, v in entry["state_dict"].items()} != want:   # checked before loading any
-            log.warning("backbone cache %s holds weights of another shape than %s; training it again", path,
-                        backbone.arch)
-            entry = None
-    if entry is not None:
-        backbone.load_state_dict(entry["state_dict"])
-        log.info("backbone cache hit: loaded %s from %s (test acc %.4f), skipping training",
-                 backbone.arch, path, entry["metrics"]["test_acc"])
-        return backbone.to(device).eval(), {**entry["metrics"], "source": "cache", "cache_path": str(path)}
+    if not cfg.backbone_cache:
+        return train_backbone(cfg, dm, loggers, device, backbone, path, spec, store=False)
+    hit = cached_backbone(path, cache_key(spec), backbone, device)
+    if hit is not None:
+        return hit
+    if not is_global_zero():   # a DDP copy trains in step with rank 0, which alone stores the entry
+        return train_backbone(cfg, dm, loggers, device, backbone, path, spec, store=False)
+    with exclusive(path.with_suffix(".lock"), f"backbone {path.stem}"):   # concurrent jobs: one trains
+        hit = cached_backbone(path, cache_key(spec), backbone, device)     # stored while we waited
+        return hit if hit is not None else train_backbone(cfg, dm, loggers, device, backbone, path, spec, store=True)
 
+
+def cached_backbone(path: Path, key: str, backbone, device) -> tuple[torch.nn.Module, dict] | None:
+    entry = load_entry(path, key)
+    if entry is None:
+        return None
+    want = {k: tuple(v.shape) for k, v in backbone.state_dict().items()}
+    if {k: tuple(v.shape) for k, v in entry["state_dict"].items()} != want:   # checked before loading any
+        log.warning("backbone cache %s holds weights of another shape than %s; training it again", path,
+                    backbone.arch)
+        return None
+    backbone.load_state_dict(entry["state_dict"])
+    log.info("backbone cache hit: loaded %s from %s (test acc %.4f), skipping training",
+             backbone.arch, path, entry["metrics"]["test_acc"])
+    return backbone.to(device).eval(), {**entry["metrics"], "source": "cache", "cache_path": str(path)}
+
+
+def train_backbone(cfg, dm, loggers, device, backbone, path: Path, spec: dict, store: bool):
+    """Plain classification for ``pretrain.epochs`` (0: measured only); ``store``: into the cache,
+    resuming from the ``.training`` checkpoint an interrupted run left beside the entry."""
     log.info("backbone: training %s on %s for %d epochs (cache key %s)", backbone.arch, dm.name, cfg.pretrain.epochs,
              path.stem)
-    module = classification_module(cfg, backbone)
+    module, audit = classification_module(cfg, backbone), ShardAudit()
     progress = path.with_suffix(".training")   # last.ckpt of an unfinished training, beside the entry
     if cfg.backbone_cache:
-        trainer = make_trainer(cfg, loggers, cfg.pretrain.epochs, [epoch_checkpoint(progress)], enable_checkpointing=True)
+        trainer = make_trainer(cfg, loggers, cfg.pretrain.epochs, [audit, epoch_checkpoint(progress)],
+                               enable_checkpointing=True)
     else:
-        trainer = make_trainer(cfg, loggers, cfg.pretrain.epochs)
+        trainer = make_trainer(cfg, loggers, cfg.pretrain.epochs, [audit])
     resume = resumable(progress / "last.ckpt", "backbone") if cfg.backbone_cache else None
     start = time.perf_counter()
     if cfg.pretrain.epochs > 0:
         trainer.fit(module, datamodule=dm, ckpt_path=resume)
     seconds = time.perf_counter() - start
-    metrics = {**accuracies(trainer, module, dm), "train_seconds": seconds}
-    if cfg.backbone_cache:
+    shards = audit.report and {**audit.report, "train_samples": dm.num_samples("train")}
+    metrics = {**accuracies(trainer, module, dm), "train_seconds": seconds, "data_parallel": shards}
+    if store:
         save_entry(path, {k: v.cpu() for k, v in backbone.state_dict().items()}, spec, metrics)
         shutil.rmtree(progress, ignore_errors=True)
         log.info("backbone: stored in cache %s", path)

@@ -75,12 +75,13 @@ def train_regime(ctx, name: str, data: FeatureDataModule | None, boosted: bool) 
         if joint:
             trainer = make_trainer(cfg, ctx.loggers, epochs, [*callbacks, epoch_checkpoint(progress)],
                                    enable_checkpointing=True)
-        else:
-            trainer = make_trainer(cfg, ctx.loggers, epochs, callbacks)
+        else:   # heads on cached features: one process (cheap; DDP serves backbone training)
+            trainer = make_trainer(cfg, ctx.loggers, epochs, callbacks, devices=1, strategy="auto")
     start = time.perf_counter()
     if joint:
-        trainer.fit(module, ctx.dm.loader("train", train=True, batch_size=m.batch_size, with_index=True),
-                    ctx.dm.val_dataloader(), ckpt_path=resumable(progress / "last.ckpt", name))
+        trainer.fit(module, ctx.dm.loader("train", train=True, batch_size=m.batch_size, with_index=True,
+                                          shard_by=trainer),
+                    ctx.dm.loader("val", shard_by=trainer), ckpt_path=resumable(progress / "last.ckpt", name))
         shutil.rmtree(progress, ignore_errors=True)
         loaders = ctx.dm.loader("val"), ctx.dm.loader("test")
     else:

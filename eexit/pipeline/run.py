@@ -6,6 +6,8 @@ to its own output folder. The same function runs from Python with a config compo
 """
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +16,9 @@ import lightning as L
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
+from eexit.distributed import global_rank, is_global_zero
 from eexit.errors import EExitError
 from eexit.flops import block_macs, cumulative
 from eexit.loggers import finish_wandb, wandb_run
@@ -50,13 +54,24 @@ class RunContext:
 def run_experiment(cfg, run_dir: Path, overrides: list[str] | None = None) -> dict:
     """Runs the experiment ``cfg`` into ``run_dir`` and returns its results (also written to
     ``results.json``, last, once the loggers have finished). A problem the user can fix raises
-    ``EExitError``, also when it arose inside ``hydra.utils.instantiate`` (which wraps it)."""
+    ``EExitError``, also when it arose inside ``hydra.utils.instantiate`` (which wraps it).
+
+    In a DDP copy (global rank > 0) the same steps run in step with rank 0, into a scratch folder
+    that is deleted afterwards and with no loggers: only rank 0 writes results, checkpoints and W&B."""
+    scratch = None
+    if not is_global_zero():
+        scratch = Path(tempfile.mkdtemp(prefix=f"eexit-rank{global_rank()}-"))
+        cfg = OmegaConf.merge(cfg, {"logger": None, "plot": False})
+        run_dir = scratch
     try:
         return _run_experiment(cfg, Path(run_dir), overrides)
     except InstantiationException as exc:
         if isinstance(exc.__cause__, EExitError):
             raise exc.__cause__ from None
         raise
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _run_experiment(cfg, run_dir: Path, overrides: list[str] | None) -> dict:
@@ -79,7 +94,8 @@ def _run_experiment(cfg, run_dir: Path, overrides: list[str] | None) -> dict:
     results: dict = {"dataset": dm.name, "backbone": arch, "method": cfg.method.name,
                      "overrides": list(overrides or []), "seed": cfg.seed, "cost_unit": "MACs (fvcore, batch 1)",
                      "backbone_test_acc": ctx.backbone_info["test_acc"], "backbone_val_acc": ctx.backbone_info["val_acc"],
-                     "backbone_source": ctx.backbone_info["source"]}
+                     "backbone_source": ctx.backbone_info["source"],
+                     "backbone_data_parallel": ctx.backbone_info.get("data_parallel")}
     with phase("costs"):
         blocks = block_macs(ctx.backbone, dm.image_shape)
     cum = cumulative(blocks)

@@ -4,6 +4,7 @@ from eexit.training.callbacks import ChannelsLast, Compile
 from eexit.training.losses import CostAwareLoss, ExitCrossEntropy, LossInputs, SDNLoss
 from eexit.training.module import EarlyExitModule, set_trainable
 from eexit.training.predict import predict_exits
+from eexit.training.shard_audit import ShardAudit
 
-__all__ = ["BoostedTraining", "ChannelsLast", "Compile", "CostAwareLoss", "EarlyExitModule", "ExitCrossEntropy",
+__all__ = ["BoostedTraining", "ChannelsLast", "Compile", "CostAwareLoss", "EarlyExitModule", "ExitCrossEntropy", "ShardAudit",
            "LossInputs", "SDNLoss", "predict_exits", "set_trainable"]

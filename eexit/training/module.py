@@ -138,7 +138,8 @@ class EarlyExitModule(L.LightningModule):
         loss = self.loss(LossInputs(logits, conf, y, idx, self.trained_exits))
         bad = ~torch.isfinite(loss.detach())
         self._nonfinite = bad if self._nonfinite is None else self._nonfinite | bad
-        self.log(self.metric("train/loss"), loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
+        self.log(self.metric("train/loss"), loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y),
+                 sync_dist=True)   # the mean over every DDP process (a no-op in one)
         return loss
 
     def _log_accuracy(self, batch, split: str, metrics: nn.ModuleList) -> None:
