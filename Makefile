@@ -37,13 +37,16 @@ clean: clean-outputs ## also delete the backbone cache and the venv
 SMOKE := data=digits backbone=resnet20 data.batch_size=128 pretrain.epochs=15 \
          method.epochs=5 method.batch_size=128 trainer.accelerator=cpu \
          trainer.enable_progress_bar=false group=bts64-smoke
-.PHONY: bts64 bts64-smoke reproduce-bts bench-latency bench export
+.PHONY: bts64 bts64-smoke bts-optuna-smoke reproduce-bts bench-latency bench export
 
 bts64: $(STAMP) ## BTS-EE 64-configuration sweep on CINIC-10 / ResNet18 (needs the data and a GPU)
 	$(PY) run.py -m sweep=bts64 $(ARGS)
 
 bts64-smoke: $(STAMP) ## the same 64 configurations on digits / ResNet20 with small budgets (CPU)
 	$(PY) run.py -m sweep=bts64 $(SMOKE) $(ARGS)
+
+bts-optuna-smoke: $(STAMP) ## Optuna search over BTS-EE on digits, 8 trials; run again to continue the same study
+	$(PY) run.py -m sweep=bts_optuna $(SMOKE) group=bts-optuna-smoke hydra.sweeper.n_trials=8 $(ARGS)
 
 reproduce-bts: $(STAMP) ## BTS-EE paper setting: one run, CINIC-10 ResNet18, boosted vs non-boosted (GPU)
 	$(PY) run.py experiment=bts_cinic10 $(ARGS)

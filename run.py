@@ -22,7 +22,8 @@ from omegaconf import DictConfig
 from eexit.distributed import is_global_zero
 from eexit.errors import EExitError
 from eexit.loggers import finish_wandb
-from eexit.jobs import clear_failed, completed_results, register_resolvers, write_failed
+from eexit.jobs import FAILED_IN_SWEEP, clear_failed, completed_results, register_resolvers, write_failed
+from eexit.objective import objective_value
 
 warnings.filterwarnings("ignore", message=".*torch.jit.*is deprecated.*")
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -44,7 +45,7 @@ def main(cfg: DictConfig) -> float | None:
             sys.exit(2)
         if done is not None:
             print(f"[eexit] job {hc.job.num}: complete results in {run_dir}, not run again")
-            return done.get("backbone_test_acc")
+            return objective_value(done, cfg.objective)
     if not is_global_zero():   # a DDP copy Lightning started: computes in step, writes nothing here
         from eexit.pipeline import run_experiment
         run_experiment(cfg, run_dir, overrides)
@@ -74,12 +75,13 @@ def main(cfg: DictConfig) -> float | None:
     finally:
         finish_wandb(failed)
     print_summary(results, run_dir)   # last, after the loggers have said their goodbyes
-    return results.get("backbone_test_acc")
+    return objective_value(results, cfg.objective)   # what a sweeper such as Optuna optimises
 
 
 if __name__ == "__main__":
     main()
-    if FAILED_JOBS:
-        print(f"error: {len(FAILED_JOBS)} job(s) of the sweep failed; each folder's FAILED file says why: "
-              + ", ".join(FAILED_JOBS), file=sys.stderr)
+    failed = FAILED_JOBS or FAILED_IN_SWEEP   # jobs in this process, or (other launchers) found by the summary
+    if failed:
+        print(f"error: {len(failed)} job(s) of the sweep failed; each folder's FAILED file says why: "
+              + ", ".join(failed), file=sys.stderr)
         sys.exit(1)

@@ -14,11 +14,44 @@ from omegaconf import OmegaConf
 
 from eexit.errors import EExitError
 
+FAILED_IN_SWEEP: list[str] = []   # filled by the sweep summary at a multirun's end, whatever the launcher
+
 
 def register_resolvers() -> None:
-    """``${eexit_pid:}`` in the config: this process's id (for unique run folders)."""
+    """``${eexit_pid:}`` in the config: this process's id (for unique run folders);
+    ``${eexit_gpus:}``: 1 when torch sees a GPU here, else 0 (the Ray launcher's GPUs per job);
+    ``${eexit_sqlite:path}``: an SQLAlchemy URL for an SQLite file, its folder created (Optuna studies);
+    ``${eexit_study_seed:seed,study,storage}``: ``seed`` plus the trials the study already holds."""
     if not OmegaConf.has_resolver("eexit_pid"):
         OmegaConf.register_new_resolver("eexit_pid", lambda: os.getpid(), use_cache=True)
+    if not OmegaConf.has_resolver("eexit_gpus"):
+        OmegaConf.register_new_resolver("eexit_gpus", gpus_here, use_cache=True)
+    if not OmegaConf.has_resolver("eexit_sqlite"):
+        OmegaConf.register_new_resolver("eexit_sqlite", sqlite_url)
+    if not OmegaConf.has_resolver("eexit_study_seed"):
+        OmegaConf.register_new_resolver("eexit_study_seed", study_seed, use_cache=True)
+
+
+def study_seed(seed: int, study: str, storage: str) -> int:
+    """A sampler seed that moves on with the study: a continued search reseeded with the same
+    number would propose its first trials again (Optuna's random start-up trials repeat)."""
+    import optuna   # only when a config asks
+    try:
+        done = len(optuna.load_study(study_name=study, storage=storage).trials)
+    except KeyError:   # no such study yet
+        done = 0
+    return int(seed) + done
+
+
+def sqlite_url(path: str) -> str:
+    path = Path(path).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def gpus_here() -> int:
+    import torch   # only when a config asks
+    return int(torch.cuda.is_available())
 
 
 def completed_results(run_dir: Path, overrides: list[str]) -> dict | None:

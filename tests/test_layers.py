@@ -23,6 +23,8 @@ FORBIDDEN = {
               "reporting", "deploy", "export", "loggers", "jobs"},
     "distributed": {"data", "models", "exits", "evaluation", "costs", "flops", "placement", "training", "pipeline",
                     "reporting", "deploy", "export", "loggers", "jobs", "locks"},   # run.py reads it first
+    "objective": {"data", "models", "exits", "evaluation", "costs", "flops", "placement", "training", "pipeline",
+                  "reporting", "deploy", "export", "loggers"},   # run.py reads it before the stack loads
     "jobs": {"data", "models", "exits", "evaluation", "costs", "flops", "placement", "training", "pipeline",
              "reporting", "deploy", "export", "loggers"},   # run.py reads it before the stack loads
 }

@@ -14,6 +14,7 @@ import logging
 import os
 from pathlib import Path
 
+from eexit.jobs import FAILED_IN_SWEEP
 from eexit.reporting.sweep_figures import SKIP, plot_fronts, plot_wins, regime_label
 
 log = logging.getLogger(__name__)
@@ -183,6 +184,7 @@ class AggregateOnMultirunEnd:
     def on_multirun_end(self, config, **kwargs) -> None:
         try:
             s = aggregate(config.hydra.sweep.dir)
+            FAILED_IN_SWEEP[:] = [str(Path(config.hydra.sweep.dir) / str(j)) for j in s["failed_jobs"]]
             print(f"[eexit] sweep summary: {s['markdown']} ({s['configurations']} configurations"
                   + (f", boosted wins {s['boosted_wins']} of {s['compared']}" if s["compared"] else "")
                   + (f"; {s['failed']} failed, {s['missing']} missing" if s["failed"] or s["missing"] else "") + ")")
