@@ -73,6 +73,8 @@ BAD = [
     (["data=imagefolder", "data.root={tmp}/none"], "image folder not found"),
     (["data=imagefolder", "data.image_size=0"], "data.image_size=0"),
     (["data=imagefolder", "data.storage=disk"], "data.storage='disk'"),
+    (["objective.metric=speed"], "objective.metric='speed'"),
+    (["objective.drop=3"], "objective.drop=3"),
 ]
 if not torch.cuda.is_available():
     BAD.append((["trainer.accelerator=gpu"], "torch sees no GPU"))

@@ -136,3 +136,21 @@ def test_imagenet_layout_torchvision_reads(tmp_path):
     assert (pixels[:, 100, 100] - torch.tensor([200.0, 50.0, 90.0])).abs().max() < 4
     with pytest.raises(DatasetNotFoundError, match="ImageNet in .*ILSVRC2012_devkit_t12.tar.gz"):
         ImageNetDataModule(root=str(tmp_path / "none")).setup()
+
+
+def test_decoded_images_are_kept_and_refreshed_when_a_file_changes(tmp_path, monkeypatch):
+    import eexit.data.image_files as image_files
+    class_tree(tmp_path)
+    first = ImageFolderDataModule(root=str(tmp_path), val_size=3, num_workers=0)
+    first.setup()
+    kept = sorted(p.name for p in tmp_path.glob(".decoded-*.pt"))
+    assert kept == [".decoded-imagefolder-test-64x64.pt", ".decoded-imagefolder-train-64x64.pt"]
+    calls, original = [], image_files.decode_all
+    monkeypatch.setattr(image_files, "decode_all", lambda *a, **k: calls.append(a) or original(*a, **k))
+    again = ImageFolderDataModule(root=str(tmp_path), val_size=3, num_workers=0)
+    again.setup()
+    assert not calls and torch.equal(again.splits["test"][0], first.splits["test"][0])      # nothing decoded
+    solid(tmp_path / "test" / "dog" / "1.png", (9, 9, 9))                                  # one image replaced
+    changed = ImageFolderDataModule(root=str(tmp_path), val_size=3, num_workers=0)
+    changed.setup()
+    assert len(calls) == 1 and changed.splits["test"][0][5, :, 0, 0].tolist() == [9, 9, 9]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from eexit.data.base import ImageDataModule
+from eexit.data.decoded import decoded_once
 from eexit.data.download import fetch, missing
 from eexit.data.torchvision_sets import CIFAR10_CLASSES as CLASSES   # CINIC-10 has CIFAR-10's classes
 from eexit.errors import EExitError
@@ -73,29 +73,10 @@ class CINIC10DataModule(ImageDataModule):
 
     @staticmethod
     def decoded(folder: Path) -> tuple[torch.Tensor, torch.Tensor]:
-        """The folder's images, decoded once and kept in ``.decoded-<split>.pt`` beside it. The
-        file is keyed by every PNG's name, size and modification time (a replaced image with
-        the count unchanged still invalidates it), written atomically, and rebuilt with a
-        warning when it cannot be read."""
-        stamp = folder_stamp(folder)
-        cache = folder.parent / f".decoded-{folder.name}.pt"
-        if cache.is_file():
-            try:
-                saved = torch.load(cache)
-                if saved.get("stamp") == stamp:
-                    return saved["images"], saved["labels"]
-                log.info("decoded %s is stale (images changed); decoding again", cache)
-            except Exception as exc:   # truncated or damaged: decode again
-                log.warning("decoded %s is unreadable (%s); decoding again", cache, type(exc).__name__)
-        images, labels = read_folder(folder)
-        tmp = cache.with_name(f"{cache.name}.tmp{os.getpid()}")
-        try:
-            torch.save({"stamp": stamp, "images": images, "labels": labels}, tmp)
-            os.replace(tmp, cache)
-        except OSError as exc:  # read-only data folder: decode every time
-            tmp.unlink(missing_ok=True)
-            log.warning("could not store decoded %s (%s)", cache, exc)
-        return images, labels
+        """The folder's images, decoded once and kept in ``.decoded-<split>.pt`` beside it
+        (``eexit.data.decoded``), keyed by every PNG's name, size and modification time."""
+        return decoded_once(folder.parent / f".decoded-{folder.name}.pt", folder_stamp(folder),
+                            lambda: read_folder(folder))
 
 
 def folder_stamp(folder: Path) -> str:

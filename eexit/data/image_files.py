@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from pathlib import Path
 from typing import Sequence
 
 import torch
@@ -22,6 +23,7 @@ from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
 from eexit.data.base import ImageDataModule
+from eexit.data.decoded import decoded_once, files_stamp
 from eexit.data.loader import StreamLoader
 from eexit.errors import EExitError
 
@@ -106,9 +108,16 @@ class FileImageDataModule(ImageDataModule):
         return "memory" if n * 3 * self.image_size[0] * self.image_size[1] < self.memory_limit_gb * 2 ** 30 else "stream"
 
     def read_splits(self):
+        """Every split decoded once into uint8 and kept beside the data (``eexit.data.decoded``)."""
         samples = self.samples or self.list_samples()
-        return {k: decode_all(v, self.image_size, self.resize, self.num_workers, f"{self.name} {k}")
-                for k, v in samples.items()}
+        out = {}
+        for k, v in samples.items():
+            settings = f"{self.image_size}|{self.resize}|{[c for _, c in v]}"
+            cache = Path(self.root) / f".decoded-{self.name}-{k}-{self.image_size[0]}x{self.image_size[1]}.pt"
+            out[k] = decoded_once(cache, files_stamp((p for p, _ in v), settings),
+                                  lambda v=v, k=k: decode_all(v, self.image_size, self.resize, self.num_workers,
+                                                              f"{self.name} {k}"))
+        return out
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits or self.samples:

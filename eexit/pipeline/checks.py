@@ -89,6 +89,8 @@ CHECKS = {
     "data.test_size": optional(positive_int), "data.image_size": image_size, "data.resize": optional(positive_int),
     "data.storage": one_of("auto", "memory", "stream"), "data.num_workers": count, "data.num_classes": lambda v: (_int(v) and v >= 2, "an integer >= 2"),
     "data.crop_padding": count, "data.placement": one_of("auto", "cpu", "cuda"),
+    "objective.metric": one_of("saving", "accuracy"), "objective.split": one_of("val", "test"),
+    "objective.drop": one_of(1, 2, 5), "objective.budget": lambda v: (_number(v) and 0 < v <= 1, "a number in (0, 1]"),
     "pretrain.epochs": count, "backbone.pretrained": lambda v: (isinstance(v, (bool, str)) and v != "",
                                                                 "true, false or a weights name"), "pretrain.label_smoothing": lambda v: (_number(v) and 0 <= v < 1, "a number in [0, 1)"),
     "pretrain.optimizer.lr": positive,
