@@ -81,3 +81,21 @@ def test_a_torchvision_weights_file_is_used_frozen_as_it_is(tmp_path):
     with torch.no_grad():
         x, _ = next(iter(dm.loader("test")))
         assert torch.equal(loaded.net.backbone(x), model(x))
+
+
+def test_a_streamed_dataset_trains_boosted_heads_on_images_through_the_frozen_backbone(tmp_path, caplog):
+    """Data too large for memory streams from disk, and its features are not stored (ImageNet's would
+    take terabytes): the heads read images through the frozen backbone, boosted stages included."""
+    import logging
+    digits_folder(tmp_path / "images", size=32, n=300, test=80)
+    overrides = ["data=imagefolder", f"data.root={tmp_path / 'images'}", "data.image_size=32", "data.val_size=60",
+                 "data.storage=stream", "data.num_workers=0", "method=bts"]
+    caplog.set_level(logging.INFO)
+    results = run_experiment(compose_cfg(TINY + overrides, tmp_path), tmp_path / "run", overrides)
+    assert any("streams from disk, so its features are not stored" in r.message for r in caplog.records)
+    assert not (tmp_path / "cache" / "features").exists()
+    boosted = results["regimes"]["boosted"]
+    first, second = boosted["stages"][:2]
+    assert boosted["real_skip_matches"] is True and first["trained"] and first["train_pool"] == 160
+    assert second["train_pool"] == 160 - first["train_exited"]          # survivors tracked by split index
+    assert results["regimes"]["nonboosted"]["real_skip_matches"] is True

@@ -55,7 +55,7 @@ def test_imagefolder_resizes_crops_and_streams_the_same_batches(tmp_path):
     idx = torch.tensor([5, 0, 2])
     (xa, ya, ia), = memory.loader("test", indices=idx, with_index=True)
     (xb, yb, ib), = stream.loader("test", indices=idx, with_index=True)
-    assert torch.equal(ya, yb) and torch.allclose(xa, xb, atol=1e-6)
+    assert torch.equal(ya, yb) and torch.allclose(xa, xb, atol=1e-6) and ia.tolist() == ib.tolist() == [5, 0, 2]
     xt, yt, it = next(iter(stream.loader("train", train=True, batch_size=4, with_index=True)))
     assert xt.shape == (4, 3, 48, 48) and it.shape == (4,)
     assert stream.fingerprint() != ImageFolderDataModule(root=str(tmp_path), image_size=32, storage="stream",

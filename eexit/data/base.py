@@ -103,10 +103,14 @@ class ImageDataModule(L.LightningDataModule):
         return torch.tensor(self.std, dtype=torch.float32)
 
     def loader(self, split: str, train: bool = False, batch_size: int | None = None,
-               with_index: bool = False, indices: torch.Tensor | None = None, shard_by=None) -> TensorBatchLoader:
+               with_index: bool = False, indices: torch.Tensor | None = None, shard_by=None,
+               augment: bool | None = None) -> TensorBatchLoader:
         """A batch iterable over ``split``; ``train=True`` shuffles and augments;
         ``with_index`` adds each sample's index in the split to its batch; ``indices`` serves
-        only those samples, in that order; ``shard_by``: the Trainer whose (DDP) processes share it."""
+        only those samples, in that order (``with_index`` still gives their index in the split);
+        ``shard_by``: the Trainer whose (DDP) processes share it; ``augment``: crop and flip
+        (default: when ``train``)."""
+        augment = train if augment is None else augment
         self.setup()
         x, y = self.splits[split]
         if indices is not None:
@@ -114,9 +118,9 @@ class ImageDataModule(L.LightningDataModule):
         return TensorBatchLoader(
             x, y, batch_size or (self.batch_size if train else self.eval_batch_size),
             self.mean_t, self.std_t, shuffle=train,
-            crop_padding=self.crop_padding if train else 0, flip=self.flip and train,
+            crop_padding=self.crop_padding if augment else 0, flip=self.flip and augment,
             drop_last=train and x.shape[0] > self.batch_size, seed=self.seed, pad_fill=self.pad_fill,
-            with_index=with_index, shard_by=shard_by)
+            with_index=with_index, shard_by=shard_by, ids=indices)
 
     # Lightning's loops: under DDP each process reads its own shard (torchmetrics then reduce)
     def train_dataloader(self):
@@ -137,6 +141,10 @@ class ImageDataModule(L.LightningDataModule):
     def num_samples(self, split: str) -> int:
         self.setup()
         return int(self.splits[split][1].numel())
+
+    def labels(self, split: str) -> torch.Tensor:
+        self.setup()
+        return self.splits[split][1]
 
     def fingerprint(self) -> str:
         """A digest of every split's images and labels: what a cached backbone or feature store

@@ -45,7 +45,9 @@ class FeatureDataModule(L.LightningDataModule):
         dtype: storage dtype, ``auto`` = bfloat16 on a GPU, float32 on the CPU.
         batch_size, eval_batch_size: training and evaluation batch sizes.
         seed: seeds the training order.
-        store: False serves images instead of features (the backbone then runs on every access).
+        store: False serves images instead of features (the backbone then runs on every access):
+            what a dataset too large to hold its features (ImageNet) needs; a streamed one is read
+            through its own DataLoader workers, unaugmented.
         placement: ``auto`` (GPU when present and the features take < half its free memory) | cpu | cuda.
     """
 
@@ -129,7 +131,7 @@ class FeatureDataModule(L.LightningDataModule):
     # -- serving ----------------------------------------------------------------------------
     def _labels(self, split: str) -> torch.Tensor:
         self.setup()
-        return self.data[split].labels if self.store else self.images.splits[split][1]
+        return self.data[split].labels if self.store else self.images.labels(split)
 
     def num_samples(self, split: str) -> int:
         return len(self._labels(split))
@@ -147,6 +149,9 @@ class FeatureDataModule(L.LightningDataModule):
                batch_size: int | None = None, epoch_offset: int = 0, blocks: list[int] | None = None) -> IndexedLoader:
         """Batches of ``split`` (all samples, or ``indices``), in order unless ``shuffle``; ``blocks``:
         the attach positions to gather features of (the others are ``None``; default all)."""
+        if not self.store and getattr(self.images, "streaming", False):
+            return self.images.loader(split, train=shuffle, augment=False, batch_size=batch_size or self.eval_batch_size,
+                                      with_index=True, indices=indices)
         labels = self._labels(split)
         idx = torch.arange(len(labels), device=labels.device) if indices is None else indices.to(labels.device)
         return IndexedLoader(self._make(split, blocks), idx, batch_size or self.eval_batch_size, shuffle, self.seed,

@@ -37,11 +37,12 @@ def pair(size) -> tuple[int, int]:
 
 
 class DecodedImages(Dataset):
-    """``(uint8 [3,H,W], label, index)`` per file: decoded as RGB, shorter side resized to
-    ``resize`` (when given), then centre-cropped to ``image_size``."""
+    """``(uint8 [3,H,W], label, index)`` per file (``ids``: the index to report for each, its
+    place in the split): decoded as RGB, shorter side resized to ``resize`` (when given), then
+    centre-cropped to ``image_size``."""
 
-    def __init__(self, samples: Samples, image_size, resize: int | None):
-        self.samples, self.size, self.resize = samples, pair(image_size), resize
+    def __init__(self, samples: Samples, image_size, resize: int | None, ids: list[int] | None = None):
+        self.samples, self.size, self.resize, self.ids = samples, pair(image_size), resize, ids
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -58,7 +59,7 @@ class DecodedImages(Dataset):
             if not self.resize and (img.shape[-2] < self.size[0] or img.shape[-1] < self.size[1]):
                 img = TF.resize(img, list(self.size), antialias=True)
             img = TF.center_crop(img, list(self.size))
-        return img, label, i
+        return img, label, i if self.ids is None else self.ids[i]
 
 
 def decode_all(samples: Samples, image_size, resize: int | None, workers: int, what: str):
@@ -145,16 +146,18 @@ class FileImageDataModule(ImageDataModule):
         return bool(self.samples)
 
     def loader(self, split: str, train: bool = False, batch_size: int | None = None,
-               with_index: bool = False, indices: torch.Tensor | None = None, shard_by=None):
+               with_index: bool = False, indices: torch.Tensor | None = None, shard_by=None,
+               augment: bool | None = None):
         if not self.streaming:
-            return super().loader(split, train, batch_size, with_index, indices, shard_by)
-        samples = self.samples[split]
+            return super().loader(split, train, batch_size, with_index, indices, shard_by, augment)
+        augment = train if augment is None else augment
+        samples, ids = self.samples[split], None
         if indices is not None:
-            samples = [samples[i] for i in indices.tolist()]
-        return StreamLoader(DecodedImages(samples, self.image_size, self.resize), batch_size or (
+            samples, ids = [samples[i] for i in indices.tolist()], indices.tolist()
+        return StreamLoader(DecodedImages(samples, self.image_size, self.resize, ids), batch_size or (
             self.batch_size if train else self.eval_batch_size), self.mean_t, self.std_t, train,
-            self.crop_padding if train else 0,
-            self.flip and train, self.seed, self.num_workers, with_index, shard_by)
+            self.crop_padding if augment else 0,
+            self.flip and augment, self.seed, self.num_workers, with_index, shard_by)
 
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -162,6 +165,11 @@ class FileImageDataModule(ImageDataModule):
 
     def num_samples(self, split: str) -> int:
         return len(self.samples[split]) if self.streaming else super().num_samples(split)
+
+    def labels(self, split: str) -> torch.Tensor:
+        if not self.streaming:
+            return super().labels(split)
+        return torch.tensor([c for _, c in self.samples[split]], dtype=torch.int64)
 
     def fingerprint(self) -> str:
         """In memory: the pixels' digest. Streamed: a digest of every file's path, size, mtime and

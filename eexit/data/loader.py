@@ -29,7 +29,8 @@ class TensorBatchLoader:
         flip: random horizontal flip.
         drop_last: drop the final short batch (fixed shapes for training).
         seed: makes the order and augmentation reproducible.
-        with_index: yield ``(image, label, sample index)`` (losses that keep per-sample state).
+        with_index: yield ``(image, label, sample index)`` (losses that keep per-sample state);
+            ``ids`` maps positions in ``images`` to those indices (a subset of a split).
         shard_by: the Trainer whose loop reads this loader: with several processes (DDP) each reads
             its own shard of every epoch (``eexit.distributed.shard_order``); ``None``: every sample.
 
@@ -40,7 +41,8 @@ class TensorBatchLoader:
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
                  mean: torch.Tensor, std: torch.Tensor, shuffle: bool = False,
                  crop_padding: int = 0, flip: bool = False, drop_last: bool = False,
-                 seed: int = 0, pad_fill: str = "zero", with_index: bool = False, shard_by=None):
+                 seed: int = 0, pad_fill: str = "zero", with_index: bool = False, shard_by=None,
+                 ids: torch.Tensor | None = None):
         if images.dtype != torch.uint8 or images.dim() != 4:
             raise ValueError(f"images must be uint8 [N,C,H,W], got {images.dtype} {tuple(images.shape)}")
         self.images, self.labels = images, labels
@@ -48,7 +50,7 @@ class TensorBatchLoader:
         self.mean, self.std = mean, std
         self.shuffle, self.crop_padding, self.flip = shuffle, int(crop_padding), flip
         self.drop_last, self.seed, self.pad_fill = drop_last, seed, pad_fill
-        self.with_index, self.shard_by = with_index, shard_by
+        self.with_index, self.shard_by, self.ids = with_index, shard_by, ids
         self.epoch = 0
 
     batch_sampler = None   # Lightning looks for both; this loader batches by itself
@@ -89,7 +91,7 @@ class TensorBatchLoader:
             if self.flip:
                 x = random_flip(x, flags=flips[sl])
             batch = (normalize(x, mean, std), self.labels.index_select(0, idx))
-            yield (*batch, idx) if self.with_index else batch
+            yield (*batch, idx if self.ids is None else self.ids.to(device)[idx]) if self.with_index else batch
 
     def epoch_draws(self, sizes: list[int], gen: torch.Generator):
         """``(dy, dx, flip)`` for the whole epoch (``None`` where that augmentation is off), drawn

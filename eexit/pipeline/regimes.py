@@ -110,10 +110,16 @@ def run_method(ctx, results: dict) -> dict[str, list]:
     if m.name == "backbone":
         return {}
     data = None
+    store = m.feature_cache
+    if store == "auto":   # a streamed dataset's features would not fit anywhere: heads read images
+        store = not getattr(ctx.dm, "streaming", False)
+        if not store:
+            log.info("features: %s streams from disk, so its features are not stored; the frozen backbone runs "
+                     "on every batch (method.feature_cache=true to store them anyway)", ctx.dm.name)
     if m.backbone == "frozen":
         with ctx.phases("features"):   # extracted (or loaded) once, before any regime's clock starts
             data = FeatureDataModule(ctx.dm, ctx.backbone, attach_points(ctx, ctx.backbone), cache_dir=ctx.cfg.cache_dir,
-                                     store=m.feature_cache, batch_size=m.batch_size, eval_batch_size=EVAL_BATCH,
+                                     store=store, batch_size=m.batch_size, eval_batch_size=EVAL_BATCH,
                                      seed=ctx.cfg.seed)
             data.setup()
     regimes = {m.regime: train_regime(ctx, m.regime, data, boosted=m.get("boosted") is not None)}
