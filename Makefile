@@ -37,7 +37,7 @@ clean: clean-outputs ## also delete the backbone cache and the venv
 SMOKE := data=digits backbone=resnet20 data.batch_size=128 pretrain.epochs=15 \
          method.epochs=5 method.batch_size=128 trainer.accelerator=cpu \
          trainer.enable_progress_bar=false group=bts64-smoke
-.PHONY: bts64 bts64-smoke bts-optuna-smoke reproduce-bts bench-latency bench export
+.PHONY: bts64 bts64-smoke bts-optuna-smoke reproduce-bts bench-launchers bench-latency bench export
 
 bts64: $(STAMP) ## BTS-EE 64-configuration sweep on CINIC-10 / ResNet18 (needs the data and a GPU)
 	$(PY) run.py -m sweep=bts64 $(ARGS)
@@ -54,6 +54,9 @@ reproduce-bts: $(STAMP) ## BTS-EE paper setting: one run, CINIC-10 ResNet18, boo
 export: $(STAMP) ## standalone per-stage programs + exits.json: make export CKPT=<run>/checkpoints/boosted.pt OUT=exported
 	@test -n "$(CKPT)" -a -n "$(OUT)" || { echo "error: give CKPT=<run>/checkpoints/<regime>.pt and OUT=<folder>" >&2; exit 2; }
 	$(PY) -m eexit.export $(CKPT) $(OUT) $(ARGS)
+
+bench-launchers: $(STAMP) ## the same 8-job sweep on each installed Hydra launcher from an empty cache -> benchmarks/local/RESULTS-launchers.md
+	$(PY) benchmarks/launchers.py $(ARGS)
 
 bench-latency: $(STAMP) ## real-skip inference vs the plain backbone, measured against the FLOP prediction
 	$(PY) benchmarks/latency.py $(ARGS)

@@ -11,6 +11,11 @@ online): ``true`` for timm's default tag or torchvision's ``DEFAULT`` enum, or a
 (``torch.save(model.state_dict(), f)``). The classifier is resized when the data has another
 number of classes than the weights. A pretrained model keeps its normalisation (``input_mean``,
 ``input_std``), which the pipeline hands to the data.
+
+The model is traced in eval mode. Layers that read ``self.training`` stay modules and follow
+``.train()``/``.eval()`` (``graph_split.MODE_DEPENDENT``); only functional code in the model's own
+``forward`` that branches on it is fixed at eval (timm's ``drop_rate`` dropout before the
+classifier, 0 by default), so the staged model never applies that dropout.
 """
 from __future__ import annotations
 
