@@ -121,6 +121,8 @@ def test_pretrained_weights_come_from_the_usual_cache(tmp_path, monkeypatch):
     (lambda p: torchvision_backbone("resnet50", weights=p), "does not fit torchvision-resnet50"),
     (lambda p: torchvision_backbone("vgg16_bn").feature_shapes((3, 16, 16)),
      "16x16 images are too small for torchvision-vgg16_bn"),
+    (lambda p: timm_backbone("vit_tiny_patch16_224").feature_shapes((3, 224, 224)),
+     "timm-vit_tiny_patch16_224 cannot run block by block"),
 ])
 def test_library_backbone_errors_are_one_line(call, says, tmp_path):
     weights = tmp_path / "resnet18.pt"
@@ -128,3 +130,13 @@ def test_library_backbone_errors_are_one_line(call, says, tmp_path):
     with pytest.raises(EExitError) as err:
         call(str(weights))
     assert says in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_backbone_whose_stages_are_not_feature_maps_is_refused():
+    from torch import nn
+
+    from eexit.models.backbones import StagedBackbone
+    flat = StagedBackbone([nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 10)], ["conv", "flatten", "classifier"],
+                          "flat", 10)
+    with pytest.raises(EExitError, match=r"flat is not a CNN .*block flatten outputs \(144,\)"):
+        flat.feature_shapes((3, 8, 8))

@@ -80,10 +80,18 @@ class StagedBackbone(nn.Module):
                                      f"block {name} gets a {'x'.join(map(str, x.shape[2:]))} map "
                                      f"({str(exc).splitlines()[0][:80]}); use larger images (data.image_size) "
                                      f"or a backbone that downsamples less") from None
+                except (TypeError, ValueError, AttributeError) as exc:   # a library model cut where it cannot be
+                    raise EExitError(f"{self.arch} cannot run block by block: block {name} fails "
+                                     f"({type(exc).__name__}: {str(exc).splitlines()[0][:80]}); choose a CNN "
+                                     f"whose stages pass one feature map on") from None
                 shapes.append(tuple(x.shape[1:]))
         finally:
             for m, training in modes.items():
                 m.training = training
+        flat = [(n, s) for n, s in zip(self.block_names[:-1], shapes[:-1]) if len(s) != 3]
+        if flat:
+            raise EExitError(f"{self.arch} is not a CNN eexit can attach exits to: block {flat[0][0]} outputs "
+                             f"{tuple(flat[0][1])}, exit heads read feature maps (channels, height, width)")
         return shapes
 
 
