@@ -109,9 +109,16 @@ def test_pretrained_weights_come_from_the_usual_cache(tmp_path, monkeypatch):
         assert torch.equal(full(x), reference(x))
     assert full.input_mean == (0.485, 0.456, 0.406) and full.input_std == (0.229, 0.224, 0.225)
     ten = torchvision_backbone("resnet18", num_classes=10, pretrained="IMAGENET1K_V1").eval()
-    assert ten.feature_shapes((3, 64, 64))[-1] == (10,)
+    assert ten.feature_shapes((3, 64, 64))[-1] == (10,) and ten.new_classifier and not full.new_classifier
     with torch.no_grad():                            # every stage but the resized classifier is pretrained
         assert torch.equal(ten(x, 0, ten.num_blocks - 1), full(x, 0, full.num_blocks - 1))
+    # used "as is" (pretrain.epochs=0) on 10 classes, that new classifier would be untrained: refused
+    from eexit.pipeline import run_experiment
+    from tests.conftest import compose_cfg
+    cfg = compose_cfg(["backbone=torchvision", "backbone.model=resnet18", "backbone.pretrained=true",
+                       "pretrain.epochs=0", "method=backbone"], tmp_path)
+    with pytest.raises(EExitError, match="classifier is new and untrained; fine-tune it first with pretrain.epochs=N"):
+        run_experiment(cfg, tmp_path / "run")
 
 
 @pytest.mark.parametrize("call,says", [

@@ -19,6 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from eexit.distributed import is_global_zero
+from eexit.errors import EExitError
 from eexit.locks import exclusive
 from eexit.models.early_exit import EarlyExitNet
 from eexit.pipeline.backbone_cache import cache_key, cache_path, load_entry, save_entry
@@ -76,6 +77,10 @@ def obtain_backbone(cfg, dm, loggers, device) -> tuple[torch.nn.Module, dict]:
     backbone = instantiate(cfg.backbone, num_classes=dm.num_classes)   # loads backbone.weights when given
     backbone.feature_shapes(dm.image_shape)                            # images large enough, before any work
     adopt_normalization(cfg, dm, backbone)
+    if backbone.new_classifier and cfg.pretrain.epochs == 0:
+        raise EExitError(f"{backbone.arch}'s pretrained weights have other classes than {dm.name}'s "
+                         f"{dm.num_classes}, so its classifier is new and untrained; fine-tune it first with "
+                         f"pretrain.epochs=N (or give backbone.weights of your own trained model)")
     if cfg.backbone.get("weights"):
         path = str(Path(cfg.backbone.weights).resolve())
         info = {"source": path, **accuracies(make_trainer(cfg, loggers, 1), classification_module(cfg, backbone), dm)}

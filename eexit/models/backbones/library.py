@@ -93,6 +93,7 @@ def timm_backbone(model: str, num_classes: int = 10, pretrained: bool | str = Fa
                     tuple(get_notrace_functions()))
     if pretrained:
         staged.input_mean, staged.input_std = tuple(net.pretrained_cfg["mean"]), tuple(net.pretrained_cfg["std"])
+        staged.new_classifier = net.pretrained_cfg.get("num_classes", num_classes) != num_classes and not weights
     return staged
 
 
@@ -139,4 +140,5 @@ def torchvision_backbone(model: str, num_classes: int = 10, pretrained: bool | s
     if enum is not None:
         transform = enum.transforms()
         staged.input_mean, staged.input_std = tuple(transform.mean), tuple(transform.std)
+        staged.new_classifier = len(enum.meta["categories"]) != num_classes and not weights
     return staged

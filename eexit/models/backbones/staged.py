@@ -36,10 +36,12 @@ class StagedBackbone(nn.Module):
         arch: registry name, stored for reports and caches.
 
     ``input_mean``/``input_std``: the normalisation pretrained weights expect (``None``: the data's own).
+    ``new_classifier``: the pretrained weights had other classes, so the classifier is new (untrained).
     """
 
     input_mean: tuple[float, ...] | None = None
     input_std: tuple[float, ...] | None = None
+    new_classifier = False   # pretrained features under a classifier resized (untrained) for the data
 
     def __init__(self, blocks: list[nn.Module], names: list[str], arch: str, num_classes: int):
         super().__init__()
