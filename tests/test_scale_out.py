@@ -67,6 +67,18 @@ def test_two_ddp_processes_read_disjoint_shards_and_write_one_result(tmp_path):
     assert not list(Path("/tmp").glob(f"eexit-rank1-*{os.sep}results.json"))     # its scratch folder is gone
 
 
+@pytest.mark.slow
+def test_joint_training_under_ddp_evaluates_and_writes_once(tmp_path):
+    proc = run(SMALL + ["method=eenets", "method.batch_size=64", "trainer=ddp", "trainer.devices=2",
+                        f"hydra.run.dir={tmp_path / 'run'}", f"cache_dir={tmp_path / 'cache'}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["regimes"]["eenets"]["real_skip_matches"] is True
+    assert len(list(tmp_path.rglob("results.json"))) == 1 and len(list(tmp_path.rglob("eenets.pt"))) == 1
+    rank1 = (tmp_path / "run" / "train_ddp_process_1.log").read_text()
+    assert "eenets: trained 2 epochs" in rank1                                   # rank 1 trained in step
+
+
 def test_a_lock_held_by_a_killed_process_does_not_block(tmp_path):
     from eexit.locks import exclusive
     lock = tmp_path / "entry.lock"
