@@ -46,12 +46,11 @@ def main(cfg: DictConfig) -> float | None:
         if done is not None:
             print(f"[eexit] job {hc.job.num}: complete results in {run_dir}, not run again")
             return objective_value(done, cfg.objective)
+    from eexit.pipeline import run_experiment
     if not is_global_zero():   # a DDP copy Lightning started: computes in step, writes nothing here
-        from eexit.pipeline import run_experiment
         run_experiment(cfg, run_dir, overrides)
         return None
     clear_failed(run_dir)
-    from eexit.pipeline import run_experiment
     from eexit.pipeline.summary import print_summary
 
     failed = True

@@ -72,17 +72,19 @@ def load_exit_checkpoint(path: str | Path, device: str | torch.device = "cpu") -
     config = dict(ck["backbone_config"])
     if "pretrained" in config:
         config["pretrained"] = False   # every weight comes from the checkpoint or its weights file
-    backbone = instantiate(config, num_classes=ck["num_classes"])
-    if ck["network"] is None:
+    if ck["network"] is not None:
+        backbone = instantiate(config, num_classes=ck["num_classes"])
+    else:
         weights = ck["backbone_weights"]
         if not weights or not Path(weights).is_file():
             raise EExitError(f"{path}: the frozen backbone's weights ({weights or 'not stored: backbone_cache=false'}) "
                              f"are gone; re-run the experiment with backbone_cache=true to store them again")
         state = torch.load(weights, map_location="cpu", weights_only=False)
         state = state.get("state_dict", state)
-        if set(state) == set(backbone.state_dict()):     # a cache entry: the staged backbone's own keys
+        if all(k.startswith("blocks.") for k in state):   # a staged backbone's own keys (a cache entry)
+            backbone = instantiate(config, num_classes=ck["num_classes"])
             backbone.load_state_dict(state)
-        else:                                            # the user's file for the library model
+        else:                                             # the user's file for a timm/torchvision model
             backbone = instantiate(config, num_classes=ck["num_classes"], weights=weights)
     net = build_exit_net(backbone, ck["attach"], instantiate(ck["head"]), ck["num_classes"], tuple(ck["image_shape"]))
     if ck["network"] is not None:

@@ -26,6 +26,18 @@ def is_global_zero() -> bool:
     return global_rank() == 0
 
 
+def trainer_shard(trainer) -> tuple[int, int]:
+    """``(rank, world size)`` of the Trainer whose loop reads a loader; ``(0, 1)`` for none."""
+    return (0, 1) if trainer is None else (trainer.global_rank, trainer.world_size)
+
+
+def shard_size(n: int, rank: int, world: int, equal: bool) -> int:
+    """``len(shard_order(range(n), rank, world, equal))``, without building the order."""
+    if equal:
+        n -= n % world
+    return len(range(rank, n, world))
+
+
 def shard_order(order, rank: int, world: int, equal: bool):
     """This rank's samples of an epoch's ``order``: every ``world``-th from ``rank`` (disjoint, and
     together the whole epoch). ``equal``: the same count on every rank (the last

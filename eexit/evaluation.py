@@ -67,17 +67,18 @@ def pareto_front(points: list[dict]) -> list[dict]:
     return front
 
 
-def headline(points: list[dict], backbone_acc: float, drops=(1, 2, 5)) -> dict:
+def headline(points: list[dict], backbone_acc: float, drops=(1, 2, 5), acc: str = "test_acc") -> dict:
     """For each allowed accuracy drop (in points): the largest cost reduction among operating
-    points whose accuracy stays within it, or ``None`` when no point qualifies."""
+    points whose accuracy stays within it, or ``None`` when no point qualifies. ``acc``: the
+    points' accuracy key (``val_acc`` for a validation curve)."""
     out = {}
     for d in drops:
-        ok = [p for p in points if p["test_acc"] >= backbone_acc - d / 100 - 1e-12]
+        ok = [p for p in points if p[acc] >= backbone_acc - d / 100 - 1e-12]
         if not ok:
             out[f"drop_{d}pt"] = None
             continue
-        best = min(ok, key=lambda p: (p["cost_fraction"], -p["test_acc"]))
-        out[f"drop_{d}pt"] = {"cost_reduction": 1 - best["cost_fraction"], "test_acc": best["test_acc"],
+        best = min(ok, key=lambda p: (p["cost_fraction"], -p[acc]))
+        out[f"drop_{d}pt"] = {"cost_reduction": 1 - best["cost_fraction"], acc: best[acc],
                               "agreement": best["agreement"], "setting": best["setting"]}
     return out
 

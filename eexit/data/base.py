@@ -169,11 +169,16 @@ class ImageDataModule(L.LightningDataModule):
                 **({"normalization": [list(self.mean), list(self.std)]} if "mean" in vars(self) else {})}
 
 
+def holdout_indices(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fixed-seed split of ``range(n)`` into (rest, held-out ``size``), each in ascending order."""
+    if not 0 < size < n:
+        raise ValueError(f"val_size={size} must be between 1 and {n - 1} (the train split size)")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return perm[size:].sort().values, perm[:size].sort().values
+
+
 def holdout(split: Split, size: int, seed: int) -> tuple[Split, Split]:
     """Fixed-seed split of ``split`` into (rest, held-out ``size`` samples)."""
     x, y = split
-    if not 0 < size < x.shape[0]:
-        raise ValueError(f"val_size={size} must be between 1 and {x.shape[0] - 1} (the train split size)")
-    perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
-    val, rest = perm[:size].sort().values, perm[size:].sort().values
+    rest, val = holdout_indices(x.shape[0], size, seed)
     return (x[rest], y[rest]), (x[val], y[val])

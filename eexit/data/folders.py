@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 import torchvision.datasets as tvd
 
 from eexit.data.download import missing
+from eexit.data.base import holdout_indices
 from eexit.data.image_files import FileImageDataModule
 from eexit.errors import DatasetNotFoundError, EExitError
 
@@ -26,14 +26,13 @@ def class_folder(folder: Path, dataset: str) -> tvd.ImageFolder:
                          f"(<class>/<image>.png or .jpg)") from None
 
 
-
 SPLIT_FOLDERS = {"train": "train", "val": "val", "test": "test"}
 
 
 class ImageFolderDataModule(FileImageDataModule):
     """Any ``<root>/<split>/<class>/<image>`` tree (``train``/``val``/``test`` folder names
     configurable; a missing ``val`` is a fixed-seed hold-out of train), or one folder of class
-    folders split into test and val by a fixed seed (``split_folders: null``)."""
+    folders split into train and test by a fixed seed (``split_folders: null``, ``test_size``)."""
 
     name = "imagefolder"
 
@@ -50,8 +49,7 @@ class ImageFolderDataModule(FileImageDataModule):
             if not self.test_size or not 0 < self.test_size < len(all_.samples):
                 raise EExitError(f"data.test_size={self.test_size} must be between 1 and {len(all_.samples) - 1} "
                                  f"to split the single folder {root} into train and test")
-            perm = torch.randperm(len(all_.samples), generator=torch.Generator().manual_seed(12345))
-            test, rest = perm[:self.test_size].sort().values, perm[self.test_size:].sort().values
+            rest, test = holdout_indices(len(all_.samples), self.test_size, seed=12345)
             return {"train": [all_.samples[i] for i in rest], "test": [all_.samples[i] for i in test]}
         out, classes = {}, {}
         for split, sub in self.split_folders.items():

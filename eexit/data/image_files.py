@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from pathlib import Path
 from typing import Sequence
 
@@ -22,7 +21,7 @@ from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
-from eexit.data.base import ImageDataModule
+from eexit.data.base import ImageDataModule, holdout_indices
 from eexit.data.decoded import decoded_once, files_stamp
 from eexit.data.loader import StreamLoader
 from eexit.errors import EExitError
@@ -92,7 +91,8 @@ class FileImageDataModule(ImageDataModule):
             raise EExitError(f"data.storage={storage} is not one of auto, memory, stream")
         self.image_size, self.resize, self.storage = list(pair(image_size)), resize, storage
         self.num_workers, self.memory_limit_gb = num_workers, memory_limit_gb
-        self.samples: dict[str, Samples] = {}
+        self.samples: dict[str, Samples] = {}   # streamed splits (empty: the data is in memory)
+        self._listed: dict[str, Samples] = {}   # what setup listed, for read_splits to decode
 
     def list_samples(self) -> dict[str, Samples]:
         """``{"train": [(path, class)], "test": ..., "val" where the dataset has one}``; sets ``classes``."""
@@ -110,7 +110,7 @@ class FileImageDataModule(ImageDataModule):
 
     def read_splits(self):
         """Every split decoded once into uint8 and kept beside the data (``eexit.data.decoded``)."""
-        samples = self.samples or self.list_samples()
+        samples = self._listed or self.list_samples()
         out = {}
         for k, v in samples.items():
             settings = f"{self.image_size}|{self.resize}|{[c for _, c in v]}"
@@ -125,17 +125,12 @@ class FileImageDataModule(ImageDataModule):
             return
         samples = self.list_samples()
         if self.resolved_storage(samples) == "memory":
-            self.samples = samples
+            self._listed = samples
             super().setup(stage)
-            self.samples = {}
             return
-        if "val" not in samples:
-            n = len(samples["train"])
-            if not 0 < self.val_size < n:
-                raise ValueError(f"val_size={self.val_size} must be between 1 and {n - 1} (the train split size)")
-            perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed))
-            val, rest = perm[:self.val_size].sort().values, perm[self.val_size:].sort().values
+        if "val" not in samples:   # the same hold-out as the in-memory path's
             train = samples["train"]
+            rest, val = holdout_indices(len(train), self.val_size, self.seed)
             samples["train"], samples["val"] = [train[i] for i in rest], [train[i] for i in val]
         self.samples = samples
         log.info("%s: %s images streamed from disk", self.name, ", ".join(f"{k} {len(v)}" for k, v in samples.items()))
@@ -177,12 +172,9 @@ class FileImageDataModule(ImageDataModule):
         if not self.streaming:
             return super().fingerprint()
         if self._fingerprint is None:
-            h = hashlib.sha256(str(self.image_size).encode())
-            for split in sorted(self.samples):
-                for path, label in self.samples[split]:
-                    st = os.stat(path)
-                    h.update(f"{split}|{path}|{st.st_size}|{st.st_mtime_ns}|{label}\n".encode())
-            self._fingerprint = h.hexdigest()
+            stamps = [files_stamp((p for p, _ in v), f"{k}|{self.image_size}|{[c for _, c in v]}")
+                      for k, v in sorted(self.samples.items())]
+            self._fingerprint = hashlib.sha256("|".join(stamps).encode()).hexdigest()
         return self._fingerprint
 
     def describe(self) -> dict:

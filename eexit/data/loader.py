@@ -14,10 +14,25 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from eexit.data.augment import crop_offsets, flip_flags, normalize, random_crop, random_flip
-from eexit.distributed import shard_order
+from eexit.distributed import shard_order, shard_size, trainer_shard
 
 
-class TensorBatchLoader:
+class SelfSampling:
+    """A loader that batches by itself and is its own sampler: Lightning looks for ``sampler`` and
+    ``batch_sampler`` and calls ``sampler.set_epoch(e)`` before every epoch."""
+
+    batch_sampler = None
+    epoch = 0
+
+    @property
+    def sampler(self) -> "SelfSampling":
+        return self
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+
+class TensorBatchLoader(SelfSampling):
     """Batches of ``(image_float, label)`` from uint8 images ``[N,3,H,W]``.
 
     Args:
@@ -51,23 +66,9 @@ class TensorBatchLoader:
         self.shuffle, self.crop_padding, self.flip = shuffle, int(crop_padding), flip
         self.drop_last, self.seed, self.pad_fill = drop_last, seed, pad_fill
         self.with_index, self.shard_by, self.ids = with_index, shard_by, ids
-        self.epoch = 0
-
-    batch_sampler = None   # Lightning looks for both; this loader batches by itself
-
-    def shard(self) -> tuple[int, int]:
-        t = self.shard_by
-        return (0, 1) if t is None else (t.global_rank, t.world_size)
-
-    @property
-    def sampler(self) -> "TensorBatchLoader":
-        return self
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
 
     def __len__(self) -> int:
-        n = len(shard_order(torch.arange(self.images.shape[0]), *self.shard(), equal=self.shuffle))
+        n = shard_size(self.images.shape[0], *trainer_shard(self.shard_by), equal=self.shuffle)
         return n // self.batch_size if self.drop_last and n >= self.batch_size else math.ceil(n / self.batch_size)
 
     def __iter__(self):
@@ -75,7 +76,7 @@ class TensorBatchLoader:
         self.epoch += 1
         n, device = self.images.shape[0], self.images.device
         order = torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n)
-        order = shard_order(order, *self.shard(), equal=self.shuffle)   # the same permutation on every rank
+        order = shard_order(order, *trainer_shard(self.shard_by), equal=self.shuffle)   # one permutation, every rank
         n = len(order)
         sizes = [min(self.batch_size, n - i * self.batch_size) for i in range(len(self))]
         dy, dx, flips = (None if d is None else d.to(device) for d in self.epoch_draws(sizes, gen))
@@ -108,7 +109,7 @@ class TensorBatchLoader:
         return tuple(torch.cat(d) if d else None for d in (dys, dxs, flips))
 
 
-class IndexedLoader:
+class IndexedLoader(SelfSampling):
     """Batches ``make(indices)`` over ``indices``, reshuffled every epoch from ``(seed, epoch)``.
 
     Lightning calls ``sampler.set_epoch(e)`` before every epoch, so the order follows the
@@ -118,13 +119,7 @@ class IndexedLoader:
     def __init__(self, make: Callable, indices: torch.Tensor, batch_size: int, shuffle: bool = False,
                  seed: int = 0, epoch_offset: int = 0):
         self.make, self.indices, self.batch_size = make, indices, int(batch_size)
-        self.shuffle, self.seed, self.epoch_offset, self.epoch = shuffle, seed, epoch_offset, 0
-
-    batch_sampler = None   # Lightning looks for both; this loader batches by itself
-
-    @property
-    def sampler(self) -> "IndexedLoader":
-        return self
+        self.shuffle, self.seed, self.epoch_offset = shuffle, seed, epoch_offset
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = max(0, epoch - self.epoch_offset)
@@ -142,7 +137,7 @@ class IndexedLoader:
             yield self.make(idx[i * self.batch_size:(i + 1) * self.batch_size])
 
 
-class StreamLoader:
+class StreamLoader(SelfSampling):
     """Normalised (and, for training, randomly cropped and flipped) batches decoded by DataLoader
     workers; yields the same ``(x, y[, index])`` batches as the in-memory loader, and shards the
     same way under DDP (``shard_by``)."""
@@ -151,31 +146,18 @@ class StreamLoader:
                  flip: bool, seed: int, workers: int, with_index: bool, shard_by=None):
         self.dataset, self.batch_size, self.mean, self.std = dataset, batch_size, mean.view(3, 1, 1), std.view(3, 1, 1)
         self.train, self.crop_padding, self.flip, self.seed = train, crop_padding, flip, seed
-        self.workers, self.with_index, self.shard_by, self.epoch = workers, with_index, shard_by, 0
-
-    batch_sampler = None   # Lightning looks for both; this loader batches by itself
-
-    @property
-    def sampler(self) -> "StreamLoader":
-        return self
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def order(self, gen: torch.Generator) -> torch.Tensor:
-        n = len(self.dataset)
-        order = torch.randperm(n, generator=gen) if self.train else torch.arange(n)
-        t = self.shard_by
-        return order if t is None else shard_order(order, t.global_rank, t.world_size, equal=self.train)
+        self.workers, self.with_index, self.shard_by = workers, with_index, shard_by
 
     def __len__(self) -> int:
-        n = len(self.order(torch.Generator()))
+        n = shard_size(len(self.dataset), *trainer_shard(self.shard_by), equal=self.train)
         return n // self.batch_size if self.train and n > self.batch_size else -(-n // self.batch_size)
 
     def __iter__(self):
         gen = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
         self.epoch += 1
-        order = self.order(gen).tolist()
+        n = len(self.dataset)
+        order = torch.randperm(n, generator=gen) if self.train else torch.arange(n)
+        order = shard_order(order, *trainer_shard(self.shard_by), equal=self.train).tolist()
         loader = DataLoader(self.dataset, self.batch_size, sampler=order, num_workers=self.workers,
                             drop_last=self.train and len(order) > self.batch_size, persistent_workers=False)
         for x, y, idx in loader:

@@ -27,10 +27,10 @@ def evaluate_regime(ctx, net, costs: ExitCosts, val: CachedExits, test: CachedEx
     backbone's weights too, for jointly trained networks)."""
     calib, fractions, phase = ctx.calibrator, costs.fractions, ctx.phases
     with phase(f"{name}/calibrate+curve"):
-        thresholds_for = calib.thresholds_fn(val)
-        points = curve(test, calib.score, calib.settings(val), thresholds_for, fractions)
-        val_points = [{("val_acc" if k == "test_acc" else k): v for k, v in p.items()}   # validation only:
-                      for p in curve(val, calib.score, calib.settings(val), thresholds_for, fractions)]   # for searches
+        thresholds_for, settings = calib.thresholds_fn(val), calib.settings(val)
+        points = curve(test, calib.score, settings, thresholds_for, fractions)
+        val_points = [{("val_acc" if k == "test_acc" else k): v for k, v in p.items()}   # what a search may
+                      for p in curve(val, calib.score, settings, thresholds_for, fractions)]   # select on
         thresholds = thresholds_for(calib.setting)
         point = {"setting": calib.setting, **evaluate(test, calib.score, thresholds, fractions)}
     policy = ExitPolicy(calib.score, thresholds)
@@ -47,7 +47,7 @@ def evaluate_regime(ctx, net, costs: ExitCosts, val: CachedExits, test: CachedEx
               "head_macs_fraction": sum(costs.head_macs) / costs.backbone_macs,
               "curve": points, "pareto_front": pareto_front(points),
               "headline": headline(points, ctx.backbone_info["test_acc"]),
-              "val_curve": val_points, "val_headline": val_headline(val_points, ctx.backbone_info["val_acc"]),
+              "val_curve": val_points, "val_headline": headline(val_points, ctx.backbone_info["val_acc"], acc="val_acc"),
               "operating_point": point, "policy": policy.to_dict(),
               "real_skip_matches": skip_ok, **analysis, **(extra or {})}
     ckpt = ctx.run_dir / "checkpoints" / f"{name}.pt"
@@ -107,14 +107,6 @@ def spread_over_exits(exit_idx: torch.Tensor, samples: int) -> torch.Tensor:
 
 
 PRIMARY_KEYS = ("exits", "curve", "pareto_front", "headline", "operating_point", "val_curve", "val_headline")
-
-
-def val_headline(val_points: list[dict], backbone_val_acc: float) -> dict:
-    """:func:`headline` on validation: what a hyper-parameter search may select on without
-    looking at test."""
-    as_test = [{**p, "test_acc": p["val_acc"]} for p in val_points]
-    return {k: v and {("val_acc" if f == "test_acc" else f): x for f, x in v.items()}
-            for k, v in headline(as_test, backbone_val_acc).items()}
 
 
 def publish(results: dict, regimes: dict[str, dict], primary: str) -> dict[str, list]:

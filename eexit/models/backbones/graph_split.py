@@ -11,7 +11,7 @@ attach point).
 from __future__ import annotations
 
 import logging
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import torch
 from torch import fx, nn
@@ -90,8 +90,7 @@ def _segment(gm: fx.GraphModule, nodes: list[fx.Node], source: fx.Node | None, o
     return fx.GraphModule(gm, graph)
 
 
-def stage_cuts(gm: fx.GraphModule, stages: Sequence[str], on_drop: Callable[[str], None] | None = None
-               ) -> list[fx.Node]:
+def stage_cuts(gm: fx.GraphModule, stages: Sequence[str]) -> list[fx.Node]:
     """The graph nodes calling the stage modules, in call order, keeping only clean cuts."""
     calls: dict[str, list[fx.Node]] = {}
     for n in gm.graph.nodes:
@@ -110,7 +109,7 @@ def stage_cuts(gm: fx.GraphModule, stages: Sequence[str], on_drop: Callable[[str
         if clean[n]:
             cuts.append(n)
         else:
-            (on_drop or log.warning)(f"stage {n.target}: more than its output is read after it; not a cut point")
+            log.warning("stage %s: more than its output is read after it; not a cut point", n.target)
     return cuts
 
 

@@ -61,8 +61,7 @@ def _stage(model: nn.Module, arch: str, num_classes: int, stages: Sequence[str] 
     gm = trace(model, stages or [], leaf_types, autowrap)
     cuts = stage_cuts(gm, stages) if stages else resolution_cuts(gm, torch.zeros(1, 3, 224, 224))
     names = [str(c.target) if c.op == "call_module" else c.name for c in cuts] + ["classifier"]
-    staged = StagedBackbone(split_at(gm, cuts), names, arch, num_classes)
-    return staged
+    return StagedBackbone(split_at(gm, cuts), names, arch, num_classes)
 
 
 def _resize_last_linear(model: nn.Module, num_classes: int) -> None:
@@ -124,10 +123,10 @@ def torchvision_backbone(model: str, num_classes: int = 10, pretrained: bool | s
     if pretrained:
         choices = tvm.get_model_weights(model)
         tag = "DEFAULT" if pretrained is True else str(pretrained)
-        if tag != "DEFAULT" and tag not in choices.__members__:
+        if tag not in choices.__members__:   # DEFAULT is one of them (an alias)
             raise EExitError(f"torchvision has no weights {tag} for {model}; choose one of: "
                              f"{', '.join(choices.__members__)}")
-        enum = choices[tag] if tag != "DEFAULT" else choices.DEFAULT
+        enum = choices[tag]
     try:
         net = tvm.get_model(model, weights=enum) if enum is not None else tvm.get_model(model, num_classes=num_classes)
     except (OSError, RuntimeError, ValueError) as exc:
