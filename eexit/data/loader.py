@@ -144,7 +144,7 @@ class StreamLoader(SelfSampling):
 
     def __init__(self, dataset: Dataset, batch_size: int, mean, std, train: bool, crop_padding: int,
                  flip: bool, seed: int, workers: int, with_index: bool, shard_by=None):
-        self.dataset, self.batch_size, self.mean, self.std = dataset, batch_size, mean.view(3, 1, 1), std.view(3, 1, 1)
+        self.dataset, self.batch_size, self.mean, self.std = dataset, batch_size, mean, std
         self.train, self.crop_padding, self.flip, self.seed = train, crop_padding, flip, seed
         self.workers, self.with_index, self.shard_by = workers, with_index, shard_by
 
@@ -165,5 +165,5 @@ class StreamLoader(SelfSampling):
                 x = random_crop(x, self.crop_padding, gen)
             if self.flip:
                 x = random_flip(x, gen)
-            x = (x.float() / 255 - self.mean) / self.std
+            x = normalize(x, self.mean, self.std)
             yield (x, y, idx) if self.with_index else (x, y)
