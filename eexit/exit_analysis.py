@@ -6,21 +6,25 @@
   validation whose validation cost stays within each budget with the best validation accuracy, and
   what it gives on test (MSDNet's "budgeted batch" setting, global threshold); ``budgeted_geometric``:
   the same with per-exit thresholds fitted so that exit shares follow MSDNet's geometric distribution.
+- ``cost_table``: the field's table (SDN, MSDNet, ZTW): accuracy at 25/50/75/100 % of the backbone's
+  compute, the calibrator's setting chosen on validation within each budget, reported on test.
 - ``calibration``: per exit, expected calibration error and reliability bins of the softmax
-  confidence, and the AUROC of the exit score for predicting a correct answer (failure prediction).
+  confidence (one set of 15 equal-width bins for both), and the AUROC of the exit score for
+  predicting a correct answer (failure prediction).
 - ``confusion``: per exit confusion matrix (rows: true class, columns: predicted).
-Computed with torchmetrics' functional metrics; pure functions of ``CachedExits``.
+Pure functions of ``CachedExits`` (torchmetrics for AUROC and confusion; ECE from our own bins, see
+``expected_calibration_error``).
 """
 from __future__ import annotations
 
 import torch
-from torchmetrics.functional.classification import (binary_auroc, multiclass_calibration_error,
-                                                    multiclass_confusion_matrix)
+from torchmetrics.functional.classification import binary_auroc, multiclass_confusion_matrix
 
 from eexit.evaluation import operating_point, simulate
 from eexit.exits.cached import CachedExits
 
 BINS = 15   # reliability bins (the usual choice for ECE on CIFAR-scale test sets)
+COST_TABLE = (0.25, 0.5, 0.75, 1.0)   # the field's budgets, fractions of the backbone's compute
 
 
 def anytime(cached: CachedExits, cost_fractions: torch.Tensor) -> list[dict]:
@@ -53,6 +57,14 @@ def budgeted(val: CachedExits, test: CachedExits, score_kind: str, cost_fraction
                        lambda t: point_at(test, test_scores, torch.full(shape, t), cost_fractions))
 
 
+def cost_table(val_points: list[dict], test_points: list[dict], budgets=COST_TABLE) -> list[dict]:
+    """Per budget: among the calibrator's settings (one validation and one test curve over the same
+    settings; the validation curve's accuracy under ``test_acc``, as ``curve`` writes it), the most
+    accurate on validation whose validation cost is within the budget, and its test point."""
+    on_test = {p["setting"]: p for p in test_points}
+    return budget_rows([(p["setting"], p) for p in val_points], list(budgets), "setting", on_test.__getitem__)
+
+
 def point_at(cached: CachedExits, scores: torch.Tensor, thresholds: torch.Tensor, cost_fractions) -> dict:
     """``evaluation.evaluate`` with the split's scores computed once by the caller (many thresholds)."""
     pred, exit_idx = simulate(scores, cached.head_pred, cached.backbone_pred, thresholds)
@@ -78,7 +90,9 @@ def budget_rows(tried: list[tuple], budgets: list[float], knob: str, on_test) ->
 
 
 def reliability(probs: torch.Tensor, labels: torch.Tensor, bins: int = BINS) -> list[dict]:
-    """Equal-width confidence bins: count, mean confidence and accuracy of each non-empty bin."""
+    """Equal-width confidence bins ``(low, high]`` as in Guo et al. 2017, the first one closed (a
+    confidence of exactly 0.0 belongs to it, 1.0 to the last): count, mean confidence and accuracy
+    of each non-empty bin."""
     conf, pred = probs.max(1)
     edges = torch.linspace(0, 1, bins + 1)
     which = torch.clamp(torch.bucketize(conf, edges, right=False) - 1, 0, bins - 1)
@@ -92,6 +106,16 @@ def reliability(probs: torch.Tensor, labels: torch.Tensor, bins: int = BINS) -> 
     return rows
 
 
+def expected_calibration_error(rows: list[dict]) -> float:
+    """ECE by its definition (Guo et al. 2017) over the reliability rows themselves:
+    ``Σ_b n_b / N · |accuracy_b − confidence_b|``. Hand-written because torchmetrics'
+    ``multiclass_calibration_error`` bins with ``bucketize`` so that a confidence of exactly 1.0
+    falls into a 16th bin of its own, which made the reported ECE differ from these rows (the
+    constructed case in tests/test_evidence.py: 0.125 against the definition's 0.075)."""
+    n = sum(r["count"] for r in rows)
+    return sum(r["count"] * abs(r["accuracy"] - r["confidence"]) for r in rows) / n if n else 0.0
+
+
 def calibration(cached: CachedExits, score_kind: str) -> list[dict]:
     """Per exit: ECE (L1, ``BINS`` bins) of the softmax confidence, its reliability bins, and the AUROC
     of the exit's score (``score_kind``; softmax for the backbone) for telling right answers from wrong
@@ -103,11 +127,10 @@ def calibration(cached: CachedExits, score_kind: str) -> list[dict]:
         correct = (probs.argmax(1) == cached.labels)
         s = scores[e] if e < cached.num_exits else probs.max(1).values
         both = 0 < int(correct.sum()) < correct.numel()
-        out.append({"exit": e,
-                    "ece": float(multiclass_calibration_error(probs, cached.labels, cached.num_classes, n_bins=BINS,
-                                                              norm="l1")),
+        rows = reliability(probs, cached.labels)
+        out.append({"exit": e, "ece": expected_calibration_error(rows),
                     "failure_auroc": float(binary_auroc(s.float(), correct.long())) if both else None,
-                    "reliability": reliability(probs, cached.labels)})
+                    "reliability": rows})
     return out
 
 

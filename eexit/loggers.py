@@ -72,10 +72,12 @@ def share_package_list(wandb) -> None:
 
 
 def wandb_run(loggers):
-    """The live W&B run behind the loggers, or None."""
+    """The live W&B run behind the loggers, or None: also for ``WANDB_MODE=disabled``, whose no-op run
+    names a folder that does not exist (writing ``results.json`` there failed after the whole run)."""
     for lg in loggers:
         if type(lg).__name__ == "WandbLogger":
-            return lg.experiment
+            run = lg.experiment
+            return None if getattr(run, "disabled", False) else run
     return None
 
 

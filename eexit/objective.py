@@ -7,8 +7,9 @@
   backbone's MACs.
 
 ``objective.split=val`` (default) measures on validation, where the thresholds were calibrated, so a
-search never selects on test; ``test`` reads the test curve (what ``results.json``'s headline
-reports). A job that has nothing to offer (no qualifying point, or the ``backbone`` method) scores 0.
+search never selects on test; ``test`` reads the test numbers of the same validation-selected
+headline (what ``results.json``'s headline reports) or the test curve. A job that has nothing to offer
+(no qualifying point, or the ``backbone`` method) scores 0.
 """
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ def objective_value(results: dict, objective) -> float:
     acc = "val_acc" if split == "val" else "test_acc"
     if metric == "saving":
         drop = int(objective.get("drop", 2))
-        point = results["val_headline" if split == "val" else "headline"].get(f"drop_{drop}pt")
-        return float(point["cost_reduction"]) if point else 0.0
+        point = results["headline"].get(f"drop_{drop}pt")
+        return float(point["val_cost_reduction" if split == "val" else "cost_reduction"]) if point else 0.0
     budget = float(objective.get("budget", 0.5))
     points = results["val_curve" if split == "val" else "curve"]
     return max((float(p[acc]) for p in points if p["cost_fraction"] <= budget + 1e-12), default=0.0)

@@ -12,8 +12,8 @@ RESULTS = {
               {"cost_fraction": 1.0, "test_acc": 0.95}],
     "val_curve": [{"cost_fraction": 0.3, "val_acc": 0.85}, {"cost_fraction": 0.5, "val_acc": 0.88},
                   {"cost_fraction": 1.0, "val_acc": 0.93}],
-    "headline": {"drop_1pt": None, "drop_2pt": {"cost_reduction": 0.5}, "drop_5pt": {"cost_reduction": 0.5}},
-    "val_headline": {"drop_1pt": None, "drop_2pt": {"cost_reduction": 0.4}, "drop_5pt": {"cost_reduction": 0.7}},
+    "headline": {"drop_1pt": None, "drop_2pt": {"cost_reduction": 0.5, "val_cost_reduction": 0.4},   # chosen on val
+                 "drop_5pt": {"cost_reduction": 0.5, "val_cost_reduction": 0.7}},
 }
 
 

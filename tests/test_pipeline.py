@@ -142,7 +142,16 @@ def test_bts_reports_both_modes(tmp_path, cache):
     results, out = run(tmp_path, cache, ["method=bts"])
     assert set(results["regimes"]) == {"boosted", "nonboosted"} and results["backbone"] == "resnet20"
     assert set(results["headlines"]) == {"boosted", "nonboosted"}
-    assert set(results["comparison"]["drop_2pt"]) == {"boosted", "nonboosted", "boosted_wins"}
+    c = results["comparison"]
+    assert c["pair"] == ["boosted", "nonboosted"] and set(c["drop_2pt"]) == {"boosted", "nonboosted", "difference"}
+    for drop, point in results["headlines"]["boosted"].items():   # every headline: the validation-selected setting
+        val_ok = [p for p in results["regimes"]["boosted"]["val_curve"]
+                  if p["val_acc"] >= results["backbone_val_acc"] - int(drop[5]) / 100 - 1e-12]
+        if point is not None:
+            chosen = min(val_ok, key=lambda p: (p["cost_fraction"], -p["val_acc"]))
+            assert point["setting"] == chosen["setting"]
+            assert point["test_acc"] == next(q["test_acc"] for q in results["regimes"]["boosted"]["curve"]
+                                             if q["setting"] == chosen["setting"])
     stages = results["regimes"]["boosted"]["stages"]
     assert stages[0]["train_pool"] == 1077
     assert all(s["train_pool"] == prev["train_pool"] - prev["train_exited"] for prev, s in zip(stages, stages[1:]))

@@ -159,5 +159,5 @@ def test_an_optuna_study_returns_the_objective_and_continues(tmp_path):
     assert len(set(params)) == 5                                                  # the continued study moved on
     for t, job in zip(study.trials[:3], sorted((tmp_path / "s1").glob("*/results.json"))):
         r = json.loads(job.read_text())                                           # the value is the objective
-        point = r["val_headline"]["drop_2pt"]
-        assert t.value == pytest.approx(point["cost_reduction"] if point else 0.0)
+        point = r["headline"]["drop_2pt"]
+        assert t.value == pytest.approx(point["val_cost_reduction"] if point else 0.0)

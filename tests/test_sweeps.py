@@ -74,10 +74,12 @@ def test_two_job_multirun_and_aggregate(tmp_path):
     assert sorted(p.parent.name for p in pulled_dir.glob("*/results.json")) == ["w-0", "w-1-b", "w-1-c"]
     rows = json.loads((pulled_dir / "summary.json").read_text())["rows"]
     by_config = {r["config"]: r for r in summary["rows"]}
-    assert len(rows) == 3 and {r["config"] for r in rows} == set(by_config)
+    assert len(rows) == 2 and {r["config"] for r in rows} == set(by_config)   # one seed of w-1 pulled twice
+    assert [r["duplicate_jobs"] for r in rows] == ["", "w-1-c"]
     for r in rows:
         want = by_config[r["config"]]
-        assert {k: v for k, v in r.items() if k != "job"} == {k: v for k, v in want.items() if k != "job"}
+        skip = ("jobs", "duplicate_jobs")
+        assert {k: v for k, v in r.items() if k not in skip} == {k: v for k, v in want.items() if k not in skip}
 
 
 def aggregate_script():
@@ -217,7 +219,7 @@ runpy.run_path({str(ROOT / "run.py")!r}, run_name="__main__")
     assert (sweep_dir / "1" / "FAILED").read_text() == "RuntimeError: CUDA out of memory (simulated)\n"
     assert "1 job(s) of the sweep failed" in proc.stderr.splitlines()[-1]
     stats = json.loads((sweep_dir / "summary.json").read_text())["stats"]
-    assert stats["failed_jobs"] == ["1"] and stats["configurations"] == 2
+    assert stats["failed_jobs"] == ["1"] and stats["jobs"] == 2 and stats["configurations"] == 1   # seeds: one
 
 
 def test_two_runs_started_together_both_finish_in_their_own_folders(tmp_path):
@@ -265,14 +267,14 @@ def test_sweep_summary_run_holds_every_configuration_offline(tmp_path, monkeypat
     from eexit.reporting.wandb_sweep import log_sweep_summary
     curve = [{"setting": s, "cost_fraction": c, "test_acc": a, "agreement": a, "exit_fractions": [1.0]}
              for s, c, a in ((0.0, 0.3, 0.9), (0.5, 0.6, 0.95), (float("inf"), 1.0, 0.97))]
-    runs = [{"_job": str(j), "regimes": {m: {"curve": curve, "operating_point": {"setting": 0.5}}
-                                         for m in ("boosted", "nonboosted")}} for j in range(2)]
-    rows = [{"job": "0", "config": "head.width=16"}, {"job": "1", "config": "head.width=32"}]
+    runs = [{"_job": str(j), "seed": s, "regimes": {m: {"curve": curve, "operating_point": {"setting": 0.5}}
+                                                    for m in ("boosted", "nonboosted")}} for j, s in enumerate((0, 1, 0))]
+    rows = [{"jobs": "0 1", "config": "head.width=16"}, {"jobs": "2", "config": "head.width=32"}]
     folder = log_sweep_summary(tmp_path, runs, rows, {"configurations": 2}, "g", mode="offline")
     assert folder is not None and folder.parent == tmp_path / "wandb" and folder.name.startswith("offline-run-")
     (table,) = folder.glob("files/media/table/sweep/points_*.table.json")
     data = json.loads(table.read_text())
-    assert len(data["data"]) == 2 * 2 * 3 and "line" in data["columns"]
+    assert len(data["data"]) == 3 * 2 * 3 and "line" in data["columns"]   # every job x regime x point, seeds apart
     assert {r[data["columns"].index("line")] for r in data["data"]} == {
-        "head.width=16 | boosted", "head.width=16 | nonboosted", "head.width=32 | boosted", "head.width=32 | nonboosted"}
-    assert sum(r[data["columns"].index("configured")] for r in data["data"]) == 4   # one per curve
+        f"head.width={w} | seed {s} | {m}" for w, s in ((16, 0), (16, 1), (32, 0)) for m in ("boosted", "nonboosted")}
+    assert sum(r[data["columns"].index("configured")] for r in data["data"]) == 6   # one per curve

@@ -13,10 +13,11 @@ from omegaconf import OmegaConf
 
 from eexit.costs import ExitCosts
 from eexit.deploy import backbone_weights_file, save_exit_checkpoint
-from eexit.evaluation import curve, evaluate, headline, pareto_front, simulate
-from eexit.exit_analysis import anytime, budgeted, budgeted_geometric, calibration, confusion
+from eexit.evaluation import curve, evaluate, headline, pareto_front, simulate, validated_headline
+from eexit.exit_analysis import anytime, budgeted, budgeted_geometric, calibration, confusion, cost_table
 from eexit.exits import CachedExits, ExitPolicy
 from eexit.models.heads import head_kind
+from eexit.reporting.guards import guards
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,8 @@ def evaluate_regime(ctx, net, costs: ExitCosts, val: CachedExits, test: CachedEx
     with phase(f"{name}/calibrate+curve"):
         thresholds_for, settings = calib.thresholds_fn(val), calib.settings(val)
         points = curve(test, calib.score, settings, thresholds_for, fractions)
-        val_points = [{("val_acc" if k == "test_acc" else k): v for k, v in p.items()}   # what a search may
-                      for p in curve(val, calib.score, settings, thresholds_for, fractions)]   # select on
+        val_raw = curve(val, calib.score, settings, thresholds_for, fractions)   # what every choice is made on
+        val_points = [{("val_acc" if k == "test_acc" else k): v for k, v in p.items()} for p in val_raw]
         thresholds = thresholds_for(calib.setting)
         point = {"setting": calib.setting, **evaluate(test, calib.score, thresholds, fractions)}
     policy = ExitPolicy(calib.score, thresholds)
@@ -39,6 +40,7 @@ def evaluate_regime(ctx, net, costs: ExitCosts, val: CachedExits, test: CachedEx
     with phase(f"{name}/analysis"):
         budgets = list(ctx.cfg.get("budgets") or [])
         analysis = {"anytime": anytime(test, fractions),
+                    "cost_table": cost_table(val_raw, points),
                     "budgeted": budgeted(val, test, calib.score, fractions, budgets),
                     "budgeted_geometric": budgeted_geometric(val, test, calib.score, fractions, budgets),
                     "calibration": calibration(test, calib.score), "confusion": confusion(test)}
@@ -46,8 +48,10 @@ def evaluate_regime(ctx, net, costs: ExitCosts, val: CachedExits, test: CachedEx
               "exit_val_acc": exit_accuracy(val), "exit_test_acc": exit_accuracy(test),
               "head_macs_fraction": sum(costs.head_macs) / costs.backbone_macs,
               "curve": points, "pareto_front": pareto_front(points),
-              "headline": headline(points, ctx.backbone_info["test_acc"]),
-              "val_curve": val_points, "val_headline": headline(val_points, ctx.backbone_info["val_acc"], acc="val_acc"),
+              "headline": validated_headline(val_points, points, ctx.backbone_info["val_acc"]),
+              "oracle": headline(points, ctx.backbone_info["test_acc"]), "val_curve": val_points,
+              "test_samples": int(test.labels.numel()), "val_samples": int(val.labels.numel()),
+              "chance_acc": float(torch.bincount(test.labels).max()) / max(1, test.labels.numel()),
               "operating_point": point, "policy": policy.to_dict(),
               "real_skip_matches": skip_ok, **analysis, **(extra or {})}
     ckpt = ctx.run_dir / "checkpoints" / f"{name}.pt"
@@ -106,24 +110,26 @@ def spread_over_exits(exit_idx: torch.Tensor, samples: int) -> torch.Tensor:
     return torch.sort(torch.cat([g[:t] for g, t in zip(groups, take)])).values
 
 
-PRIMARY_KEYS = ("exits", "curve", "pareto_front", "headline", "operating_point", "val_curve", "val_headline")
+PRIMARY_KEYS = ("exits", "curve", "pareto_front", "headline", "oracle", "operating_point", "val_curve", "cost_table")
 
 
 def publish(results: dict, regimes: dict[str, dict], primary: str) -> dict[str, list]:
-    """Put the regimes into ``results`` (the primary one's curve and headline at top level)
-    and return the curves to plot."""
+    """Put the regimes into ``results`` (the primary one's curve and headline at top level), with
+    the guards a reader needs, and return the curves to plot."""
     results.update({k: regimes[primary][k] for k in PRIMARY_KEYS})
+    results["headline_selection"] = "validation"   # "oracle": the same, selected on test
     results["regimes"] = regimes
     results["headlines"] = {name: r["headline"] for name, r in regimes.items()}
+    results["guards"] = guards(results)
     return {name: r["curve"] for name, r in regimes.items()}
 
 
-def compare(boosted: dict, nonboosted: dict) -> dict:
-    """Cost reduction of both modes per allowed drop, and whether boosted wins."""
-    out = {}
-    for drop in boosted:
-        b = (boosted[drop] or {}).get("cost_reduction")
-        n = (nonboosted.get(drop) or {}).get("cost_reduction")
-        out[drop] = {"boosted": b, "nonboosted": n,
-                     "boosted_wins": None if b is None or n is None else bool(b > n)}
+def compare(regimes: dict[str, dict], a: str, b: str) -> dict:
+    """Regime ``a`` against ``b`` in one run: both cost reductions per allowed drop (validation-
+    selected headlines) and their difference. One seed: no verdict; the sweep summary pairs seeds."""
+    out = {"pair": [a, b]}
+    for drop, point in regimes[a]["headline"].items():
+        x = (point or {}).get("cost_reduction")
+        y = (regimes[b]["headline"].get(drop) or {}).get("cost_reduction")
+        out[drop] = {a: x, b: y, "difference": None if x is None or y is None else x - y}
     return out

@@ -125,5 +125,5 @@ def run_method(ctx, results: dict) -> dict[str, list]:
     regimes = {m.regime: train_regime(ctx, m.regime, data, boosted=m.get("boosted") is not None)}
     if m.get("compare_nonboosted"):
         regimes["nonboosted"] = train_regime(ctx, "nonboosted", data, boosted=False)
-        results["comparison"] = compare(regimes[m.regime]["headline"], regimes["nonboosted"]["headline"])
+        results["comparison"] = compare(regimes, m.regime, "nonboosted")
     return publish(results, regimes, m.regime)

@@ -5,6 +5,8 @@ import logging
 import warnings
 from pathlib import Path
 
+from eexit.reporting.guards import accuracy_text, warnings_text
+
 HEAVY_HEADS = 0.10  # heads above this share of the backbone's MACs get a note in the summary
 
 
@@ -19,7 +21,7 @@ def quiet_lightning() -> None:
         warnings.filterwarnings("ignore", message=msg)
 
 
-def headline_text(head: dict) -> str:
+def headline_text(head: dict, guard: dict | None = None) -> str:
     parts = []
     for drop, point in head.items():
         d = drop.replace("drop_", "≤").replace("pt", " pt")
@@ -28,7 +30,7 @@ def headline_text(head: dict) -> str:
         else:
             saved = 100 * point["cost_reduction"]
             what = f"{saved:.1f}% less compute" if saved > 0 else f"no saving ({-saved:.1f}% more compute)"
-            parts.append(f"{d}: {what} at {100 * point['test_acc']:.2f}%")
+            parts.append(f"{d}: {what} at {accuracy_text(point['test_acc'], guard)}")
     return " | ".join(parts)
 
 
@@ -55,15 +57,23 @@ def notes(name: str, regime: dict) -> list[str]:
 
 
 def print_summary(results: dict, run_dir: Path) -> None:
-    """The run's outcome in a few lines; ``run.py`` prints it last."""
+    """The run's outcome in a few lines; ``run.py`` prints it last. Headlines are the settings chosen
+    on validation, with their test numbers; guards that fired come as notes."""
+    guard = results.get("guards")
     print(f"[eexit] {results['dataset']} / {results['backbone']}: backbone test accuracy "
-          f"{100 * results['backbone_test_acc']:.2f}% ({results['backbone_macs'] / 1e6:.1f} M MACs)")
+          f"{accuracy_text(results['backbone_test_acc'], guard)} ({results['backbone_macs'] / 1e6:.1f} M MACs)")
     regimes = results.get("regimes") or {}
-    for name, r in regimes.items():
-        p = r["operating_point"]
-        print(f"[eexit] {name:>11}: {headline_text(r['headline'])}")
-        print(f"[eexit] {'':>11}  configured ({p['setting']:g}): {100 * p['test_acc']:.2f}% at "
-              f"{100 * p['cost_fraction']:.0f}% of the backbone's compute; exits' validation accuracy {exits_text(r)}")
+    if regimes and not (guard or {}).get("backbone_near_chance"):
+        print("[eexit] compute saved within 1 / 2 / 5 points of the backbone: setting chosen on validation, "
+              "reported on test (results.json 'oracle' has the test-selected ones)")
+        for name, r in regimes.items():
+            p = r["operating_point"]
+            print(f"[eexit] {name:>11}: {headline_text(r['headline'], guard)}")
+            print(f"[eexit] {'':>11}  configured ({p['setting']:g}): {accuracy_text(p['test_acc'], guard)} at "
+                  f"{100 * p['cost_fraction']:.0f}% of the backbone's compute; exits' validation accuracy "
+                  f"{exits_text(r)}")
+    for line in warnings_text(results):
+        print(f"[eexit] note: {line}")
     for name, r in regimes.items():
         for line in notes(name, r):
             print(f"[eexit] note: {line}")

@@ -1,9 +1,10 @@
-"""Summarise a multirun folder: one row per configuration, both BTS-EE modes, plots.
+"""Summarise a multirun folder: one row per configuration (its seeds together), statistics, plots.
 
-Reads every ``<sweep>/<job>/results.json`` and writes, into the sweep folder,
-``summary.csv``, ``summary.md`` (per configuration the cost reduction at <= 1/2/5
-points for boosted and non-boosted, and who wins), ``fronts.png`` (both modes'
-Pareto fronts, every configuration) and ``wins.png``.
+Reads every ``<sweep>/<job>/results.json`` and writes, into the sweep folder, ``summary.csv``
+(one row per configuration: mean and 95 % interval of every headline over seeds, the paired
+difference of the compared regimes with its verdict, the cost-fraction table), ``summary.md``,
+``summary.json`` (statistics, rows, failed jobs), ``fronts.png`` (Pareto fronts with the seed band)
+and ``wins.png`` (the paired difference per configuration with its interval).
 """
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ import os
 from pathlib import Path
 
 from eexit.jobs import FAILED_IN_SWEEP
-from eexit.reporting.sweep_figures import SKIP, plot_fronts, plot_wins, regime_label
+from eexit.reporting.configurations import configuration_rows, verdict_counts
+from eexit.reporting.summary_markdown import markdown
+from eexit.reporting.sweep_figures import plot_fronts, plot_wins
 
 log = logging.getLogger(__name__)
-DROPS = ("drop_1pt", "drop_2pt", "drop_5pt")
 
 
 def load_runs(sweep_dir: Path) -> list[dict]:
@@ -30,99 +32,20 @@ def load_runs(sweep_dir: Path) -> list[dict]:
     return runs
 
 
-def config_label(run: dict, common: set[str] = frozenset()) -> str:
-    """The overrides that set this job apart (those shared by every job are left out)."""
-    parts = [o for o in run.get("overrides", []) if not o.startswith(SKIP) and o not in common]
-    return " ".join(parts) or run["_job"]
-
-
-def reduction(run: dict, regime: str, drop: str):
-    point = ((run.get("headlines") or {}).get(regime) or {}).get(drop)
-    return None if point is None else point["cost_reduction"]
-
-
-def configured(reg: dict) -> str | None:
-    """The configured operating point: ``96.7% @ 0.41`` (test accuracy at a cost fraction)."""
-    p = reg.get("operating_point")
-    return None if p is None else f"{100 * p['test_acc']:.1f}% @ {p['cost_fraction']:.2f}"
-
-
-def regime_rows(runs: list[dict]) -> list[dict]:
-    """One row per (job, regime): cost reduction at <= 1/2/5 points, best test accuracy, configured point."""
-    rows = []
-    for r in runs:
-        for name, reg in (r.get("regimes") or {}).items():
-            best = max((p["test_acc"] for p in reg.get("curve", [])), default=None)
-            rows.append({"job": r["_job"], "regime": regime_label(name, reg),
-                         **{d: reduction(r, name, d) for d in DROPS}, "best_test_acc": best,
-                         "configured": configured(reg)})
-    return rows
-
-
-def rows_of(runs: list[dict]) -> list[dict]:
-    rows = []
-    common = set.intersection(*(set(r.get("overrides", [])) for r in runs)) if len(runs) > 1 else set()
-    for r in runs:
-        row = {"job": r["_job"], "config": config_label(r, common), "method": r.get("method"),
-               "backbone_test_acc": r.get("backbone_test_acc")}
-        regimes = list((r.get("headlines") or {}).keys())
-        for regime in regimes:
-            for drop in DROPS:
-                row[f"{regime}_{drop}"] = reduction(r, regime, drop)
-            row[f"{regime}_configured"] = configured(r["regimes"][regime])
-        if {"boosted", "nonboosted"} <= set(regimes):
-            b, n = reduction(r, "boosted", "drop_2pt"), reduction(r, "nonboosted", "drop_2pt")
-            row["boosted_wins_2pt"] = None if b is None and n is None else (b or 0.0) > (n or 0.0)
-        rows.append(row)
-    return rows
-
-
-def fmt(v) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{100 * v:.1f}%"  # a negative cost reduction is a cost increase
-    return str(v)
-
-
-def write_tables(rows: list[dict], sweep_dir: Path, per_regime: list[dict], failed: dict[str, str],
+def write_tables(rows: list[dict], runs: list[dict], sweep_dir: Path, failed: dict[str, str],
                  missing: list[str]) -> tuple[Path, Path, dict]:
-    columns = sorted({k for row in rows for k in row}, key=lambda k: (k not in ("job", "config"), k))
+    columns = list(dict.fromkeys(k for row in rows for k in row))
     csv_path = sweep_dir / "summary.csv"
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns)
     writer.writeheader()
     writer.writerows(rows)
     atomic_write(csv_path, buffer.getvalue())
-    decided = [r["boosted_wins_2pt"] for r in rows if r.get("boosted_wins_2pt") is not None]
-    stats = {"configurations": len(rows), "compared": len(decided), "boosted_wins": sum(decided),
-             "failed": len(failed), "missing": len(missing)}
-    md = [f"# Sweep summary: {sweep_dir}", "",
-          f"{len(rows)} configurations. Cost reduction (share of backbone MACs saved) at the largest saving "
-          "whose test accuracy stays within 2 points of the backbone (— = no operating point within 2 points; "
-          "negative = more compute than the backbone), and each regime's configured operating point "
-          "(test accuracy @ cost fraction).", ""]
-    if failed or missing:
-        md += [f"**Incomplete: {len(failed)} failed, {len(missing)} missing** (missing: killed or never started; "
-               f"rerun the same command with `hydra.sweep.dir={sweep_dir}` to run only those)."]
-        md += [f"- job {job} failed: {reason}" for job, reason in sorted(failed.items(), key=lambda x: int(x[0]))]
-        md += [f"- job {job} missing" for job in missing] + [""]
-    if decided:
-        md += [f"**Boosted wins {stats['boosted_wins']} of {stats['compared']}** configurations at ≤ 2 points.", ""]
-    show = ["job", "config"] + [c for c in columns if c.endswith(("drop_2pt", "_configured"))] + \
-           (["boosted_wins_2pt"] if decided else [])
-    md.append("| " + " | ".join(show) + " |")
-    md.append("|" + "---|" * len(show))
-    for row in rows:
-        md.append("| " + " | ".join(fmt(row.get(c)) for c in show) + " |")
-    md += ["", "## Every regime", "", "| job | regime | ≤ 1 pt | ≤ 2 pt | ≤ 5 pt | best test acc | configured |",
-           "|---|---|---|---|---|---|---|"]
-    md += [f"| {x['job']} | {x['regime']} | " + " | ".join(fmt(x[d]) for d in DROPS)
-           + f" | {fmt(x['best_test_acc'])} | {fmt(x['configured'])} |" for x in per_regime]
+    counts = verdict_counts(rows)
+    stats = {"configurations": len(rows), "jobs": len(runs), "compared": sum(counts.values()),
+             **{k.replace(" ", "_"): v for k, v in counts.items()}, "failed": len(failed), "missing": len(missing)}
     md_path = sweep_dir / "summary.md"
-    atomic_write(md_path, "\n".join(md) + "\n")
+    atomic_write(md_path, markdown(sweep_dir, rows, runs, failed, missing))
     return csv_path, md_path, stats
 
 
@@ -161,8 +84,8 @@ def aggregate(sweep_dir: str | Path) -> dict:
     failed, missing = job_status(sweep_dir, runs)
     if not runs and not failed:
         raise FileNotFoundError(f"no */results.json under {sweep_dir}; point at a multirun folder")
-    rows = rows_of(runs) if runs else []
-    csv_path, md_path, stats = write_tables(rows, sweep_dir, regime_rows(runs), failed, missing)
+    rows = configuration_rows(runs) if runs else []
+    csv_path, md_path, stats = write_tables(rows, runs, sweep_dir, failed, missing)
     if runs:
         plot_fronts(runs, sweep_dir)
         plot_wins(rows, sweep_dir)
@@ -186,7 +109,9 @@ class AggregateOnMultirunEnd:
             s = aggregate(config.hydra.sweep.dir)
             FAILED_IN_SWEEP[:] = [str(Path(config.hydra.sweep.dir) / str(j)) for j in s["failed_jobs"]]
             print(f"[eexit] sweep summary: {s['markdown']} ({s['configurations']} configurations"
-                  + (f", boosted wins {s['boosted_wins']} of {s['compared']}" if s["compared"] else "")
+                  + (f"; paired over seeds at ≤ 2 pt: {s['better']} better, {s['worse']} worse, "
+                     f"{s['indistinguishable']} indistinguishable, {s['single_seed']} single seed"
+                     if s["compared"] else "")
                   + (f"; {s['failed']} failed, {s['missing']} missing" if s["failed"] or s["missing"] else "") + ")")
             from eexit.reporting.wandb_sweep import sweep_dashboard
             sweep_dashboard(config, s)

@@ -55,27 +55,41 @@ def save_figure(fig, path: Path) -> Path:
     return path
 
 
+MARKERS = ("o", "s", "^", "v", "D", "P")
+
+
+def same_as(front: list[dict], drawn: dict[str, list[dict]]) -> str | None:
+    """The name of an already drawn front with the same points, if any."""
+    key = [(p["cost_fraction"], p["test_acc"]) for p in front]
+    return next((name for name, other in drawn.items()
+                 if [(p["cost_fraction"], p["test_acc"]) for p in other] == key), None)
+
+
 def tradeoff_plot(series: dict[str, list[dict]], backbone_acc: float, path: Path, title: str = "",
                   configured: dict[str, dict] | None = None) -> Path:
     """One line per regime (its Pareto front) over faint dots (every setting of the calibrator's
-    knob, dominated ones included); a diamond marks the configured operating point."""
+    knob, dominated ones included); a diamond marks the configured operating point. Each regime has
+    its own marker, drawn smaller and on top of the ones before, so identical fronts and points
+    stay visible, and the legend says "same as"."""
     fig, ax = plt.subplots(figsize=(6.6, 4.6))
     drop_bands(ax, backbone_acc)
-    accs = []
-    for name, points in series.items():
-        if not points:
-            continue
+    accs, drawn = [], {}
+    for k, (name, points) in enumerate((n, p) for n, p in series.items() if p):
         front = pareto_front(points)
+        twin = same_as(front, drawn)
         line, = ax.plot([p["cost_fraction"] for p in front], [100 * p["test_acc"] for p in front],
-                        marker="o", ms=3, label=f"{name} (Pareto front)")
+                        marker=MARKERS[k % len(MARKERS)], ms=max(2.5, 6 - 1.5 * k), lw=max(0.8, 2.2 - 0.7 * k),
+                        ls="-" if twin is None else "--", zorder=3 + k,
+                        label=f"{name} (Pareto front" + (f", same as {twin})" if twin else ")"))
+        drawn[name] = front
         ax.scatter([p["cost_fraction"] for p in points], [100 * p["test_acc"] for p in points],
                    s=7, alpha=0.3, color=line.get_color())
         accs += [100 * p["test_acc"] for p in front]
         point = (configured or {}).get(name)
         if point:
-            ax.scatter([point["cost_fraction"]], [100 * point["test_acc"]], marker="D", s=60, zorder=6,
-                       facecolor=line.get_color(), edgecolor="black", label=f"{name}: configured")
-    ax.scatter([1.0], [100 * backbone_acc], marker="*", s=180, color="black", zorder=7, label="backbone")
+            ax.scatter([point["cost_fraction"]], [100 * point["test_acc"]], marker="D", s=max(20, 80 - 30 * k),
+                       zorder=10 + k, facecolor=line.get_color(), edgecolor="black", label=f"{name}: configured")
+    ax.scatter([1.0], [100 * backbone_acc], marker="*", s=180, color="black", zorder=20, label="backbone")
     handles, labels = ax.get_legend_handles_labels()
     handles.append(Line2D([], [], ls="", marker="o", ms=4, alpha=0.3, color="grey"))
     labels.append("faint dots: every setting swept")

@@ -37,7 +37,12 @@ def log_tradeoff(run, series: dict[str, list[dict]], results: dict, plot_path: P
         if calib:
             run.log({f"{regime}/calibration": wandb.Table(columns=["exit", "ece", "failure_auroc"], data=calib)})
     run.summary["backbone_test_acc"] = results.get("backbone_test_acc")
-    for regime, head in (results.get("headlines") or {}).items():
-        for drop, point in (head or {}).items():
-            if point:
-                run.summary[f"{regime}/{drop}/cost_reduction"] = point["cost_reduction"]
+    run.summary["headline_selection"] = "validation (oracle/: selected on test)"
+    for regime, reg in (results.get("regimes") or {}).items():
+        for kind, prefix in (("headline", f"{regime}/"), ("oracle", f"{regime}/oracle/")):
+            for drop, point in (reg.get(kind) or {}).items():
+                if point:
+                    run.summary[f"{prefix}{drop}/cost_reduction"] = point["cost_reduction"]
+                    run.summary[f"{prefix}{drop}/test_acc"] = point["test_acc"]
+        for row in reg.get("cost_table") or []:
+            run.summary[f"{regime}/acc_at_{round(100 * row['budget'])}pct"] = row["test_acc"]

@@ -3,7 +3,8 @@ trade-off curve together (the per-job runs each hold only their own).
 
 The run logs ``sweep/points`` (every job x regime x operating point, with the configuration's
 label), a line chart of accuracy against compute with one line per configuration and regime,
-``sweep/summary`` (the summary rows) and the ``fronts.png``/``wins.png`` figures. Offline it lands in
+``sweep/summary`` (one row per configuration: means, 95 % intervals over seeds, paired verdicts,
+the cost-fraction table; the counts of verdicts in the run summary) and the ``fronts.png``/``wins.png`` figures. Offline it lands in
 ``<sweep>/wandb/offline-run-*`` for ``wandb sync``.
 """
 from __future__ import annotations
@@ -14,7 +15,8 @@ import math
 from pathlib import Path
 
 log = logging.getLogger(__name__)
-POINT_COLUMNS = ["job", "config", "regime", "line", "setting", "cost_fraction", "test_acc", "agreement", "configured"]
+POINT_COLUMNS = ["job", "config", "seed", "regime", "line", "setting", "cost_fraction", "test_acc", "agreement",
+                 "configured"]
 
 
 def point_rows(runs: list[dict], labels: dict[str, str]) -> list[list]:
@@ -27,8 +29,9 @@ def point_rows(runs: list[dict], labels: dict[str, str]) -> list[list]:
             for p in reg.get("curve", []):
                 s = p["setting"]
                 setting = s if isinstance(s, str) or math.isfinite(s) else str(s)
-                rows.append([r["_job"], config, regime, f"{config} | {regime}", str(setting), p["cost_fraction"],
-                             p["test_acc"], p["agreement"], s == chosen])
+                seed = "" if r.get("seed") is None else f" | seed {r['seed']}"
+                rows.append([r["_job"], config, r.get("seed"), regime, f"{config}{seed} | {regime}",
+                             str(setting), p["cost_fraction"], p["test_acc"], p["agreement"], s == chosen])
     return rows
 
 
@@ -42,7 +45,7 @@ def log_sweep_summary(sweep_dir: Path, runs: list[dict], rows: list[dict], stats
     import wandb
     share_package_list(wandb)
     sweep_dir = Path(sweep_dir)
-    labels = {row["job"]: row["config"] for row in rows}
+    labels = {job: row["config"] for row in rows for job in row["jobs"].split()}
     run = wandb.init(project=project, entity=entity or None, group=group or None, job_type="sweep-summary",
                      name=f"{group or sweep_dir.name}-summary", dir=str(sweep_dir), mode=mode,
                      settings=wandb.Settings(silent=True), config={"sweep_dir": str(sweep_dir.resolve())})
@@ -50,8 +53,8 @@ def log_sweep_summary(sweep_dir: Path, runs: list[dict], rows: list[dict], stats
         points = wandb.Table(columns=POINT_COLUMNS, data=point_rows(runs, labels))
         columns = sorted({k for row in rows for k in row})
         summary = wandb.Table(columns=columns, data=[[row.get(c) for c in columns] for row in rows])
-        lines = sorted({row[3] for row in points.data})
-        curves = {name: sorted((r[5], r[6]) for r in points.data if r[3] == name) for name in lines}
+        lines = sorted({row[4] for row in points.data})
+        curves = {name: sorted((r[6], r[7]) for r in points.data if r[4] == name) for name in lines}
         run.log({"sweep/points": points, "sweep/summary": summary,
                  "sweep/tradeoff": wandb.plot.line_series(xs=[[x for x, _ in curves[n]] for n in lines],
                                                           ys=[[y for _, y in curves[n]] for n in lines], keys=lines,

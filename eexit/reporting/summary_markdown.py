@@ -1,0 +1,100 @@
+"""``summary.md``: a sweep's configurations as a reviewer reads them (statistics in ``configurations``)."""
+from __future__ import annotations
+
+from eexit.reporting.configurations import DROPS, regimes_of, verdict_counts
+
+
+def pct(v) -> str:
+    return "—" if v is None else f"{100 * v:.1f}%"
+
+
+def with_interval(row: dict, key: str) -> str:
+    """``62.1% [58.0, 66.2]`` (mean and 95 % interval over seeds) or ``62.1%`` for one seed."""
+    if row.get(key) is None:
+        return "—"
+    low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
+    return pct(row[key]) + ("" if low is None else f" [{100 * low:.1f}, {100 * high:.1f}]")
+
+
+def with_std(row: dict, key: str) -> str:
+    if row.get(key) is None:
+        return "—"
+    std = row.get(f"{key}_std")
+    return pct(row[key]) + ("" if std is None else f" ± {100 * std:.1f}")
+
+
+def configured(row: dict, regime: str) -> str:
+    """The configured operating point: ``96.7% @ 0.41`` (test accuracy at a cost fraction; mean over seeds)."""
+    acc = row.get(f"{regime}_configured_acc")
+    return "—" if acc is None else f"{100 * acc:.1f}% @ {row[f'{regime}_configured_cost']:.2f}"
+
+
+def markdown(sweep_dir, rows: list[dict], runs: list[dict], failed: dict[str, str], missing: list[str]) -> str:
+    seeds = sorted({r["seeds"] for r in rows})
+    md = [f"# Sweep summary: {sweep_dir}", "",
+          f"{len(rows)} configurations, {len(runs)} jobs, {'/'.join(map(str, seeds)) or 0} seed(s) per configuration. "
+          "Compute saved (share of the backbone's MACs) within 2 points of the backbone: the setting is chosen on "
+          "validation and its test numbers reported; mean over seeds with the 95 % Student-t interval "
+          "[low, high] (independent seeds, roughly normal); no operating point within 2 points counts as 0 saved "
+          "(deploy the backbone alone); negative = more compute than the backbone. Configured: the configured "
+          "setting's test accuracy @ cost fraction (mean over seeds).", ""]
+    if failed or missing:
+        md += [f"**Incomplete: {len(failed)} failed, {len(missing)} missing** (missing: killed or never started; "
+               f"rerun the same command with `hydra.sweep.dir={sweep_dir}` to run only those)."]
+        md += [f"- job {job} failed: {reason}" for job, reason in sorted(failed.items(), key=lambda x: int(x[0]))]
+        md += [f"- job {job} missing" for job in missing] + [""]
+    pair = next((r["pair"] for r in rows if r.get("pair")), None)
+    if pair:
+        c = verdict_counts(rows)
+        md += [f"**{pair} at ≤ 2 points, paired by seed: better in {c['better']}, worse in {c['worse']}, "
+               f"indistinguishable in {c['indistinguishable']}"
+               + (f", single seed (no interval) in {c['single seed']}" if c["single seed"] else "")
+               + f" of {sum(c.values())} configurations.** Better or worse only when the 95 % interval of the "
+               "paired difference excludes 0.", ""]
+    regimes = regimes_of(runs)
+    show = [f"{g} {what}" for g in regimes for what in ("≤ 2 pt", "configured")] + ([pair, "verdict"] if pair else [])
+    md += ["| config | seeds | backbone test acc | " + " | ".join(show) + " |", "|" + "---|" * (3 + len(show))]
+    for row in rows:
+        cells = [cell for g in regimes for cell in (with_interval(row, f"{g}_drop_2pt"), configured(row, g))]
+        if pair:
+            cells += [with_interval(row, "diff_drop_2pt"), row.get("verdict_drop_2pt", "—")]
+        md.append(f"| {row['config']} | {row['seeds']} | {with_interval(row, 'backbone_test_acc')} | "
+                  + " | ".join(cells) + " |")
+    budgets = sorted({int(k.rsplit("_", 1)[1]) for row in rows for k in row
+                      if "_acc_at_" in k and not k.endswith("_std")})
+    if budgets:
+        md += ["", "## Test accuracy at a share of the backbone's compute (mean ± std over seeds)", "",
+               "The calibrator's setting with the best validation accuracy within each budget (SDN / MSDNet / "
+               "ZTW tables); — = no setting that cheap.", "",
+               "| config | regime | " + " | ".join(f"{b} %" for b in budgets) + " |", "|" + "---|" * (2 + len(budgets))]
+        md += [f"| {row['config']} | {row[g + '_label']} | " + " | ".join(with_std(row, f"{g}_acc_at_{b}")
+                                                                     for b in budgets) + " |"
+               for row in rows for g in regimes if f"{g}_acc_at_{budgets[0]}" in row]
+    md += ["", "## Every regime at ≤ 1 / 2 / 5 points (mean [95 % interval])", "",
+           "| config | regime | ≤ 1 pt | ≤ 2 pt | ≤ 5 pt |", "|---|---|---|---|---|"]
+    md += [f"| {row['config']} | {row[g + '_label']} | " + " | ".join(with_interval(row, f"{g}_{d}") for d in DROPS) + " |"
+           for row in rows for g in regimes if f"{g}_drop_2pt" in row]
+    md += guard_lines(rows, runs)
+    return "\n".join(md) + "\n"
+
+
+def guard_lines(rows: list[dict], runs: list[dict]) -> list[str]:
+    """Guards, one line per configuration and kind (not per job)."""
+    config_of = {job: row["config"] for row in rows for job in row["jobs"].split()}
+    out = [f"- {row['config']}: the backbone is within 5 points of chance in some seed: no savings reported"
+           for row in rows if row["backbone_near_chance"]]
+    flagged: dict[str, set] = {}
+    for r in runs:
+        g = r.get("guards") or {}
+        for kind, what in (("untrained_heads", "heads {} never trained"), ("exits_beat_backbone",
+                                                                             "exit(s) {} alone beat the backbone")):
+            for name, which in (g.get(kind) or {}).items():
+                if which:
+                    line = f"{name} " + what.format(", ".join(map(str, which)))
+                    flagged.setdefault(f"- {config_of.get(r['_job'], r['_job'])}: {line}", set()).add(r["_job"])
+    out += [f"{line} (job {', '.join(sorted(jobs, key=lambda j: (len(j), j)))})" for line, jobs in flagged.items()]
+    small = sorted({g["test_samples"] for r in runs if (g := r.get("guards") or {}).get("small_split")})
+    if small:
+        out.append(f"- test splits of {', '.join(map(str, small))} samples: one sample moves accuracy by "
+                   f"{100 / small[-1]:.2f} points or more")
+    return ["", "## Guards", ""] + out if out else []

@@ -1,0 +1,148 @@
+"""Evidence a reviewer accepts: selection on validation, intervals over seeds, verdicts, the
+field's cost table, guards, ECE by its definition — each against hand-computed values."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from eexit.evaluation import headline, validated_headline
+from eexit.exit_analysis import cost_table, expected_calibration_error, reliability
+from eexit.reporting.aggregate import aggregate
+from eexit.reporting.guards import guards
+from eexit.reporting.plots import same_as
+from eexit.reporting.stats import accuracy_interval, mean_interval, paired_verdict
+
+
+def test_mean_interval_by_hand():
+    s = mean_interval([1.0, 2.0, 3.0])                      # mean 2, sd 1, t(0.975, 2) = 4.302653
+    assert s["mean"] == 2.0 and s["std"] == pytest.approx(1.0)
+    assert s["low"] == pytest.approx(2 - 4.302653 / math.sqrt(3), abs=1e-6)
+    assert s["high"] == pytest.approx(2 + 4.302653 / math.sqrt(3), abs=1e-6)
+    assert mean_interval([0.4])["low"] is None and mean_interval([])["mean"] is None
+
+
+def test_paired_verdicts():
+    assert paired_verdict({0: 0.5, 1: 0.6, 2: 0.7}, {0: 0.4, 1: 0.52, 2: 0.58})["verdict"] == "better"
+    assert paired_verdict({0: 0.4, 1: 0.52, 2: 0.58}, {0: 0.5, 1: 0.6, 2: 0.7})["verdict"] == "worse"
+    noise = paired_verdict({0: 0.50, 1: 0.61, 2: 0.55}, {0: 0.53, 1: 0.57, 2: 0.56})
+    assert noise["verdict"] == "indistinguishable" and noise["low"] < 0 < noise["high"]
+    assert paired_verdict({0: 0.5}, {0: 0.1})["verdict"] == "single seed"       # never a win without an interval
+    same = paired_verdict({0: 0.5, 1: 0.5}, {0: 0.5, 1: 0.5})
+    assert same["verdict"] == "indistinguishable" and same["mean"] == 0.0
+    assert paired_verdict({0: 0.5, 1: 0.6, 3: 0.9}, {0: 0.4, 1: 0.5, 2: 0.0})["seeds"] == [0, 1]   # paired by seed
+
+
+def test_wilson_interval_by_hand():
+    low, high = accuracy_interval(0.5, 100)      # centre 0.5, half 1.96*sqrt(.25/100+.96/40000)/(1.0384)
+    assert (low, high) == pytest.approx((0.4038, 0.5962), abs=1e-4)
+    assert accuracy_interval(1.0, 360)[1] == pytest.approx(1.0) and accuracy_interval(1.0, 360)[0] == pytest.approx(0.98944, abs=1e-4)
+
+
+VAL = [{"setting": s, "val_acc": a, "cost_fraction": c, "agreement": 1.0}
+       for s, a, c in ((0.1, 0.90, 0.3), (0.2, 0.95, 0.5), (0.3, 0.97, 0.7), (0.4, 0.98, 1.0))]
+TEST = [{"setting": s, "test_acc": a, "cost_fraction": c, "agreement": 0.9, "exit_fractions": [c, 1 - c]}
+        for s, a, c in ((0.1, 0.96, 0.32), (0.2, 0.965, 0.52), (0.3, 0.97, 0.69), (0.4, 0.975, 1.0))]
+
+
+def test_headline_is_chosen_on_validation_and_reported_on_test():
+    h = validated_headline(VAL, TEST, backbone_val_acc=0.98)
+    assert h["drop_1pt"]["setting"] == 0.3 and h["drop_1pt"]["test_acc"] == 0.97     # val 0.97 >= 0.97
+    assert h["drop_1pt"]["cost_reduction"] == pytest.approx(0.31) and h["drop_1pt"]["val_cost_reduction"] == \
+        pytest.approx(0.3)
+    assert h["drop_5pt"]["setting"] == 0.2                                            # val 0.95 >= 0.93
+    oracle = headline(TEST, backbone_acc=0.975)                                       # on test: 0.96 is in 2 pt
+    assert oracle["drop_2pt"]["setting"] == 0.1 and h["drop_2pt"]["setting"] == 0.3
+    assert validated_headline(VAL, TEST, backbone_val_acc=1.2)["drop_5pt"] is None
+
+
+def test_cost_table_selects_on_validation_within_each_budget():
+    val = [{**p, "test_acc": p["val_acc"]} for p in VAL]          # the validation curve as ``curve`` writes it
+    rows = cost_table(val, TEST, budgets=(0.25, 0.5, 0.75, 1.0))
+    assert [r["setting"] for r in rows] == [None, 0.2, 0.3, 0.4]
+    assert [r["test_acc"] for r in rows] == [None, 0.965, 0.97, 0.975]
+    assert rows[1]["val_acc"] == 0.95 and rows[1]["test_cost_fraction"] == 0.52
+
+
+def test_ece_by_the_15_bin_definition_with_confidences_of_0_and_1():
+    probs = torch.tensor([[1.0, 0.0]] * 5 + [[0.95, 0.05]] * 5 + [[0.0, 0.0]] * 2)
+    labels = torch.tensor([0, 0, 0, 0, 1] + [0] * 5 + [1, 0])
+    rows = reliability(probs, labels)
+    assert [(r["count"], round(r["low"], 4)) for r in rows] == [(2, 0.0), (10, 0.9333)]   # 0 -> first, 1 -> last
+    # by hand: first bin conf 0, acc 0.5 -> 2/12 * 0.5; last bin conf 0.975, acc 0.9 -> 10/12 * 0.075
+    assert expected_calibration_error(rows) == pytest.approx(2 / 12 * 0.5 + 10 / 12 * 0.075)
+
+
+def test_guards_fire_on_what_they_name():
+    regime = {"test_samples": 40, "chance_acc": 0.5, "exit_test_acc": [0.6, 0.3, 0.55],
+              "stages": [{"head": 0, "trained": True}, {"head": 1, "trained": False}]}
+    g = guards({"backbone_test_acc": 0.55, "regimes": {"boosted": regime}})
+    assert g["backbone_near_chance"] and g["small_split"] and g["accuracy_step"] == 1 / 40
+    assert g["exits_beat_backbone"] == {"boosted": [0]} and g["untrained_heads"] == {"boosted": [1]}
+    fine = guards({"backbone_test_acc": 0.9, "regimes": {"b": {**regime, "test_samples": 600}}})
+    assert not fine["backbone_near_chance"] and not fine["small_split"]
+
+
+def test_summary_of_a_backbone_at_chance_reports_no_savings(capsys, tmp_path):
+    from eexit.pipeline.summary import print_summary
+    point = {"setting": 0.02, "test_acc": 0.52, "cost_fraction": 0.4}
+    regime = {"operating_point": point, "headline": {"drop_2pt": {"cost_reduction": 0.6, "test_acc": 0.5}},
+              "exit_val_acc": [0.5, 0.5], "test_samples": 24, "chance_acc": 0.5, "exit_test_acc": [0.5, 0.5]}
+    results = {"dataset": "imagefolder", "backbone": "resnet20", "backbone_test_acc": 0.5, "backbone_macs": 41e6,
+               "regimes": {"boosted": regime}}
+    results["guards"] = guards(results)
+    print_summary(results, tmp_path)
+    out = capsys.readouterr().out
+    assert "less compute" not in out and "within 5 points of chance (50.00%" in out
+    assert "backbone test accuracy 50.00% (95% CI 31.4–68.6)" in out and "24 samples" in out
+
+
+def test_identical_fronts_are_named():
+    a = [{"cost_fraction": 0.4, "test_acc": 0.9}, {"cost_fraction": 1.0, "test_acc": 0.95}]
+    assert same_as([dict(p) for p in a], {"boosted": a}) == "boosted"
+    assert same_as([{"cost_fraction": 0.4, "test_acc": 0.91}], {"boosted": a}) is None
+
+
+def fake_job(folder, config: list[str], seed: int, boosted: float, nonboosted: float, backbone: float = 0.98):
+    """A finished BTS-EE job: both regimes' compute saved within 2 points, as a sweep writes it."""
+    def regime(saved):
+        point = {"setting": 0.05, "test_acc": 0.97, "agreement": 0.98, "cost_fraction": 1 - saved,
+                 "exit_fractions": [0.5, 0.5]}
+        head = {d: {"cost_reduction": saved, "test_acc": 0.97, "val_acc": 0.97, "val_cost_reduction": saved,
+                    "setting": 0.05, "agreement": 1} for d in ("drop_1pt", "drop_2pt", "drop_5pt")}
+        return {"head": "conv1d", "curve": [point], "operating_point": point, "headline": head,
+                "cost_table": [{"budget": b, "test_acc": 0.9 + b / 20} for b in (0.25, 0.5, 0.75, 1.0)],
+                "exit_test_acc": [0.9, backbone], "test_samples": 1000, "chance_acc": 0.1}
+    regimes = {"boosted": regime(boosted), "nonboosted": regime(nonboosted)}
+    results = {"overrides": config + [f"seed={seed}"], "seed": seed, "method": "bts", "backbone_test_acc": backbone,
+               "regimes": regimes, "headlines": {k: r["headline"] for k, r in regimes.items()},
+               "comparison": {"pair": ["boosted", "nonboosted"]}}
+    results["guards"] = guards(results)
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps(results))
+
+
+def test_constructed_sweep_gets_better_indistinguishable_and_chance(tmp_path):
+    noise = [(0.50, 0.53), (0.61, 0.57), (0.55, 0.56)]
+    job = 0
+    for seed in range(3):
+        fake_job(tmp_path / str(job), ["head.width=16"], seed, 0.40 + 0.01 * seed + 0.10, 0.40 + 0.01 * seed)
+        fake_job(tmp_path / str(job + 1), ["head.width=32"], seed, *noise[seed])
+        fake_job(tmp_path / str(job + 2), ["head.width=64"], seed, 0.6, 0.1, backbone=0.12)   # at chance
+        job += 3
+    s = aggregate(tmp_path)
+    assert s["configurations"] == 3 and s["jobs"] == 9
+    assert (s["better"], s["worse"], s["indistinguishable"], s["single_seed"]) == (1, 0, 1, 0)
+    rows = {r["config"]: r for r in json.loads((tmp_path / "summary.json").read_text())["rows"]}
+    better, noisy, chance = rows["head.width=16"], rows["head.width=32"], rows["head.width=64"]
+    assert better["verdict_drop_2pt"] == "better" and better["diff_drop_2pt"] == pytest.approx(0.10)
+    assert better["boosted_drop_2pt"] == pytest.approx(0.51) and better["seeds"] == 3
+    assert noisy["verdict_drop_2pt"] == "indistinguishable" and noisy["diff_drop_2pt_low"] < 0
+    assert chance["backbone_near_chance"] and chance["boosted_drop_2pt"] is None and "verdict_drop_2pt" not in chance
+    assert better["boosted_acc_at_50"] == pytest.approx(0.925) and better["boosted_acc_at_50_std"] == pytest.approx(0, abs=1e-12)
+    md = (tmp_path / "summary.md").read_text()
+    assert "better in 1, worse in 0, indistinguishable in 1 of 2 configurations" in md
+    assert "| head.width=16 | 3 |" in md and "51.0% [" in md and "within 5 points of chance" in md
+    assert (tmp_path / "wins.png").stat().st_size > 1000 and (tmp_path / "fronts.png").stat().st_size > 1000
