@@ -146,7 +146,8 @@ def test_features_on_disk_are_reused_by_another_process(trained, tmp_path):
     data = FeatureDataModule(dm, backbone, ATTACH, cache_dir=tmp_path)
     data.setup()
     assert len(data.extracted) == 3 * 5            # 3 splits x (3 blocks, final logits, labels)
-    files = sorted((tmp_path / "features").rglob("*.pt"))
+    files = sorted((tmp_path / "features").rglob("*.npy"))
+    assert len(files) == 3 * 5
     stamps = [f.stat().st_mtime_ns for f in files]
     weights = tmp_path / "backbone.pt"
     torch.save(backbone.state_dict(), weights)

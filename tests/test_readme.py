@@ -23,4 +23,4 @@ def test_readme_python_api_runs_as_written(tmp_path):
     assert match, proc.stdout[-2000:]
     accuracy, cost = float(match.group(1)), float(match.group(2))
     assert 0.8 < accuracy <= 1.0 and 0.0 < cost < 1.0          # the exits save compute and stay accurate
-    assert list((tmp_path / ".cache" / "features").rglob("block3.pt"))   # features were stored on disk
+    assert list((tmp_path / ".cache" / "features").rglob("block3-8x8.npy"))   # pooled features stored on disk

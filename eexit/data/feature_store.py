@@ -1,12 +1,17 @@
 """Frozen-backbone outputs stored on disk, shared by every job and process of a sweep.
 
-Layout: ``<cache_dir>/features/<key>/<split>/{block<b>,final,labels}.pt`` where the key
-names the backbone weights (a digest of its state), the data (the DataModule's content
-fingerprint) and the storage dtype. Blocks are stored one file each, so placements that
-share an attach block share its file. Files are written under a temporary name and
-renamed (a crash never leaves half a file), extraction holds a file lock (concurrent jobs
-wait for the first, then load), and loads are memory-mapped (processes share the pages).
-A file that cannot be read, or does not match the split's size, is discarded and rebuilt.
+Layout: ``<cache_dir>/features/<key>/<split>/{block<b>[-<h>x<w>],final,labels}.npy`` where the
+key names the backbone weights (a digest of its state), the data (the DataModule's content
+fingerprint) and the storage dtype. One file per split and block (and reduction: ``-8x8`` is the
+map average-pooled to 8×8 as the head that reads it would), so a job maps only the blocks it reads
+and placements that share an attach block share its file.
+
+Files are ``.npy`` (bfloat16 as its 16-bit pattern, ``<i2``) written batch by batch as the
+backbone produces them (``NpyWriter``: peak memory is one batch, whatever the split's size),
+under a temporary name renamed once every row is in (a crash never leaves half a file).
+Extraction holds a file lock (concurrent jobs wait for the first, then load), and loads are
+memory-mapped (processes share the pages, nothing is read before it is used). A file that cannot
+be read, or does not match the split's size, is discarded and rebuilt.
 """
 from __future__ import annotations
 
@@ -15,12 +20,14 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from eexit.errors import EExitError
 from eexit.locks import exclusive
 
 log = logging.getLogger(__name__)
+FORMAT = "v2"   # .npy files, streamed; v1 (whole-split .pt files) entries are simply not found
 
 
 def state_digest(module: torch.nn.Module) -> str:
@@ -34,33 +41,91 @@ def state_digest(module: torch.nn.Module) -> str:
 
 
 def store_key(backbone: torch.nn.Module, images, dtype: torch.dtype) -> str:
-    """``<arch>-<weights digest>-<data fingerprint>-<dtype>[-<normalisation>]``: what the stored
+    """``<arch>-<weights digest>-<data fingerprint>-<dtype>-v2[-<normalisation>]``: what the stored
     features depend on (the normalisation only when it is not the dataset's own)."""
     norm = images.describe().get("normalization")
     tag = f"-n{hashlib.sha256(repr(norm).encode()).hexdigest()[:8]}" if norm else ""
     return f"{getattr(backbone, 'arch', 'backbone')}-{state_digest(backbone)[:16]}-{images.fingerprint()[:16]}" \
-           f"-{str(dtype).split('.')[-1]}{tag}"
+           f"-{str(dtype).split('.')[-1]}-{FORMAT}{tag}"
+
+
+def block_name(block: int, reduction: tuple[int, int] | None) -> str:
+    """``block5`` (the full map) or ``block5-8x8`` (average-pooled to 8×8)."""
+    return f"block{block}" if reduction is None else f"block{block}-{reduction[0]}x{reduction[1]}"
+
+
+def to_numpy(t: torch.Tensor) -> np.ndarray:
+    """numpy has no bfloat16: its 16-bit pattern as int16."""
+    t = t.detach().cpu().contiguous()
+    return (t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy()
+
+
+class NpyWriter:
+    """Appends the batches of one tensor to ``path`` as an ``.npy`` of ``rows`` rows: the header first,
+    then each batch's bytes, under a temporary name; ``close`` renames it when every row is in."""
+
+    def __init__(self, path: Path, rows: int):
+        self.path, self.rows, self.done, self.file = Path(path), int(rows), 0, None
+        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+
+    def append(self, t: torch.Tensor) -> None:
+        a = to_numpy(t)
+        if self.file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.file = open(self.tmp, "wb")
+            np.lib.format.write_array_header_1_0(self.file, {"descr": np.lib.format.dtype_to_descr(a.dtype),
+                                                             "fortran_order": False, "shape": (self.rows, *a.shape[1:])})
+        self.file.write(memoryview(a).cast("B"))
+        self.done += a.shape[0]
+
+    def close(self) -> None:
+        self.file.close()
+        if self.done != self.rows:
+            self.tmp.unlink(missing_ok=True)
+            raise RuntimeError(f"{self.path.name}: {self.done} rows written, the split has {self.rows}")
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        if self.file is not None:
+            self.file.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def load(path: Path, dtype: torch.dtype) -> torch.Tensor:
+    """A stored tensor, memory-mapped copy-on-write (nothing is read until used; writes stay private)."""
+    t = torch.from_numpy(np.load(path, mmap_mode="c"))
+    return t.view(torch.bfloat16) if dtype == torch.bfloat16 and t.dtype == torch.int16 else t
+
+
+def check_finite(name: str, split: str, t: torch.Tensor) -> None:
+    if torch.is_floating_point(t) and not bool(torch.isfinite(t).all()):
+        raise EExitError(f"the backbone's {name} outputs on the {split} split are not finite (NaN/inf), "
+                         "so they are not stored; check backbone.weights or train the backbone again "
+                         "with a lower pretrain.optimizer.lr")
 
 
 class FeatureStore:
-    """One backbone + data + dtype: ``get`` what is stored, ``put`` what was computed."""
+    """One backbone + data + dtype: ``get`` what is stored, ``writers`` for what is computed."""
 
-    def __init__(self, cache_dir: str | Path, key: str):
-        self.root = Path(cache_dir) / "features" / key
+    def __init__(self, cache_dir: str | Path, key: str, dtype: torch.dtype = torch.bfloat16):
+        self.root, self.dtype = Path(cache_dir) / "features" / key, dtype
 
     def lock(self, split: str):
         """Held while ``split`` is extracted: concurrent jobs wait, then load (``eexit.locks``)."""
         return exclusive(self.root / f"{split}.lock", f"the {split} features in {self.root.name}")
 
+    def path(self, split: str, name: str) -> Path:
+        return self.root / split / f"{name}.npy"
+
     def get(self, split: str, names: list[str], rows: int) -> dict[str, torch.Tensor]:
         """The stored tensors among ``names`` with ``rows`` samples (memory-mapped)."""
         out = {}
         for name in names:
-            path = self.root / split / f"{name}.pt"
+            path = self.path(split, name)
             if not path.is_file():
                 continue
             try:
-                t = torch.load(path, mmap=True, weights_only=True)
+                t = load(path, self.dtype)
             except Exception as exc:  # noqa: BLE001 - any unreadable file is rebuilt, never trusted
                 log.warning("feature store: discarding unreadable %s (%s)", path, exc)
                 path.unlink(missing_ok=True)
@@ -72,16 +137,5 @@ class FeatureStore:
             out[name] = t
         return out
 
-    def put(self, split: str, tensors: dict[str, torch.Tensor]) -> None:
-        """Store ``tensors`` (atomic per file); non-finite features are refused, never cached."""
-        for name, t in tensors.items():
-            if torch.is_floating_point(t) and not bool(torch.isfinite(t).all()):
-                raise EExitError(f"the backbone's {name} outputs on the {split} split are not finite (NaN/inf), "
-                                 "so they are not stored; check backbone.weights or train the backbone again "
-                                 "with a lower pretrain.optimizer.lr")
-        folder = self.root / split
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, t in tensors.items():
-            tmp = folder / f".{name}.{os.getpid()}.tmp"
-            torch.save(t.detach().cpu().contiguous(), tmp)
-            os.replace(tmp, folder / f"{name}.pt")
+    def writers(self, split: str, names: list[str], rows: int) -> dict[str, NpyWriter]:
+        return {n: NpyWriter(self.path(split, n), rows) for n in names}

@@ -3,7 +3,8 @@
 With a frozen backbone (non-boosted, BTS-EE, PTEENet) the feature maps at the attach
 points never change, so they are computed once per split (no augmentation), stored on
 disk (``eexit/data/feature_store.py``) and served as :class:`FeatureBatch` es to every head
-of every job. The training pool can shrink between epochs (``set_train_pool``: BTS-EE's
+of every job. What is stored is what the heads read: a head that starts with a parameter-free
+average pooling (``input_reduction``) gets the pooled map, pooled once here; bfloat16 by default. The training pool can shrink between epochs (``set_train_pool``: BTS-EE's
 boosted stages); the pool is part of the DataModule's checkpointed state.
 With ``store=False`` the same batches are served as images instead and the module runs
 the frozen backbone on every access (slow, same results; for comparison and tests).
@@ -18,7 +19,8 @@ import lightning as L
 import torch
 
 from eexit.data.augment import normalize
-from eexit.data.feature_store import FeatureStore, store_key
+from eexit.data.extract import MemorySink, extract
+from eexit.data.feature_store import FeatureStore, block_name, store_key
 from eexit.data.loader import IndexedLoader
 from eexit.distributed import is_global_zero
 
@@ -41,8 +43,11 @@ class FeatureDataModule(L.LightningDataModule):
         images: the image DataModule (its eval loaders, without augmentation, feed the backbone).
         backbone: the frozen staged backbone, on the device to extract on.
         attach: the blocks whose outputs heads read.
+        reductions: per attach point, the ``(h, w)`` its head average-pools to first
+            (``eexit.models.heads.input_reduction``), or ``None`` for the full map; default all full.
         cache_dir: where the feature store lives (``None``: keep features in memory only).
-        dtype: storage dtype, ``auto`` = bfloat16 on a GPU, float32 on the CPU.
+        dtype: storage dtype, ``bfloat16`` (default, on every device: on digits its results equal
+            float32's within one test image, README "Feature store") or ``float32``.
         batch_size, eval_batch_size: training and evaluation batch sizes.
         seed: seeds the training order.
         store: False serves images instead of features (the backbone then runs on every access):
@@ -51,20 +56,30 @@ class FeatureDataModule(L.LightningDataModule):
         placement: ``auto`` (GPU when present and the features take < half its free memory) | cpu | cuda.
     """
 
-    def __init__(self, images, backbone: torch.nn.Module, attach: list[int], cache_dir=None, dtype: str = "auto",
-                 batch_size: int = 128, eval_batch_size: int = 1024, seed: int = 0, store: bool = True,
-                 placement: str = "auto"):
+    def __init__(self, images, backbone: torch.nn.Module, attach: list[int], reductions: list | None = None,
+                 cache_dir=None, dtype: str = "bfloat16", batch_size: int = 128, eval_batch_size: int = 1024,
+                 seed: int = 0, store: bool = True, placement: str = "auto"):
         super().__init__()
         self.images, self.backbone, self.attach = images, backbone, list(attach)
+        self.reductions = [None] * len(self.attach) if reductions is None else [None if r is None else tuple(r)
+                                                                               for r in reductions]
+        self.names = [block_name(b, r) for b, r in zip(self.attach, self.reductions)]
         self.cache_dir, self.batch_size, self.eval_batch_size = cache_dir, int(batch_size), int(eval_batch_size)
         self.seed, self.store, self.placement = seed, store, placement
-        device = next(backbone.parameters()).device
-        self.dtype = (torch.bfloat16 if device.type == "cuda" else torch.float32) if dtype == "auto" else getattr(torch, dtype)
+        if dtype not in ("bfloat16", "float32"):
+            raise ValueError(f"dtype={dtype}: give bfloat16 or float32")
+        self.dtype = getattr(torch, dtype)
         self.data: dict[str, FeatureBatch] = {}   # store=False: unused, batches come from self.images
         self.extracted: list[str] = []            # "<split>/<name>" computed by this instance (not loaded)
         self.train_pool: torch.Tensor | None = None   # None: every training sample
         self.pool_since = 0                            # epoch the pool was set (its epochs count from 0)
         self.train_blocks: list[int] | None = None    # attach positions training reads (None: all)
+
+    @classmethod
+    def for_net(cls, images, net, **options) -> "FeatureDataModule":
+        """The features ``net``'s heads read: its attach points, each reduced as its head reduces it."""
+        from eexit.models.heads import input_reduction
+        return cls(images, net.backbone, list(net.attach), [input_reduction(h) for h in net.heads], **options)
 
     # -- building ---------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
@@ -80,47 +95,32 @@ class FeatureDataModule(L.LightningDataModule):
                      "/".join(str(len(self.data[s].labels)) for s in SPLITS), self.attach, time.perf_counter() - start)
 
     def _split(self, split: str) -> FeatureBatch:
-        names = [f"block{b}" for b in self.attach] + ["final", "labels"]
+        names = self.names + ["final", "labels"]
         rows = self.images.num_samples(split)
         if self.cache_dir is None:
-            got = self._extract(split, names)
+            got = self._extract(split, names, {n: MemorySink() for n in names})
         else:
-            store = FeatureStore(self.cache_dir, store_key(self.backbone, self.images, self.dtype))
+            store = FeatureStore(self.cache_dir, store_key(self.backbone, self.images, self.dtype), self.dtype)
             got = store.get(split, names, rows)
             if len(got) < len(names) and not is_global_zero():   # a DDP copy: computes, never stores
-                got.update(self._extract(split, [n for n in names if n not in got]))
+                missing = [n for n in names if n not in got]
+                got.update(self._extract(split, missing, {n: MemorySink() for n in missing}))
             elif len(got) < len(names):
                 with store.lock(split):   # another process may have built them meanwhile
                     got = store.get(split, names, rows)
                     missing = [n for n in names if n not in got]
                     if missing:
-                        fresh = self._extract(split, missing)
-                        store.put(split, fresh)
+                        self._extract(split, missing, store.writers(split, missing, rows))
                         got.update(store.get(split, missing, rows))
         device = self._device(got)
-        return FeatureBatch([got[f"block{b}"].to(device) for b in self.attach], got["final"].to(device),
+        return FeatureBatch([got[n].to(device) for n in self.names], got["final"].to(device),
                             got["labels"].to(device), torch.arange(rows, device=device))
 
-    @torch.inference_mode()
-    def _extract(self, split: str, names: list[str]) -> dict[str, torch.Tensor]:
-        """One backbone pass (eval mode, float32) over ``split``, keeping the ``names`` asked for."""
-        blocks = sorted(int(n[5:]) for n in names if n.startswith("block"))
-        device = next(self.backbone.parameters()).device
-        self.backbone.eval()
-        out: dict[str, list] = {n: [] for n in names}
-        start = time.perf_counter()
-        for x, y in self.images.loader(split):
-            x, first = x.to(device), 0
-            for b in blocks:
-                x, first = self.backbone(x, first, b + 1), b + 1
-                out[f"block{b}"].append(x.to(self.dtype))
-            if "final" in out:
-                out["final"].append(self.backbone(x, first).float())
-            if "labels" in out:
-                out["labels"].append(y.to(device))
-        log.info("features: extracted %s of %s in %.1f s", ", ".join(names), split, time.perf_counter() - start)
+    def _extract(self, split: str, names: list[str], sinks: dict) -> dict[str, torch.Tensor]:
+        wanted = {n: (b, r) for n, b, r in zip(self.names, self.attach, self.reductions) if n in names}
+        got = extract(self.backbone, self.images.loader(split), wanted, self.dtype, sinks, split)
         self.extracted += [f"{split}/{n}" for n in names]
-        return {n: torch.cat(v) for n, v in out.items()}
+        return got
 
     def _device(self, tensors: dict[str, torch.Tensor]) -> torch.device:
         if self.placement == "cpu" or not torch.cuda.is_available():

@@ -104,7 +104,7 @@ CHECKS = {
         isinstance(v, (list, tuple)) and all(_number(t) for t in v), "a list of thresholds")),
     "method.epochs": count, "method.batch_size": positive_int, "method.optimizer.lr": positive,
     "method.backbone": one_of("frozen", "joint"), "method.targets": one_of("backbone", "labels"),
-    "method.feature_cache": one_of("auto", True, False), "method.boosted.min_pool": count,
+    "method.feature_cache": one_of("auto", True, False), "method.feature_dtype": one_of("bfloat16", "float32"), "method.boosted.min_pool": count,
     "method.loss.version": one_of("v0", "v1", "v2", "v3", "v4"), "method.loss.lam": lambda v: (
         _number(v) and v >= 0, "a number >= 0"), "method.loss.two_stage_epochs": count,
     "method.loss.cost_convention": one_of("cumulative", "own_head"),

@@ -4,6 +4,9 @@ A head class takes ``(in_shape, num_classes, **options)``; configs instantiate i
 ``_partial_: true`` and the network builder supplies the shape at each attach point
 (``eexit.models.early_exit.build_exit_net``). ``build_head(kind, in_shape, K, **options)``
 looks one up by its ``kind``. A new head is a class here plus a yaml in ``conf/head/``.
+A head whose first operation has no parameters and is an adaptive average pooling says so in
+``input_reduction`` (the pooled ``(h, w)``): a frozen backbone's feature store then keeps the pooled
+map instead of the full one (``input_reduction(head)``; ``None`` = the full map).
 """
 from __future__ import annotations
 
@@ -31,4 +34,10 @@ def head_kind(factory) -> str:
     return getattr(cls, "kind", getattr(cls, "__name__", "head"))
 
 
-__all__ = ["HEADS", "Conv1dHead", "ConvXHead", "EENetHead", "HeadOutput", "LinearHead", "build_head", "head_kind"]
+def input_reduction(head: nn.Module) -> tuple[int, int] | None:
+    """The ``(h, w)`` a head average-pools its input to before any parameter, or ``None``."""
+    size = getattr(head, "input_reduction", None)
+    return None if size is None else (int(size[0]), int(size[1]))
+
+
+__all__ = ["input_reduction", "HEADS", "Conv1dHead", "ConvXHead", "EENetHead", "HeadOutput", "LinearHead", "build_head", "head_kind"]

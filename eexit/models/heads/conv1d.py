@@ -23,7 +23,10 @@ class Conv1dHead(nn.Module):
                  kernel_size: int = 3, layers: int = 2, pool_to: int = 8):
         super().__init__()
         c, h, w = in_shape
-        self.pool = nn.AdaptiveAvgPool2d((min(h, pool_to), min(w, pool_to)))
+        # the parameter-free first step: a feature store may apply it once and keep the reduced map
+        # (pooling an already pooled map to the same size is the identity)
+        self.input_reduction = (min(h, pool_to), min(w, pool_to))
+        self.pool = nn.AdaptiveAvgPool2d(self.input_reduction)
         convs: list[nn.Module] = []
         cin = c
         for _ in range(layers):

@@ -13,6 +13,7 @@ class LinearHead(nn.Module):
 
     def __init__(self, in_shape: tuple[int, int, int], num_classes: int):
         super().__init__()
+        self.input_reduction = (1, 1)   # the global average pool: a feature store may keep the pooled map
         self.fc = nn.Linear(in_shape[0], num_classes)
 
     def forward(self, x: torch.Tensor) -> HeadOutput:
