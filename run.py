@@ -73,6 +73,9 @@ def main(cfg: DictConfig) -> float | None:
         return None
     finally:
         finish_wandb(failed)
+    if results.get("plan_only"):   # plan=true: nothing trained; the plan is the result
+        print(f"[eexit] plan: {run_dir / 'plan.json'}")
+        return None
     print_summary(results, run_dir)   # last, after the loggers have said their goodbyes
     return objective_value(results, cfg.objective)   # what a sweeper such as Optuna optimises
 

@@ -146,6 +146,12 @@ class ImageDataModule(L.LightningDataModule):
         self.setup()
         return self.splits[split][1]
 
+    def planned_sizes(self) -> tuple[dict[str, int], tuple[int, ...], str]:
+        """``({split: images}, (C, H, W), where the counts come from)`` for a plan made before any work.
+        Here from the data themselves; datasets whose files can be counted without decoding
+        (CINIC-10, synthetic) override it."""
+        return {s: self.num_samples(s) for s in ("train", "val", "test")}, tuple(self.image_shape), "the data"
+
     def fingerprint(self) -> str:
         """A digest of every split's images and labels: what a cached backbone or feature store
         was computed from. Two folders holding the same data share it; any changed pixel,

@@ -71,6 +71,15 @@ class CINIC10DataModule(ImageDataModule):
             fetch(URL, root, ARCHIVE_MD5)
         return {split: self.decoded(root / folder) for split, folder in SPLITS.items()}
 
+    def planned_sizes(self):
+        """PNG files counted per split folder (nothing decoded); CINIC-10's official 90,000 per split
+        when the folders are not there yet (a plan of what a download would cost)."""
+        root = Path(self.root)
+        if all((root / d).is_dir() for d in SPLITS.values()):
+            return ({split: sum(1 for _ in (root / folder).glob("*/*.png")) for split, folder in SPLITS.items()},
+                    (3, 32, 32), f"the PNG files under {root}")
+        return {split: 90_000 for split in SPLITS}, (3, 32, 32), f"CINIC-10's official sizes (no data at {root} yet)"
+
     @staticmethod
     def decoded(folder: Path) -> tuple[torch.Tensor, torch.Tensor]:
         """The folder's images, decoded once and kept in ``.decoded-<split>.pt`` beside it

@@ -77,9 +77,10 @@ class FeatureDataModule(L.LightningDataModule):
 
     @classmethod
     def for_net(cls, images, net, **options) -> "FeatureDataModule":
-        """The features ``net``'s heads read: its attach points, each reduced as its head reduces it."""
-        from eexit.models.heads import input_reduction
-        return cls(images, net.backbone, list(net.attach), [input_reduction(h) for h in net.heads], **options)
+        """The features ``net``'s heads read: its attach points, each reduced as its head says it reduces
+        its input (``input_reduction``, the pooled ``(h, w)``; absent = the full map)."""
+        return cls(images, net.backbone, list(net.attach), [getattr(h, "input_reduction", None) for h in net.heads],
+                   **options)
 
     # -- building ---------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:

@@ -23,5 +23,8 @@ class SyntheticDataModule(ImageDataModule):
                     torch.randint(0, self.num_classes, (n,), generator=gen))
                 for k, n in self.sizes.items()}
 
+    def planned_sizes(self):
+        return dict(self.sizes), (3, self.image_size, self.image_size), "data.*_size"
+
     def describe(self):
         return {**super().describe(), **self.sizes, "image_size": self.image_size}

@@ -79,7 +79,7 @@ def blocks(v):
 
 CHECKS = {
     "seed": lambda v: (_int(v), "an integer"),
-    "plot": one_of("auto", True, False),
+    "plot": one_of("auto", True, False), "plan": one_of(True, False),
     "real_skip_samples": optional(positive_int),
     "budgets": lambda v: (isinstance(v, (list, tuple)) and all(_number(b) and b > 0 for b in v),
                           "a list of compute budgets > 0 (fractions of the backbone's MACs)"),

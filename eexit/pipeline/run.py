@@ -6,6 +6,8 @@ to its own output folder. The same function runs from Python with a config compo
 """
 from __future__ import annotations
 
+import json
+import logging
 import shutil
 import tempfile
 import time
@@ -26,12 +28,17 @@ from eexit.pipeline.backbone import obtain_backbone
 from eexit.pipeline.build import build_loggers, device_of
 from eexit.pipeline.checks import check_config, check_writable
 from eexit.pipeline.phases import Phases
+from eexit.pipeline.plan import check_fits, plan_run, plan_text
 from eexit.pipeline.regimes import run_method
 from eexit.pipeline.summary import quiet_lightning
 from eexit.reporting.exit_plots import exits_plot
 from eexit.reporting.plots import tradeoff_plot
+from eexit.reporting.aggregate import atomic_write
 from eexit.reporting.results import write_results
 from eexit.reporting.wandb_report import log_tradeoff
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -78,11 +85,19 @@ def _run_experiment(cfg, run_dir: Path, overrides: list[str] | None) -> dict:
     check_config(cfg)                        # every setting, and the places it writes, before any work
     check_writable(run_dir, cfg.cache_dir)
     start, phase = time.perf_counter(), Phases()
-    with phase("setup"):
+    with phase("plan"):   # first: what the run will hold and cost, from counts and rates measured now
         quiet_lightning()
-        L.seed_everything(cfg.seed, workers=True, verbose=False)
         torch.set_float32_matmul_precision("high")
         dm = instantiate(cfg.data)
+        plan = plan_run(cfg, dm, device_of(cfg.trainer.accelerator))
+        log.info(plan_text(plan))
+        if cfg.get("plan"):
+            run_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write(run_dir / "plan.json", json.dumps(plan, indent=2))
+            return {"plan": plan, "plan_only": True}
+        check_fits(plan, cfg.cache_dir)
+    with phase("setup"):
+        L.seed_everything(cfg.seed, workers=True, verbose=False)   # after the plan: results never depend on it
         dm.setup()
     with phase("loggers"):
         loggers = build_loggers(cfg, run_dir)

@@ -18,6 +18,7 @@ from pathlib import Path
 from eexit.jobs import FAILED_IN_SWEEP
 from eexit.reporting.configurations import configuration_rows, verdict_counts
 from eexit.reporting.summary_markdown import markdown
+from eexit.reporting.sweep_plan import load_plans, merge_plans, sweep_plan_text
 from eexit.reporting.sweep_figures import plot_fronts, plot_wins
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,12 @@ class AggregateOnMultirunEnd:
     """Hydra callback: aggregate the sweep folder when a multirun finishes."""
 
     def on_multirun_end(self, config, **kwargs) -> None:
+        plans = load_plans(config.hydra.sweep.dir)
+        if plans:   # plan=true: the jobs made plans, not results
+            merged = merge_plans(plans)
+            atomic_write(Path(config.hydra.sweep.dir) / "plan.json", json.dumps(merged, indent=2))
+            print(f"[eexit] {sweep_plan_text(merged)}; {Path(config.hydra.sweep.dir) / 'plan.json'}")
+            return
         try:
             s = aggregate(config.hydra.sweep.dir)
             FAILED_IN_SWEEP[:] = [str(Path(config.hydra.sweep.dir) / str(j)) for j in s["failed_jobs"]]

@@ -1,0 +1,167 @@
+"""A plan before any work: what a run will hold (disk, host and GPU memory) and how long it should take.
+
+Made from the data's counts (``planned_sizes``: nothing decoded where files can be counted), an
+untrained copy of the backbone (block output shapes, MACs, placement), the heads (what each reads:
+``input_reduction``) and rates measured here and now on the run's device: the backbone's forward
+throughput and one training step of the heads on features of the stored shape (measured once per
+process and shape). Every run logs it first; ``plan=true`` writes ``plan.json`` and stops; a run
+that would not fit its disk or memory stops in one line before any training (``check_fits``).
+"""
+from __future__ import annotations
+
+import functools
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+import torch
+from hydra.utils import instantiate
+
+from eexit.errors import EExitError
+from eexit.flops import block_macs, cumulative
+from eexit.models.early_exit import build_exit_net
+from eexit.models.heads import input_reduction
+from eexit.placement import resolve_placement
+
+SPLITS = ("train", "val", "test")
+
+
+def timed(step, repeats: int = 2) -> float:
+    """Seconds per call of ``step`` after one warm-up call."""
+    step()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        step()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / repeats
+
+
+@functools.lru_cache(maxsize=32)
+def _forward_rate(key, backbone, shape, batch: int) -> float:
+    device = next(backbone.parameters()).device
+    x = torch.randn(batch, *shape, device=device)
+    with torch.inference_mode():
+        return batch / timed(lambda: backbone.eval()(x))
+
+
+def forward_rate(backbone, image_shape, batch: int = 64) -> float:
+    """Images per second through the whole backbone (eval, inference mode)."""
+    device = next(backbone.parameters()).device
+    return _forward_rate((getattr(backbone, "arch", type(backbone).__name__), str(device)), backbone,
+                         tuple(image_shape), batch)
+
+
+def head_step_seconds(net, shapes: list[tuple], batch: int, dtype: torch.dtype) -> float:
+    """One training step of every head on a batch of stored features: gather from a stored-dtype
+    tensor, to float32, forward, backward, Adam."""
+    device = next(net.parameters()).device
+    store = [torch.randn(batch * 2, *s).to(dtype).to(device) for s in shapes]
+    idx = torch.randperm(batch * 2, device=device)[:batch]
+    opt = torch.optim.Adam(net.heads.parameters(), lr=1e-3)
+    net.heads.train()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = sum(h(f.index_select(0, idx).float()).logits.logsumexp(1).mean() for h, f in zip(net.heads, store))
+        loss.backward()
+        opt.step()
+    return timed(step)
+
+
+def plan_run(cfg, dm, device) -> dict:
+    m = cfg.method
+    sizes, image_shape, counted_from = dm.planned_sizes()
+    n_all, n_train = sum(sizes.values()), sizes["train"]
+    extra = {"weights": None, **({"pretrained": False} if "pretrained" in cfg.backbone else {})}
+    backbone = instantiate(cfg.backbone, num_classes=dm.num_classes, **extra).to(device)
+    shapes, macs = backbone.feature_shapes(tuple(image_shape)), block_macs(backbone, image_shape)
+    rate = forward_rate(backbone, image_shape)
+    frozen = m.name != "backbone" and m.get("backbone") == "frozen"
+    streaming = bool(getattr(dm, "streaming", False))
+    store = frozen and (m.feature_cache is True or (m.feature_cache == "auto" and not streaming))
+    bytes_el = 2 if m.get("feature_dtype", "bfloat16") == "bfloat16" else 4
+    blocks, step = [], 0.0
+    if m.name != "backbone":
+        p = cfg.placement
+        attach = resolve_placement(p.blocks, p.num_exits, p.rule, cumulative(macs))
+        net = build_exit_net(backbone, attach, instantiate(cfg.head), dm.num_classes, tuple(image_shape)).to(device)
+        for b, head in zip(attach, net.heads):
+            size = input_reduction(head)
+            c, h, w = shapes[b]
+            stored = (c, *(size or (h, w)))
+            blocks.append({"block": b, "name": f"block{b}" + (f"-{size[0]}x{size[1]}" if size else ""),
+                           "shape": list(stored), "bytes_per_image": math.prod(stored) * bytes_el})
+        step = head_step_seconds(net, [tuple(x["shape"]) for x in blocks], int(m.batch_size),
+                                 torch.bfloat16 if bytes_el == 2 else torch.float32)
+    per_image = sum(x["bytes_per_image"] for x in blocks) + 4 * dm.num_classes + 8
+    store_bytes = per_image * n_all if store else 0
+    params = sum(t.numel() * t.element_size() for t in backbone.state_dict().values())
+    images = 0 if streaming else n_all * math.prod(image_shape)
+    batch_act = int(dm.eval_batch_size) * max(math.prod(s) for s in shapes) * 4 * 3
+    joint = m.name != "backbone" and not frozen
+    epochs = int(m.epochs) if m.name != "backbone" else 0
+    # boosted: one head per stage (a third of a step) for epochs x stages; non-boosted: every head for epochs
+    head_epochs = epochs * (2 if m.get("boosted") is not None and m.get("compare_nonboosted") else 1)
+    seconds = {"backbone": int(cfg.pretrain.epochs) * n_train * 3 / rate if not cfg.backbone.get("weights") else 0.0,
+               "features": n_all / rate if store else 0.0,
+               "heads": head_epochs * math.ceil(n_train / int(m.batch_size)) * step if m.name != "backbone" else 0.0,
+               "joint": epochs * n_train * 3 / rate if joint else 0.0,
+               "evaluation": 3 * (sizes["val"] + sizes["test"]) / rate}
+    on_gpu = device.type == "cuda"
+    return {"images": sizes, "image_shape": list(image_shape), "counts_from": counted_from, "device": str(device),
+            "store": store, "dtype": "bfloat16" if bytes_el == 2 else "float32", "blocks": blocks,
+            "store_bytes": store_bytes, "disk_bytes": store_bytes + params,
+            "host_bytes": images + batch_act + params + (0 if on_gpu else store_bytes),
+            "gpu_bytes": (images + batch_act + params) if on_gpu else 0,
+            "rates": {"backbone_images_per_s": rate, "head_step_s": step},
+            "seconds_by_phase": seconds, "seconds": sum(seconds.values())}
+
+
+def available_memory() -> int:
+    """Bytes the kernel says a new process can use without swapping (``MemAvailable``)."""
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def free_disk(folder) -> int:
+    path = Path(folder).resolve()
+    while not path.exists():
+        path = path.parent
+    return shutil.disk_usage(path).free
+
+
+def check_fits(plan: dict, cache_dir) -> None:
+    """One line naming the figure and the fix when the run would not fit, before any training."""
+    gb = 1e9
+    if plan["disk_bytes"] > free_disk(cache_dir):
+        raise EExitError(f"the run needs {plan['disk_bytes'] / gb:.1f} GB on disk under cache_dir={cache_dir}, "
+                         f"{free_disk(cache_dir) / gb:.1f} GB are free; free space, point cache_dir elsewhere, or "
+                         f"keep fewer bytes (method.feature_dtype=bfloat16, head.pool_to, method.feature_cache=false)")
+    if plan["host_bytes"] > available_memory():
+        raise EExitError(f"the run needs {plan['host_bytes'] / gb:.1f} GB of host memory, {available_memory() / gb:.1f} "
+                         f"GB are available; lower data.eval_batch_size or keep fewer bytes (method.feature_dtype="
+                         f"bfloat16, head.pool_to) or stream the data (data.storage=stream where the dataset has it)")
+    if plan["gpu_bytes"] and torch.cuda.is_available() and plan["gpu_bytes"] > torch.cuda.mem_get_info()[0]:
+        raise EExitError(f"the run needs {plan['gpu_bytes'] / gb:.1f} GB of GPU memory, "
+                         f"{torch.cuda.mem_get_info()[0] / gb:.1f} GB are free; lower data.eval_batch_size or "
+                         f"data.placement=cpu")
+
+
+def plan_text(plan: dict) -> str:
+    """The plan in one line."""
+    mb, s = 1e6, plan["seconds_by_phase"]
+    blocks = ", ".join(f"{b['name']} {b['bytes_per_image'] / 1e3:.1f} kB/image" for b in plan["blocks"]) or "none"
+    return (f"plan: {'/'.join(str(plan['images'][k]) for k in SPLITS)} train/val/test images ({plan['counts_from']}); "
+            f"stored features: {blocks} ({plan['dtype']}{'' if plan['store'] else ', not stored'}); disk "
+            f"{plan['disk_bytes'] / mb:.1f} MB, host memory {plan['host_bytes'] / mb:.1f} MB, GPU memory "
+            f"{plan['gpu_bytes'] / mb:.1f} MB; about {plan['seconds']:.0f} s (" +
+            ", ".join(f"{k} {v:.0f} s" for k, v in s.items() if v) + ") at the rates measured now on "
+            f"{plan['device']}")

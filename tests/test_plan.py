@@ -1,0 +1,57 @@
+"""The plan printed before any work: bytes from the shapes by hand, plan=true stops, a sweep's plan."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from eexit.errors import EExitError
+from eexit.pipeline import run_experiment
+from tests.conftest import compose_cfg
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_plan_true_writes_the_plan_and_stops(tmp_path):
+    cfg = compose_cfg(["plan=true", f"cache_dir={tmp_path / 'cache'}"])
+    out = run_experiment(cfg, tmp_path / "run")
+    plan = json.loads((tmp_path / "run" / "plan.json").read_text())
+    assert out["plan_only"] and not (tmp_path / "run" / "results.json").exists()
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]   # nothing trained or extracted
+    assert plan["images"] == {"train": 1077, "val": 360, "test": 360}
+    # ResNet20 blocks 3/5/7 give 16x32x32, 32x16x16, 64x8x8 maps; conv1d heads pool to 8x8; bf16 = 2 bytes
+    assert [(b["name"], b["bytes_per_image"]) for b in plan["blocks"]] == [
+        ("block3-8x8", 16 * 64 * 2), ("block5-8x8", 32 * 64 * 2), ("block7-8x8", 64 * 64 * 2)]
+    per_image = (16 + 32 + 64) * 64 * 2 + 10 * 4 + 8                    # blocks, final logits, label
+    assert plan["store_bytes"] == per_image * 1797
+    assert {"disk_bytes", "host_bytes", "gpu_bytes", "seconds"} <= set(plan) and plan["seconds"] > 0
+
+
+def test_a_run_that_would_not_fit_its_disk_stops_in_one_line(tmp_path, monkeypatch):
+    import eexit.pipeline.plan as plan
+    monkeypatch.setattr(plan, "free_disk", lambda folder: 1000)
+    cfg = compose_cfg([f"cache_dir={tmp_path / 'cache'}"])
+    with pytest.raises(EExitError, match=r"the run needs .* GB on disk under cache_dir=.*0\.0 GB are free") as e:
+        run_experiment(cfg, tmp_path / "run")
+    assert "\n" not in str(e.value) and "cache_dir" in str(e.value)
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+
+
+def test_the_bts64_sweep_plan_on_cinic10_fits_the_gpu_machine(tmp_path):
+    """All four placement rules of sweep=bts64 (the margin and width do not change what is stored) on
+    CINIC-10's 270k images: <= 32 GB on disk, <= 16 GB for any one job's blocks."""
+    sweep = tmp_path / "plan"
+    proc = subprocess.run([sys.executable, "run.py", "-m", "sweep=bts64", "plan=true", "policy.margin=0.01",
+                           "head.width=16", "logger=none", "trainer.accelerator=cpu", f"data.root={tmp_path / 'none'}",
+                           f"cache_dir={tmp_path / 'cache'}", f"hydra.sweep.dir={sweep}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "WANDB_MODE": "disabled"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    plan = json.loads((sweep / "plan.json").read_text())
+    assert plan["jobs"] == 4 and plan["images"] == {"train": 90_000, "val": 90_000, "test": 90_000}
+    assert "official" in plan["counts_from"]
+    assert plan["disk_bytes"] <= 32e9 and plan["max_job_store_bytes"] <= 16e9
+    assert len(plan["block_files"]) == 6 and "sweep plan: 4 jobs" in proc.stdout
