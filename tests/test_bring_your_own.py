@@ -92,7 +92,7 @@ def test_a_streamed_dataset_trains_boosted_heads_on_images_through_the_frozen_ba
                  "data.storage=stream", "data.num_workers=0", "method=bts"]
     caplog.set_level(logging.INFO)
     results = run_experiment(compose_cfg(TINY + overrides, tmp_path), tmp_path / "run", overrides)
-    assert any("streams from disk, so its features are not stored" in r.message for r in caplog.records)
+    assert any("the data stream from disk, so features are not stored" in r.message for r in caplog.records)
     assert not (tmp_path / "cache" / "features").exists()
     boosted = results["regimes"]["boosted"]
     first, second = boosted["stages"][:2]

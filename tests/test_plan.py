@@ -55,3 +55,20 @@ def test_the_bts64_sweep_plan_on_cinic10_fits_the_gpu_machine(tmp_path):
     assert "official" in plan["counts_from"]
     assert plan["disk_bytes"] <= 32e9 and plan["max_job_store_bytes"] <= 16e9
     assert len(plan["block_files"]) == 6 and "sweep plan: 4 jobs" in proc.stdout
+
+
+def test_feature_source_decides_by_the_measured_figures():
+    from eexit.pipeline.feature_source import feature_source
+    plan = {"store_bytes": 30e9, "dtype": "bfloat16", "images": {"train": 90_000, "val": 90_000, "test": 90_000},
+            "rates": {"backbone_images_per_s": 50_000.0}}
+    assert feature_source(plan, True, None, 10**12)[0] is False                       # streamed: on the fly
+    assert feature_source(plan, False, None, 10**12)[0] is True                       # CPU: the store
+    keep, why = feature_source(plan, False, 100e9, 10**12)                           # fits a GPU: kept there
+    assert keep and "kept in GPU memory" in why
+    keep, why = feature_source(plan, False, 40e9, 100e9)                             # page cache holds it: store
+    assert keep and "page cache" in why
+    # disk-bound: 10 GB of train features at 1 GB/s = 10 s against 90,000 / 50,000 = 1.8 s of backbone
+    keep, why = feature_source(plan, False, 40e9, 10e9)
+    assert not keep and "2 s on the GPU" in why and "10 s" in why
+    slow = {**plan, "rates": {"backbone_images_per_s": 5_000.0}}                    # 18 s of backbone: read
+    assert feature_source(slow, False, 40e9, 10e9)[0] is True

@@ -24,6 +24,8 @@ from eexit.flops import block_macs, cumulative
 from eexit.models.early_exit import EarlyExitNet, build_exit_net
 from eexit.pipeline.build import build_loss, epoch_checkpoint, make_trainer, resumable, with_objects
 from eexit.pipeline.evaluate import compare, evaluate_regime, publish
+from eexit.pipeline.feature_source import feature_source
+from eexit.pipeline.plan import available_memory
 from eexit.placement import resolve_placement
 from eexit.training.module import EarlyExitModule
 
@@ -111,11 +113,10 @@ def run_method(ctx, results: dict) -> dict[str, list]:
         return {}
     data = None
     store = m.feature_cache
-    if store == "auto":   # a streamed dataset's features would not fit anywhere: heads read images
-        store = not getattr(ctx.dm, "streaming", False)
-        if not store:
-            log.info("features: %s streams from disk, so its features are not stored; the frozen backbone runs "
-                     "on every batch (method.feature_cache=true to store them anyway)", ctx.dm.name)
+    if store == "auto" and m.backbone == "frozen":
+        gpu_free = torch.cuda.mem_get_info()[0] if ctx.device.type == "cuda" else None
+        store, why = feature_source(ctx.plan, bool(getattr(ctx.dm, "streaming", False)), gpu_free, available_memory())
+        log.info("features (method.feature_cache=auto): %s", why)
     if m.backbone == "frozen":
         with ctx.phases("features"):   # extracted (or loaded) once, before any regime's clock starts
             data = FeatureDataModule.for_net(ctx.dm, build_net(ctx, ctx.backbone), cache_dir=ctx.cfg.cache_dir,

@@ -56,6 +56,7 @@ class RunContext:
     calibrator: object = None
     head: object = None
     phases: Phases = field(default_factory=Phases)
+    plan: dict = field(default_factory=dict)
 
 
 def run_experiment(cfg, run_dir: Path, overrides: list[str] | None = None) -> dict:
@@ -102,7 +103,7 @@ def _run_experiment(cfg, run_dir: Path, overrides: list[str] | None) -> dict:
     with phase("loggers"):
         loggers = build_loggers(cfg, run_dir)
     ctx = RunContext(cfg, dm, loggers, run_dir, device_of(cfg.trainer.accelerator),
-                     calibrator=instantiate(cfg.policy), head=instantiate(cfg.head), phases=phase)
+                     calibrator=instantiate(cfg.policy), head=instantiate(cfg.head), phases=phase, plan=plan)
     with phase("backbone"):
         ctx.backbone, ctx.backbone_info = obtain_backbone(cfg, dm, loggers, ctx.device)
     arch = ctx.backbone.arch

@@ -1,0 +1,174 @@
+#!/usr/bin/env python
+"""Paper-scale rehearsal of BTS-EE's feature store on this machine: ``python benchmarks/rehearsal.py
+[--per-split 9000] [--old-per-split 1000]`` (``make bench-rehearsal``).
+
+CINIC-shaped synthetic data (32×32 RGB, 10 classes; 9,000 images per split = 10 % of CINIC-10) and an
+untrained CIFAR ResNet18 (the time and bytes do not depend on the weights). Measured, each in its own
+process so that peak memory is its own:
+
+- **new store**: the blocks every placement rule of ``sweep=bts64`` reads (union, blocks 1–6), pooled to
+  8×8 as the conv1d heads do, bfloat16, written batch by batch: bytes on disk, extraction time, peak
+  resident memory (``ru_maxrss``);
+- **one job's heads**: one epoch of the three conv1d heads (width 32) of the largest job (blocks 2/4/6)
+  on the stored features, through ``trainer.fit``;
+- **the plan's prediction** for the same run (``plan=true``): store bytes, extraction seconds, seconds per
+  head epoch, host bytes; the ratio measured / predicted;
+- **old store** (full maps, float32, each split concatenated in memory before saving, as before this
+  change) on ``--old-per-split`` images per split: bytes and peak memory, scaled to the same size.
+
+Appends a table to ``benchmarks/local/RESULTS-rehearsal.md`` and prints it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+UNION, JOB = [1, 2, 3, 4, 5, 6], [2, 4, 6]   # sweep=bts64's placement rules on CIFAR ResNet18 (plan of bts64)
+
+
+def synthetic(per_split: int):
+    from eexit.data import SyntheticDataModule
+    return SyntheticDataModule(train_size=per_split, val_size=per_split, test_size=per_split, image_size=32,
+                               num_classes=10, eval_batch_size=512, batch_size=512)
+
+
+def extract(per_split: int, cache: str, new: bool) -> dict:
+    """One store built in this process; returns bytes, seconds, peak memory."""
+    import torch
+
+    from eexit.data.features import FeatureDataModule
+    from eexit.models.backbones.resnet import resnet18
+    torch.manual_seed(0)
+    dm, backbone = synthetic(per_split), resnet18(10).eval()
+    dm.setup()
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    options = dict(reductions=[(8, 8)] * len(UNION), cache_dir=cache, dtype="bfloat16") if new else \
+        dict(cache_dir=None, dtype="float32")
+    start = time.perf_counter()
+    data = FeatureDataModule(dm, backbone, UNION, **options)
+    data.setup()
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    if new:
+        stored = sum(p.stat().st_size for p in Path(cache).rglob("*.npy"))
+    else:
+        stored = sum(t.numel() * t.element_size() for d in data.data.values() for t in [*d.feats, d.final, d.labels])
+    return {"bytes": stored, "seconds": seconds, "peak_rss": peak, "rss_before": base}
+
+
+def head_epoch(per_split: int, cache: str) -> dict:
+    """One epoch of the largest job's three conv1d heads on the stored features."""
+    import functools
+
+    import lightning as L
+    import torch
+
+    from eexit.data.features import FeatureDataModule
+    from eexit.models.backbones.resnet import resnet18
+    from eexit.models.early_exit import build_exit_net
+    from eexit.models.heads import Conv1dHead
+    from eexit.training import EarlyExitModule, ExitCrossEntropy
+    torch.manual_seed(0)
+    dm, backbone = synthetic(per_split), resnet18(10).eval()
+    net = build_exit_net(backbone, JOB, functools.partial(Conv1dHead, width=32), 10, (3, 32, 32))
+    data = FeatureDataModule.for_net(dm, net, cache_dir=cache, batch_size=512)
+    data.setup()
+    module = EarlyExitModule(net, ExitCrossEntropy(), functools.partial(torch.optim.Adam, lr=1e-3),
+                             targets="backbone")
+    times = []
+
+    class Clock(L.Callback):
+        def on_train_epoch_start(self, *a):
+            times.append(time.perf_counter())
+
+        def on_train_epoch_end(self, *a):
+            times[-1] = time.perf_counter() - times[-1]
+    L.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+              enable_model_summary=False, limit_val_batches=0, callbacks=[Clock()]).fit(module, data)
+    return {"epoch_seconds": times[-1], "extracted_again": data.extracted}   # the second epoch: warm
+
+
+def predicted(per_split: int, cache: str) -> dict:
+    """The plan for the largest job (blocks 2/4/6) and for the union's store, from ``plan_run``."""
+    from hydra import compose, initialize_config_dir
+
+    from eexit.pipeline.plan import plan_run
+    from hydra.utils import instantiate
+    import torch
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+        cfg = compose("config", overrides=[
+            "sweep=bts64", "data=synthetic", f"data.train_size={per_split}", f"data.val_size={per_split}",
+            f"data.test_size={per_split}", "data.eval_batch_size=512", "placement.blocks=[2,4,6]", "head.width=32",
+            "trainer.accelerator=cpu", f"cache_dir={cache}", "logger=none"])
+    plan = plan_run(cfg, instantiate(cfg.data), torch.device("cpu"))
+    steps = math.ceil(per_split / int(cfg.method.batch_size))
+    n = 3 * per_split
+    union_bytes = n * (sum(64 * 64 * 2 for _ in (1, 2)) + sum(128 * 64 * 2 for _ in (3, 4)) +
+                       sum(256 * 64 * 2 for _ in (5, 6)) + 4 * 10 + 8)
+    return {"job_store_bytes": plan["store_bytes"], "union_store_bytes": union_bytes,
+            "extraction_seconds": plan["seconds_by_phase"]["features"], "epoch_seconds": steps * plan["rates"]["head_step_s"],
+            "host_bytes": plan["host_bytes"]}
+
+
+def in_subprocess(fn: str, *args) -> dict:
+    code = f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); from benchmarks.rehearsal import {fn}; " \
+           f"print('RESULT' + json.dumps({fn}(*{list(args)!r})))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "WANDB_MODE": "disabled", "PYTHONWARNINGS": "ignore"})
+    line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT")), None)
+    if line is None:
+        raise SystemExit(f"{fn} failed:\n{out.stderr[-3000:]}")
+    return json.loads(line[6:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-split", type=int, default=9000)
+    parser.add_argument("--old-per-split", type=int, default=1000)
+    args = parser.parse_args()
+    n, m = args.per_split, args.old_per_split
+    with tempfile.TemporaryDirectory() as cache:
+        plan = in_subprocess("predicted", n, cache)
+        new = in_subprocess("extract", n, cache, True)
+        heads = in_subprocess("head_epoch", n, cache)
+    old = in_subprocess("extract", m, "", False)
+    gb, scale = 1e9, n / m
+    old_bytes, old_peak = old["bytes"] * scale, old["rss_before"] + (old["peak_rss"] - old["rss_before"]) * scale
+    rows = [("stored bytes, blocks 1–6 (union of bts64)", f"{new['bytes'] / gb:.3f} GB",
+             f"{plan['union_store_bytes'] / gb:.3f} GB", new["bytes"] / plan["union_store_bytes"],
+             f"{old_bytes / gb:.2f} GB ({m}/split × {scale:g})"),
+            ("extraction, 3 splits", f"{new['seconds']:.0f} s", f"{plan['extraction_seconds']:.0f} s",
+             new["seconds"] / plan["extraction_seconds"], "—"),
+            ("peak resident memory during extraction", f"{new['peak_rss'] / gb:.2f} GB", f"{plan['host_bytes'] / gb:.2f}"
+             " GB (host, incl. the job's mapped store)", None, f"{old_peak / gb:.2f} GB (scaled)"),
+            ("one head epoch, blocks 2/4/6, warm", f"{heads['epoch_seconds']:.1f} s", f"{plan['epoch_seconds']:.1f} s",
+             heads["epoch_seconds"] / plan["epoch_seconds"], "—")]
+    cinic = 270_000 / (3 * n)
+    md = [f"## Rehearsal {time.strftime('%Y-%m-%d %H:%M')}: {n} images per split (CINIC-shaped synthetic), "
+          f"CIFAR ResNet18, {os.cpu_count()} CPU cores", "",
+          "| what | measured | plan | measured / plan | old store |", "|---|---|---|---|---|"]
+    md += [f"| {a} | {b} | {c} | {'—' if r is None else f'{r:.2f}'} | {o} |" for a, b, c, r, o in rows]
+    md += ["", f"Extrapolated to CINIC-10's 270,000 images (× {cinic:g}): new store {new['bytes'] * cinic / gb:.1f} GB "
+           f"for blocks 1–6, old store {old_bytes * cinic / gb:.0f} GB; extraction on this CPU "
+           f"{new['seconds'] * cinic / 60:.0f} min; peak memory of the new extraction does not grow with the split "
+           f"(one batch), the old one held about twice the split's features.", ""]
+    text = "\n".join(md)
+    out = ROOT / "benchmarks" / "local" / "RESULTS-rehearsal.md"
+    out.parent.mkdir(exist_ok=True)
+    with open(out, "a") as f:
+        f.write(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
