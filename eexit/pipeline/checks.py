@@ -149,10 +149,8 @@ def check_config(cfg) -> None:
 
 
 def check_sizes(cfg) -> None:
-    val, train = value_at(cfg, "data.val_size"), value_at(cfg, "data.train_size")
-    if _int(val) and _int(train) and val >= train:
-        raise EExitError(f"data.val_size={val} must be smaller than data.train_size={train}")
-    test = value_at(cfg, "data.test_size")
+    # (synthetic data generate their validation split apart from train: any sizes go together)
+    val, test = value_at(cfg, "data.val_size"), value_at(cfg, "data.test_size")
     if str(value_at(cfg, "data._target_")).endswith("DigitsDataModule") and _int(val) and _int(test) \
             and val + test >= 1797:
         raise EExitError(f"data.val_size + data.test_size = {val + test}, but digits has 1797 images; "

@@ -9,7 +9,6 @@ that would not fit its disk or memory stops in one line before any training (``c
 """
 from __future__ import annotations
 
-import functools
 import math
 import os
 import shutil
@@ -39,19 +38,18 @@ def timed(step, repeats: int = 2) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-@functools.lru_cache(maxsize=32)
-def _forward_rate(key, backbone, shape, batch: int) -> float:
-    device = next(backbone.parameters()).device
-    x = torch.randn(batch, *shape, device=device)
-    with torch.inference_mode():
-        return batch / timed(lambda: backbone.eval()(x))
+RATES: dict[tuple, float] = {}   # measured once per process (the jobs of an in-process sweep share them)
 
 
 def forward_rate(backbone, image_shape, batch: int = 64) -> float:
-    """Images per second through the whole backbone (eval, inference mode)."""
+    """Images per second through the whole backbone (eval, inference mode), on its device."""
     device = next(backbone.parameters()).device
-    return _forward_rate((getattr(backbone, "arch", type(backbone).__name__), str(device)), backbone,
-                         tuple(image_shape), batch)
+    key = (getattr(backbone, "arch", type(backbone).__name__), str(device), tuple(image_shape), batch)
+    if key not in RATES:
+        x = torch.randn(batch, *image_shape, device=device)
+        with torch.inference_mode():
+            RATES[key] = batch / timed(lambda: backbone.eval()(x))
+    return RATES[key]
 
 
 def head_step_seconds(net, shapes: list[tuple], batch: int, dtype: torch.dtype) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
 import shutil
 import tempfile
 import time
@@ -152,6 +153,10 @@ def wants_plot(setting) -> bool:
 
 
 def finish_times(results: dict, phase: Phases, start: float) -> dict:
+    """Wall seconds per phase and in all, and the peak memory the process reached (host: ``ru_maxrss``;
+    GPU: what torch allocated), to compare with the plan."""
     results["phase_seconds"] = dict(phase.seconds)
     results["wall_seconds"] = time.perf_counter() - start
+    results["peak_host_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    results["peak_gpu_bytes"] = torch.cuda.max_memory_allocated() if torch.cuda.is_available() else 0
     return results
