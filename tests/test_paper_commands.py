@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,3 +50,56 @@ def test_reproduce_bts_without_the_data_says_where_in_one_line(tmp_path):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "CINIC-10 not found" in errors[0] and "data.download=true" in errors[0]
     assert proc.returncode != 0
+
+
+def svhn_fixture(root: Path, n: int = 40) -> None:
+    """SVHN's ``train_32x32.mat`` / ``test_32x32.mat``: X is [32, 32, 3, N], label 10 means digit 0."""
+    import scipy.io
+    rng = np.random.default_rng(1)
+    root.mkdir(parents=True)
+    for name in ("train_32x32.mat", "test_32x32.mat"):
+        y = np.arange(n) % 10 + 1
+        X = (rng.integers(0, 40, (32, 32, 3, n)) + (y * 20)[None, None, None, :]).astype(np.uint8)
+        scipy.io.savemat(root / name, {"X": X, "y": y.reshape(-1, 1).astype(np.uint8)})
+
+
+def paper_data(tmp_path: Path) -> Path:
+    """``data_dir`` holding CIFAR-10 (python batches, 10 images per batch file) and SVHN fixtures."""
+    from tests.test_datasets import cifar_fixture
+    cifar_fixture(tmp_path / "data" / "cifar10", per_batch=10)
+    svhn_fixture(tmp_path / "data" / "svhn")
+    return tmp_path / "data"
+
+
+BUDGETS = ["pretrain.epochs=1", "method.epochs=1", "logger=none", "trainer.enable_progress_bar=false",
+           "trainer.accelerator=cpu"]
+FAST = ["eenets_cifar10_resnet20"]
+SLOW = ["eenets_cifar10_resnet110", "eenets_svhn_resnet20", "pteenet_cifar10_resnet110", "pteenet_cifar10_vgg19",
+        "pteenet_svhn_densenet121"]
+
+
+@pytest.mark.parametrize("experiment", FAST + [pytest.param(e, marks=pytest.mark.slow) for e in SLOW])
+def test_paper_experiment_runs_as_shipped_on_fixtures(experiment, tmp_path, fixture_files_pass_md5):
+    """``make reproduce-eenets`` / ``reproduce-pteenet`` run these; in-process, because the fixtures
+    cannot carry the official archives' md5 (``fixture_files_pass_md5``)."""
+    from eexit.pipeline import run_experiment
+    from tests.conftest import compose_cfg
+    cfg = compose_cfg([f"experiment={experiment}", f"data_dir={paper_data(tmp_path)}", *BUDGETS], tmp_path)
+    results = run_experiment(cfg, tmp_path / "run")
+    regime = next(iter(results["regimes"].values()))
+    assert regime["real_skip_matches"] is True and regime["cost_table"] and results["guards"]["test_samples"] > 0
+    assert (tmp_path / "run" / "results.json").is_file()
+
+
+@pytest.mark.parametrize("experiment,missing", [
+    ("eenets_cifar10_resnet20", "CIFAR-10 not found"), ("pteenet_svhn_densenet121", "SVHN"),
+    ("pteenet_imagenet_resnet50", "ImageNet"), ("bts_tinyimagenet_resnet18", "Tiny-ImageNet"),
+    ("bts_cifar100_timm", "CIFAR-100")])
+def test_every_paper_experiment_without_its_data_names_it_in_one_line(experiment, missing, tmp_path):
+    from eexit.errors import EExitError
+    from eexit.pipeline import run_experiment
+    from tests.conftest import compose_cfg
+    cfg = compose_cfg([f"experiment={experiment}", f"data_dir={tmp_path / 'none'}", *BUDGETS], tmp_path)
+    with pytest.raises(EExitError) as err:
+        run_experiment(cfg, tmp_path / "run")
+    assert missing in str(err.value) and "\n" not in str(err.value) and "data.root" in str(err.value)

@@ -28,7 +28,7 @@ class ImageDataModule(L.LightningDataModule):
         root: folder holding the dataset in its official format.
         batch_size: training batch size; ``eval_batch_size`` for val/test.
         val_size: samples held out of train (fixed seed) when the dataset has no
-            validation split of its own.
+            validation split of its own, or a fraction of train (``0 < val_size < 1``).
         seed: seeds the hold-out split and the training order/augmentation.
         crop_padding: random-crop padding in pixels (0 disables).
         flip: random horizontal flip (``None`` = the dataset's default; off for digits).
@@ -175,8 +175,16 @@ class ImageDataModule(L.LightningDataModule):
                 **({"normalization": [list(self.mean), list(self.std)]} if "mean" in vars(self) else {})}
 
 
-def holdout_indices(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def holdout_count(size: int | float, n: int) -> int:
+    """``size`` images, or a fraction ``0 < size < 1`` of the ``n`` training images (rounded): the paper
+    configs give the official hold-out as a share of train (CIFAR-10: 0.1 = 5,000 of 50,000), so the
+    same config holds out a tenth of a few-image fixture."""
+    return max(1, round(size * n)) if isinstance(size, float) and 0 < size < 1 else size
+
+
+def holdout_indices(n: int, size: int | float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Fixed-seed split of ``range(n)`` into (rest, held-out ``size``), each in ascending order."""
+    size = holdout_count(size, n)
     if not 0 < size < n:
         raise ValueError(f"val_size={size} must be between 1 and {n - 1} (the train split size)")
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))

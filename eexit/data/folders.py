@@ -132,8 +132,9 @@ class ImageNetDataModule(FileImageDataModule):
                 ds = tvd.ImageNet(self.root, split=official)
             except (RuntimeError, FileNotFoundError) as exc:
                 raise DatasetNotFoundError(
-                    f"ImageNet in {self.root}: {str(exc).splitlines()[0]}; put ILSVRC2012_devkit_t12.tar.gz and "
-                    f"ILSVRC2012_img_{official}.tar (or the unpacked {official}/<wnid>/ folders) there") from None
+                    f"ImageNet in {self.root}: {' '.join(str(exc).split())}; put ILSVRC2012_devkit_t12.tar.gz and "
+                    f"ILSVRC2012_img_{official}.tar (or the unpacked {official}/<wnid>/ folders) there, or set "
+                    f"data.root=<folder>") from None
             out[split] = ds.samples
             self.classes = tuple(ds.wnids)
         return out
