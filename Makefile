@@ -37,7 +37,7 @@ clean: clean-outputs ## also delete the backbone cache and the venv
 SMOKE := data=digits backbone=resnet20 data.batch_size=128 pretrain.epochs=15 \
          method.epochs=5 method.batch_size=128 trainer.accelerator=cpu \
          trainer.enable_progress_bar=false group=bts64-smoke
-.PHONY: bts64 bts64-smoke bts-optuna-smoke reproduce-bts bench-launchers bench-latency bench export
+.PHONY: bts64 bts64-smoke bts-optuna-smoke reproduce-bts bench-launchers bench-latency bench export bench-rehearsal gpu-check
 
 bts64: $(STAMP) ## BTS-EE 64-configuration sweep on CINIC-10 / ResNet18 (needs the data and a GPU)
 	$(PY) run.py -m sweep=bts64 $(ARGS)
@@ -60,6 +60,12 @@ bench-launchers: $(STAMP) ## the same 8-job sweep on each installed Hydra launch
 
 bench-latency: $(STAMP) ## real-skip inference vs the plain backbone, measured against the FLOP prediction
 	$(PY) benchmarks/latency.py $(ARGS)
+
+bench-rehearsal: $(STAMP) ## CINIC-shaped store at 10 % of CINIC-10 vs the plan and the old store -> benchmarks/local/RESULTS-rehearsal.md
+	$(PY) benchmarks/rehearsal.py $(ARGS)
+
+gpu-check: $(STAMP) ## on a GPU machine: bts64 plan + 4 CINIC-sized bts64 jobs, per-phase time and peak memory (< 8 min)
+	bash benchmarks/gpu_check.sh
 
 bench: $(STAMP) ## framework vs plain PyTorch: training, all-exit eval, real skip, bts64 wall time -> benchmarks/RESULTS.md
 	$(PY) benchmarks/bench.py $(ARGS)

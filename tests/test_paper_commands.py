@@ -103,3 +103,18 @@ def test_every_paper_experiment_without_its_data_names_it_in_one_line(experiment
     with pytest.raises(EExitError) as err:
         run_experiment(cfg, tmp_path / "run")
     assert missing in str(err.value) and "\n" not in str(err.value) and "data.root" in str(err.value)
+
+
+@pytest.mark.slow
+def test_make_bts64_runs_as_shipped_on_a_cinic10_fixture(tmp_path):
+    """The 64-configuration sweep's command, its grid cut to two jobs (a budget), on CINIC-10's layout."""
+    data = cinic10_fixture(tmp_path / "cinic10")
+    sweep = tmp_path / "sweep"
+    args = (f"data.root={data} pretrain.epochs=1 method.epochs=1 trainer.accelerator=cpu logger=none "
+            f"placement.rule=pareto,fine policy.margin=0.02 head.width=16 cache_dir={tmp_path / 'cache'} "
+            f"hydra.sweep.dir={sweep}")
+    proc = subprocess.run(["make", "-s", "bts64", f"ARGS={args}"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=900, env={**os.environ, "WANDB_MODE": "disabled"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((sweep / "summary.json").read_text())
+    assert summary["stats"]["configurations"] == 2 and summary["stats"]["jobs"] == 2

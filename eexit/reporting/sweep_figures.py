@@ -143,7 +143,7 @@ def plot_wins(rows: list[dict], sweep_dir: Path) -> Path | None:
     ax.axvline(0, color="black", lw=0.7)
     ax.set_yticks(range(len(shown)), [r["config"] for r in shown], fontsize=6)
     ax.invert_yaxis()
-    ax.set_xlabel(f"{shown[0]['pair']}: compute saved at ≤ 2 pt (points; mean and 95 % interval over seeds)",
+    ax.set_xlabel(f"{shown[0]['pair']}, compute saved at ≤ 2 pt (points; mean, 95 % interval)",
                   fontsize=8)
     ax.legend([Line2D([], [], color=c, lw=2) for c in VERDICT_COLOURS.values()], list(VERDICT_COLOURS),
               fontsize=7, loc="lower right")
