@@ -47,7 +47,7 @@ class FeatureDataModule(L.LightningDataModule):
             (``eexit.models.heads.input_reduction``), or ``None`` for the full map; default all full.
         cache_dir: where the feature store lives (``None``: keep features in memory only).
         dtype: storage dtype, ``bfloat16`` (default, on every device: on digits its results equal
-            float32's within one test image, README "Feature store") or ``float32``.
+            float32's within a few test images, docs/paper-scale.md) or ``float32``.
         batch_size, eval_batch_size: training and evaluation batch sizes.
         seed: seeds the training order.
         store: False serves images instead of features (the backbone then runs on every access):

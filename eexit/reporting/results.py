@@ -1,4 +1,4 @@
-"""``results.json``: the machine-readable summary every run leaves (contract in README)."""
+"""``results.json``: the machine-readable summary every run leaves (contract in docs/results.md)."""
 from __future__ import annotations
 
 import json

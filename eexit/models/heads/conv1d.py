@@ -5,7 +5,7 @@ and read as a sequence of H*W positions with C channels. ``layers`` x (Conv1d
 kernel ``kernel_size``, stride 2 -> BatchNorm1d -> ReLU) with ``width`` filters
 summarise it, then a global average over positions and one linear layer give the
 logits. Cost: on a CIFAR ResNet18 the default (width 32, 2 layers) adds 0.06-0.15 %
-of the backbone's MACs per head (see README, "Heads").
+of the backbone's MACs per head (docs/configuration.md).
 """
 from __future__ import annotations
 
