@@ -24,6 +24,7 @@ from eexit.errors import EExitError
 from eexit.loggers import finish_wandb
 from eexit.jobs import FAILED_IN_SWEEP, clear_failed, completed_results, register_resolvers, write_failed
 from eexit.objective import objective_value
+from eexit.settings import check_config
 
 warnings.filterwarnings("ignore", message=".*torch.jit.*is deprecated.*")
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -46,6 +47,15 @@ def main(cfg: DictConfig) -> float | None:
         if done is not None:
             print(f"[eexit] job {hc.job.num}: complete results in {run_dir}, not run again")
             return objective_value(done, cfg.objective)
+    try:   # every setting, before torch, Lightning and W&B load: a bad one answers in about a second
+        check_config(cfg)
+    except EExitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        write_failed(run_dir, str(exc))
+        if sweeping:
+            FAILED_JOBS.append(str(run_dir))
+            return None
+        sys.exit(2)
     from eexit.pipeline import run_experiment
     if not is_global_zero():   # a DDP copy Lightning started: computes in step, writes nothing here
         run_experiment(cfg, run_dir, overrides)

@@ -27,7 +27,7 @@ from eexit.flops import block_macs, cumulative
 from eexit.loggers import finish_wandb, wandb_run
 from eexit.pipeline.backbone import obtain_backbone
 from eexit.pipeline.build import build_loggers, device_of
-from eexit.pipeline.checks import check_config, check_writable
+from eexit.settings import check_config, check_writable
 from eexit.pipeline.phases import Phases
 from eexit.pipeline.plan import check_fits, plan_run, plan_text
 from eexit.pipeline.regimes import run_method

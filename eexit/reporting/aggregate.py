@@ -15,10 +15,8 @@ import logging
 import os
 from pathlib import Path
 
-from eexit.jobs import FAILED_IN_SWEEP
 from eexit.reporting.configurations import configuration_rows, verdict_counts
 from eexit.reporting.summary_markdown import markdown
-from eexit.reporting.sweep_plan import load_plans, merge_plans, sweep_plan_text
 from eexit.reporting.sweep_figures import plot_fronts, plot_wins
 
 log = logging.getLogger(__name__)
@@ -100,32 +98,3 @@ def atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
-
-
-class AggregateOnMultirunEnd:
-    """Hydra callback: aggregate the sweep folder when a multirun finishes."""
-
-    def on_multirun_end(self, config, **kwargs) -> None:
-        plans = load_plans(config.hydra.sweep.dir)
-        if plans:   # plan=true: the jobs made plans, not results
-            merged = merge_plans(plans)
-            atomic_write(Path(config.hydra.sweep.dir) / "plan.json", json.dumps(merged, indent=2))
-            print(f"[eexit] {sweep_plan_text(merged)}; {Path(config.hydra.sweep.dir) / 'plan.json'}")
-            return
-        try:
-            s = aggregate(config.hydra.sweep.dir)
-            FAILED_IN_SWEEP[:] = [str(Path(config.hydra.sweep.dir) / str(j)) for j in s["failed_jobs"]]
-            print(f"[eexit] sweep summary: {s['markdown']} ({s['configurations']} configurations"
-                  + (f"; paired over seeds at ≤ 2 pt: {s['better']} better, {s['worse']} worse, "
-                     f"{s['indistinguishable']} indistinguishable, {s['single_seed']} single seed"
-                     if s["compared"] else "")
-                  + (f"; {s['failed']} failed, {s['missing']} missing" if s["failed"] or s["missing"] else "") + ")")
-            from eexit.reporting.wandb_sweep import sweep_dashboard
-            sweep_dashboard(config, s)
-        except FileNotFoundError as exc:
-            log.warning("no sweep summary: %s", exc)
-
-    def __getattr__(self, name):  # the other Hydra callback hooks: nothing to do
-        if name.startswith("on_"):
-            return lambda *a, **k: None
-        raise AttributeError(name)

@@ -1,5 +1,8 @@
 """Every setting checked before any work starts: one line naming the key, its value and what is allowed.
 
+Light on purpose: ``run.py`` calls it before torch, Lightning and W&B load, so a bad setting answers in
+about a second (torch is imported only for a GPU setting, a library model name only when one is used).
+
 The composed config is checked against ``CHECKS`` (a key absent from the config is not checked:
 each method, head and policy brings its own keys), then the places a run writes to. Reaching the
 end of a 40-minute pretraining before ``instantiate`` rejects a margin of 1.5 loses the training;
@@ -12,12 +15,10 @@ import os
 import uuid
 from pathlib import Path
 
-import torch
 from omegaconf import OmegaConf
 
 from eexit.errors import EExitError
-from eexit.exits.policy import SCORES
-from eexit.models.backbones.library import check_model_name
+from eexit.names import SCORES
 from eexit.placement import RULES
 
 _MISSING = object()
@@ -141,13 +142,19 @@ def check_config(cfg) -> None:
     check_sizes(cfg)
     target = str(value_at(cfg, "backbone._target_"))
     if target.endswith(("timm_backbone", "torchvision_backbone")):   # a misspelt model, before any data is read
+        from eexit.models.backbones.library import check_model_name
         check_model_name("timm" if target.endswith("timm_backbone") else "torchvision", value_at(cfg, "backbone.model"))
     threshold, kind = value_at(cfg, "policy.threshold"), value_at(cfg, "policy.score")
     if _number(threshold) and kind != "patience" and threshold > 1:
         raise EExitError(f"policy.threshold={threshold!r} is not allowed: give a number in [0, 1] "
                          f"(policy.score={kind} lies in [0, 1])")
-    if value_at(cfg, "trainer.accelerator") in ("gpu", "cuda") and not torch.cuda.is_available():
+    if value_at(cfg, "trainer.accelerator") in ("gpu", "cuda") and not gpu_present():
         raise EExitError("trainer.accelerator=gpu but torch sees no GPU here; use trainer.accelerator=auto or cpu")
+
+
+def gpu_present() -> bool:
+    import torch
+    return torch.cuda.is_available()
 
 
 def check_sizes(cfg) -> None:

@@ -1,0 +1,4 @@
+"""Names the configuration accepts, kept apart from the code that uses them so that checking a setting
+loads no torch (``eexit.settings``)."""
+
+SCORES = ("max_softmax", "confidence", "entropy", "patience")   # exit scores (eexit.exits.policy)
