@@ -295,7 +295,7 @@ def main() -> None:
         net, policies = ck.net, {f"{Path(args.checkpoint).stem} ({ck.policy.score_kind})": ck.policy}
         what = f"--checkpoint {args.checkpoint}"
         described = (f"{ck.meta['backbone']} + {len(ck.meta['attach'])} {type(ck.net.heads[0]).kind} heads, "
-                     f"{images.shape[0]} test images of {dataset}")
+                     f"{dataset} test images ({args.samples} timed one by one at batch 1)")
     else:
         net = build_net(args.backbone, args.head, args.rule, args.exits, fold=False,
                         image_shape=(3, args.image_size, args.image_size))

@@ -26,11 +26,12 @@ def fetch(url: str, root: str | Path, md5: str, extract: bool = True) -> None:
             f"download of {url} failed ({type(exc).__name__}: {exc}); fetch it by hand into {root}") from exc
 
 
-def missing(dataset: str, expected: Path | str, what: str) -> DatasetNotFoundError:
-    """The one-line error for absent data."""
+def missing(dataset: str, expected: Path | str, what: str, fetchable: bool = True) -> DatasetNotFoundError:
+    """The one-line error for absent data; ``fetchable``: the dataset has ``data.download`` (image folders
+    and sets without a free archive do not, so the hint names only keys that exist)."""
     return DatasetNotFoundError(
-        f"{dataset} not found: expected {what} at {expected}; set data.root=<folder> "
-        f"or add data.download=true to fetch the official archive")
+        f"{dataset} not found: expected {what} at {expected}; set data.root=<folder>"
+        + (" or add data.download=true to fetch the official archive" if fetchable else ""))
 
 
 def verified(path: Path, md5: str | None) -> bool:

@@ -18,7 +18,7 @@ from eexit.errors import DatasetNotFoundError, EExitError
 def class_folder(folder: Path, dataset: str) -> tvd.ImageFolder:
     """``torchvision.datasets.ImageFolder`` over ``folder``, its failures as one line."""
     if not folder.is_dir():
-        raise missing(dataset, folder, "a folder with one subfolder of images per class")
+        raise missing(dataset, folder, "a folder with one subfolder of images per class", fetchable=False)
     try:
         return tvd.ImageFolder(str(folder), allow_empty=False)
     except (FileNotFoundError, RuntimeError) as exc:
@@ -59,7 +59,8 @@ class ImageFolderDataModule(FileImageDataModule):
             out[split], classes[split] = ds.samples, ds.classes
         for split in ("train", "test"):
             if split not in out:
-                raise missing("image folder", root / str(self.split_folders.get(split)), f"the {split} split")
+                raise missing("image folder", root / str(self.split_folders.get(split)), f"the {split} split",
+                              fetchable=False)
         for split, names in classes.items():
             if names != classes["train"]:
                 extra = sorted(set(names) ^ set(classes["train"]))
@@ -90,7 +91,8 @@ class TinyImageNetDataModule(FileImageDataModule):
         folder = root / "tiny-imagenet-200" if (root / "tiny-imagenet-200").is_dir() else root
         wnids_file, notes = folder / "wnids.txt", folder / "val" / "val_annotations.txt"
         if not wnids_file.is_file() or not notes.is_file():
-            raise missing("Tiny-ImageNet", folder, "wnids.txt, train/<wnid>/images and val/val_annotations.txt")
+            raise missing("Tiny-ImageNet", folder, "wnids.txt, train/<wnid>/images and val/val_annotations.txt "
+                          "(unpack tiny-imagenet-200.zip there)", fetchable=False)
         wnids = [w.strip() for w in wnids_file.read_text().split() if w.strip()]
         self.classes, index = tuple(wnids), {w: i for i, w in enumerate(wnids)}
         train = []
