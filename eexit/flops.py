@@ -7,10 +7,14 @@ skips element-wise ops), the usual convention for CNN cost tables.
 from __future__ import annotations
 
 import logging
+import warnings
 
 import torch
-from fvcore.nn import FlopCountAnalysis
 from torch import nn
+
+with warnings.catch_warnings():   # fvcore scripts a loss at import, which torch 2.14 warns is deprecated
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated.*", category=FutureWarning)
+    from fvcore.nn import FlopCountAnalysis
 
 from eexit.models.backbones.staged import StagedBackbone
 

@@ -19,8 +19,13 @@ def test_readme_python_api_runs_as_written(tmp_path):
     proc = subprocess.run([sys.executable, "-c", readme_python_api()], cwd=tmp_path, capture_output=True, text=True,
                           timeout=600, env={**os.environ, "WANDB_MODE": "disabled"})
     assert proc.returncode == 0, proc.stderr[-3000:]
-    match = re.search(r"test accuracy ([\d.]+) at ([\d.]+) of the backbone's MACs", proc.stdout)
+    match = re.search(r"test accuracy ([\d.]+) at ([\d.]+)(?= of the backbone's MACs)", proc.stdout)
     assert match, proc.stdout[-2000:]
     accuracy, cost = float(match.group(1)), float(match.group(2))
     assert 0.8 < accuracy <= 1.0 and 0.0 < cost < 1.0          # the exits save compute and stay accurate
     assert list((tmp_path / ".cache" / "features").rglob("block3-8x8.npy"))   # pooled features stored on disk
+    # quiet: nothing but its own line and Lightning's progress (no banners, tips, summaries, warnings) ...
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines()
+             if line.strip() and not re.match(r"(Epoch \d+/\d+|Predicting|Validation|Sanity Checking) ", line)]
+    assert lines == [match.group(0) + " of the backbone's MACs"], lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".cache"]   # ... and it writes only the cache it names

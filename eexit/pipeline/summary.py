@@ -1,24 +1,11 @@
 """What a run prints: the headline per regime, notes, and where the results are."""
 from __future__ import annotations
 
-import logging
-import warnings
 from pathlib import Path
 
 from eexit.reporting.guards import accuracy_text, warnings_text
 
 HEAVY_HEADS = 0.10  # heads above this share of the backbone's MACs get a note in the summary
-
-
-def quiet_lightning() -> None:
-    """Lightning prints device/tip banners for every Trainer; a run makes several. Frozen parts
-    (the backbone, finished heads) are in eval mode at the start of a fit on purpose."""
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning.pytorch.utilities.rank_zero"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    for msg in (".*log_every_n_steps.*", ".*LeafSpec.*", ".*does not have many workers.*",
-                ".*limit_val_batches.*", ".*torch.jit.*deprecated.*", ".*in eval mode at the start of training.*",
-                ".*Checkpoint directory .* exists and is not empty.*"):   # a resumed pretraining's last.ckpt
-        warnings.filterwarnings("ignore", message=msg)
 
 
 def headline_text(head: dict, guard: dict | None = None) -> str:
