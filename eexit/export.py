@@ -66,7 +66,7 @@ def export_exit_net(net: EarlyExitNet, policy, out_dir: str | Path, image_shape:
         for i in range(net.num_exits + 1):
             stage = Stage(net, i).eval()
             files.append(f"stage{i}.{fmt}")
-            tmp = out_dir / f".{files[-1]}.tmp{os.getpid()}"
+            tmp = out_dir / f".tmp{os.getpid()}.{files[-1]}"   # keeps the suffix torch.export.save expects
             if fmt == "onnx":
                 from eexit.export_onnx import export_stage
                 export_stage(stage, x, tmp, last=i == net.num_exits)
