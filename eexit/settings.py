@@ -89,7 +89,7 @@ CHECKS = {
     "data.train_size": positive_int,
     "data.val_size": lambda v: ((_int(v) and v >= 1) or (_number(v) and 0 < v < 1),
                                 "an integer >= 1 or a fraction of train in (0, 1)"),
-    "data.test_size": optional(positive_int), "data.image_size": image_size, "data.resize": optional(positive_int),
+    "data.test_size": optional(positive_int), "data.image_size": optional(image_size), "data.resize": optional(positive_int),
     "data.storage": one_of("auto", "memory", "stream"), "data.num_workers": count, "data.num_classes": lambda v: (_int(v) and v >= 2, "an integer >= 2"),
     "data.crop_padding": count, "data.placement": one_of("auto", "cpu", "cuda"),
     "objective.metric": one_of("saving", "accuracy"), "objective.split": one_of("val", "test"),

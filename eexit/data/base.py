@@ -72,6 +72,9 @@ class ImageDataModule(L.LightningDataModule):
         splits = self.read_splits()
         if "val" not in splits:
             splits["train"], splits["val"] = holdout(splits["train"], self.val_size, self.seed)
+        if self.batch_size > (n := splits["train"][0].shape[0]):   # one partial batch an epoch otherwise: said
+            log.info("%s: data.batch_size=%d exceeds the %d training images: capped", self.name, self.batch_size, n)
+            self.batch_size = n
         device = self.resolve_device(splits)
         self.splits = {k: (x.to(device), y.to(device)) for k, (x, y) in splits.items()}
         sizes = ", ".join(f"{k} {v[0].shape[0]}" for k, v in self.splits.items())
@@ -176,9 +179,8 @@ class ImageDataModule(L.LightningDataModule):
 
 
 def holdout_count(size: int | float, n: int) -> int:
-    """``size`` images, or a fraction ``0 < size < 1`` of the ``n`` training images (rounded): the paper
-    configs give the official hold-out as a share of train (CIFAR-10: 0.1 = 5,000 of 50,000), so the
-    same config holds out a tenth of a few-image fixture."""
+    """``size`` images, or a share ``0 < size < 1`` of the ``n`` training images (rounded): the paper configs
+    give the official hold-out so (CIFAR-10: 0.1 = 5,000 of 50,000), and it fits a few-image fixture too."""
     return max(1, round(size * n)) if isinstance(size, float) and 0 < size < 1 else size
 
 

@@ -89,7 +89,8 @@ class FileImageDataModule(ImageDataModule):
         super().__init__(*args, **kwargs)
         if storage not in ("auto", "memory", "stream"):
             raise EExitError(f"data.storage={storage} is not one of auto, memory, stream")
-        self.image_size, self.resize, self.storage = list(pair(image_size)), resize, storage
+        self._image_size = None if image_size is None else list(pair(image_size))
+        self.resize, self.storage = resize, storage
         self.num_workers, self.memory_limit_gb = num_workers, memory_limit_gb
         self.samples: dict[str, Samples] = {}   # streamed splits (empty: the data is in memory)
         self._listed: dict[str, Samples] = {}   # what setup listed, for read_splits to decode
@@ -97,6 +98,20 @@ class FileImageDataModule(ImageDataModule):
     def list_samples(self) -> dict[str, Samples]:
         """``{"train": [(path, class)], "test": ..., "val" where the dataset has one}``; sets ``classes``."""
         raise NotImplementedError
+
+    @property
+    def image_size(self) -> list[int]:
+        """``[H, W]`` every image is brought to: ``data.image_size``, or (``null``) the size of the first
+        training image (``data.resize`` when set), so 32-pixel images are never silently up-scaled."""
+        if self._image_size is None and self.resize:
+            self._image_size = [int(self.resize)] * 2
+        if self._image_size is None:
+            from PIL import Image
+            with Image.open((self.samples or self._listed or self.list_samples())["train"][0][0]) as img:
+                self._image_size = [img.size[1], img.size[0]]   # the header only
+            log.info("%s: images kept at their own size %dx%d (data.image_size sets another)", self.name,
+                     *self._image_size)
+        return self._image_size
 
     @property
     def num_classes(self) -> int:   # type: ignore[override]

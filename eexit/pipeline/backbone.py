@@ -31,6 +31,9 @@ from eexit.training.shard_audit import ShardAudit
 log = logging.getLogger(__name__)
 
 
+FEW_STEPS = 100   # fewer optimizer steps than this rarely train a backbone from scratch: a warning says so
+
+
 def backbone_config(cfg) -> dict:
     """The backbone's constructor config without its weights file."""
     out = OmegaConf.to_container(cfg.backbone, resolve=True)
@@ -121,6 +124,11 @@ def train_backbone(cfg, dm, loggers, device, backbone, path: Path, spec: dict, s
     resuming from the ``.training`` checkpoint an interrupted run left beside the entry."""
     log.info("backbone: training %s on %s for %d epochs (cache key %s)", backbone.arch, dm.name, cfg.pretrain.epochs,
              path.stem)
+    steps = cfg.pretrain.epochs * -(-dm.num_samples("train") // int(dm.batch_size))
+    if 0 < steps < FEW_STEPS:   # a backbone at chance makes every saving meaningless (results say so too)
+        log.warning("backbone: only %d optimizer steps (pretrain.epochs=%d x %d batches of data.batch_size=%d); "
+                    "raise pretrain.epochs or lower data.batch_size for at least %d", steps, cfg.pretrain.epochs,
+                    -(-dm.num_samples("train") // int(dm.batch_size)), dm.batch_size, FEW_STEPS)
     module, audit = classification_module(cfg, backbone), ShardAudit()
     progress = path.with_suffix(".training")   # last.ckpt of an unfinished training, beside the entry
     if cfg.backbone_cache:
