@@ -39,7 +39,7 @@ from latency import build_net, environment, mix_rows, results_file, table  # noq
 from eexit.data.loader import TensorBatchLoader  # noqa: E402
 from eexit.models.backbones import build_backbone  # noqa: E402
 from eexit.models.early_exit import EarlyExitNet  # noqa: E402
-from eexit.pipeline.summary import quiet_lightning  # noqa: E402
+from eexit.training import quiet_lightning  # noqa: E402
 from eexit.training import ChannelsLast, EarlyExitModule, ExitCrossEntropy  # noqa: E402
 from eexit.training import predict_exits  # noqa: E402
 

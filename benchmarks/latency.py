@@ -283,7 +283,7 @@ def main() -> None:
                                                        "onnxruntime runs the ONNX export on the CPU")
     args = ap.parse_args()
     torch.backends.cudnn.benchmark = False  # changing survivor shapes: never autotune per shape
-    from eexit.pipeline.summary import quiet_lightning
+    from eexit.training import quiet_lightning
     quiet_lightning()
     gpu = torch.cuda.is_available()
     if args.checkpoint:
