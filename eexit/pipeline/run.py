@@ -62,7 +62,9 @@ class RunContext:
 
 def run_experiment(cfg, run_dir: Path, overrides: list[str] | None = None) -> dict:
     """Runs the experiment ``cfg`` into ``run_dir`` and returns its results (also written to
-    ``results.json``, last, once the loggers have finished). A problem the user can fix raises
+    ``results.json``, last, once the loggers have finished). Outside ``run_dir`` it writes only to
+    ``cfg.cache_dir`` (trained backbones, stored features), beside image files (their decoded copy)
+    and, with ``data.download=true``, to ``data_dir``. A problem the user can fix raises
     ``EExitError``, also when it arose inside ``hydra.utils.instantiate`` (which wraps it).
 
     In a DDP copy (global rank > 0) the same steps run in step with rank 0, into a scratch folder
