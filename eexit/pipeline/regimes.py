@@ -119,9 +119,9 @@ def run_method(ctx, results: dict) -> dict[str, list]:
         log.info("features (method.feature_cache=auto): %s", why)
     if m.backbone == "frozen":
         with ctx.phases("features"):   # extracted (or loaded) once, before any regime's clock starts
-            data = FeatureDataModule.for_net(ctx.dm, build_net(ctx, ctx.backbone), cache_dir=ctx.cfg.cache_dir,
-                                             dtype=m.get("feature_dtype", "bfloat16"), store=store, batch_size=m.batch_size, eval_batch_size=EVAL_BATCH,
-                                             seed=ctx.cfg.seed)   # what each head reads, reduced as it reduces it
+            data = FeatureDataModule.for_net(   # what each head reads, reduced as the head reduces it
+                ctx.dm, build_net(ctx, ctx.backbone), cache_dir=ctx.cfg.cache_dir, store=store, seed=ctx.cfg.seed,
+                dtype=m.get("feature_dtype", "bfloat16"), batch_size=m.batch_size, eval_batch_size=EVAL_BATCH)
             data.setup()
     regimes = {m.regime: train_regime(ctx, m.regime, data, boosted=m.get("boosted") is not None)}
     if m.get("compare_nonboosted"):

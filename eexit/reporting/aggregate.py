@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import os
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from eexit.reporting.configurations import configuration_rows, verdict_counts
 from eexit.reporting.summary_markdown import markdown
 from eexit.reporting.sweep_figures import plot_fronts, plot_wins
 
-log = logging.getLogger(__name__)
 
 
 def load_runs(sweep_dir: Path) -> list[dict]:
