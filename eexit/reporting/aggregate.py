@@ -19,7 +19,6 @@ from eexit.reporting.summary_markdown import markdown
 from eexit.reporting.sweep_figures import plot_fronts, plot_wins
 
 
-
 def load_runs(sweep_dir: Path) -> list[dict]:
     runs = []
     for path in sorted(Path(sweep_dir).glob("*/results.json"), key=lambda p: (len(p.parent.name), p.parent.name)):
