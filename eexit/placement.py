@@ -41,6 +41,13 @@ def place_by_rule(rule: str, num_exits: int, cumulative_macs: list[int]) -> list
     return blocks
 
 
+def attach_points(placement, backbone, image_shape) -> list[int]:
+    """The attach blocks a ``placement`` config (``blocks`` / ``num_exits`` + ``rule``) gives on ``backbone``."""
+    from eexit.flops import block_macs, cumulative   # torch: only once a network is placed (settings stay light)
+    return resolve_placement(placement.blocks, placement.num_exits, placement.rule,
+                             cumulative(block_macs(backbone, tuple(image_shape))))
+
+
 def resolve_placement(blocks, num_exits, rule, cumulative_macs: list[int]) -> list[int]:
     """Explicit ``blocks`` win; otherwise ``num_exits`` + ``rule``. Validates the result."""
     last = len(cumulative_macs) - 2

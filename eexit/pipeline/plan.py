@@ -19,10 +19,10 @@ import torch
 from hydra.utils import instantiate
 
 from eexit.errors import EExitError
-from eexit.flops import block_macs, cumulative
+from eexit.data.feature_store import block_name
 from eexit.models.early_exit import build_exit_net
 from eexit.models.heads import input_reduction
-from eexit.placement import resolve_placement
+from eexit.placement import attach_points
 
 SPLITS = ("train", "val", "test")
 
@@ -54,6 +54,12 @@ def forward_rate(backbone, image_shape, batch: int = 256) -> float:
     return RATES[key]
 
 
+def timing_batch(image_shape, eval_batch: int) -> int:
+    """The batch the forward rate is timed at: the extraction batch, at most 256 images of 32x32 worth of
+    pixels (a 224x224 ResNet50 on a CPU would otherwise spend many seconds of every run being timed)."""
+    return max(1, min(eval_batch, 256, 256 * 32 * 32 // math.prod(image_shape[1:])))
+
+
 def head_step_seconds(net, shapes: list[tuple], batch: int, dtype: torch.dtype) -> float:
     """One training step of every head on a batch of stored features: gather from a stored-dtype
     tensor, to float32, forward, backward, Adam."""
@@ -77,22 +83,21 @@ def plan_run(cfg, dm, device) -> dict:
     n_all, n_train = sum(sizes.values()), sizes["train"]
     extra = {"weights": None, **({"pretrained": False} if "pretrained" in cfg.backbone else {})}
     backbone = instantiate(cfg.backbone, num_classes=dm.num_classes, **extra).to(device)
-    shapes, macs = backbone.feature_shapes(tuple(image_shape)), block_macs(backbone, image_shape)
-    rate = forward_rate(backbone, image_shape, min(256, int(dm.eval_batch_size)))
+    shapes = backbone.feature_shapes(tuple(image_shape))
+    rate = forward_rate(backbone, image_shape, timing_batch(image_shape, int(dm.eval_batch_size)))
     frozen = m.name != "backbone" and m.get("backbone") == "frozen"
     streaming = bool(getattr(dm, "streaming", False))
     store = frozen and (m.feature_cache is True or (m.feature_cache == "auto" and not streaming))
     bytes_el = 2 if m.get("feature_dtype", "bfloat16") == "bfloat16" else 4
     blocks, step = [], 0.0
     if m.name != "backbone":
-        p = cfg.placement
-        attach = resolve_placement(p.blocks, p.num_exits, p.rule, cumulative(macs))
+        attach = attach_points(cfg.placement, backbone, image_shape)
         net = build_exit_net(backbone, attach, instantiate(cfg.head), dm.num_classes, tuple(image_shape)).to(device)
         for b, head in zip(attach, net.heads):
             size = input_reduction(head)
             c, h, w = shapes[b]
             stored = (c, *(size or (h, w)))
-            blocks.append({"block": b, "name": f"block{b}" + (f"-{size[0]}x{size[1]}" if size else ""),
+            blocks.append({"block": b, "name": block_name(b, size),
                            "shape": list(stored), "bytes_per_image": math.prod(stored) * bytes_el})
         step = head_step_seconds(net, [tuple(x["shape"]) for x in blocks], int(m.batch_size),
                                  torch.bfloat16 if bytes_el == 2 else torch.float32)
@@ -105,7 +110,8 @@ def plan_run(cfg, dm, device) -> dict:
     batch_act = int(dm.eval_batch_size) * max(math.prod(s) for s in shapes) * 4 * 5
     joint = m.name != "backbone" and not frozen
     epochs = int(m.epochs) if m.name != "backbone" else 0
-    # boosted: one head per stage (a third of a step) for epochs x stages; non-boosted: every head for epochs
+    # a step trains every head; BTS-EE's boosted regime trains one head per stage for epochs x stages,
+    # about the same work as its non-boosted twin's epochs over all heads, so count it once more
     head_epochs = epochs * (2 if m.get("boosted") is not None and m.get("compare_nonboosted") else 1)
     seconds = {"backbone": int(cfg.pretrain.epochs) * n_train * 3 / rate if not cfg.backbone.get("weights") else 0.0,
                "features": n_all / rate if store else 0.0,

@@ -20,13 +20,12 @@ from omegaconf import OmegaConf
 from eexit.costs import exit_costs
 from eexit.data.features import FeatureDataModule
 from eexit.exits import CachedExits
-from eexit.flops import block_macs, cumulative
 from eexit.models.early_exit import EarlyExitNet, build_exit_net
 from eexit.pipeline.build import build_loss, epoch_checkpoint, make_trainer, resumable, with_objects
 from eexit.pipeline.evaluate import compare, evaluate_regime, publish
 from eexit.pipeline.feature_source import feature_source
 from eexit.pipeline.plan import available_memory
-from eexit.placement import resolve_placement
+from eexit.placement import attach_points as place
 from eexit.training.module import EarlyExitModule
 
 log = logging.getLogger(__name__)
@@ -34,8 +33,7 @@ EVAL_BATCH = 1024
 
 
 def attach_points(ctx, backbone) -> list[int]:
-    p = ctx.cfg.placement
-    return resolve_placement(p.blocks, p.num_exits, p.rule, cumulative(block_macs(backbone, ctx.dm.image_shape)))
+    return place(ctx.cfg.placement, backbone, ctx.dm.image_shape)
 
 
 def build_net(ctx, backbone) -> EarlyExitNet:

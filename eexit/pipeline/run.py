@@ -33,8 +33,7 @@ from eexit.pipeline.plan import check_fits, plan_run, plan_text
 from eexit.pipeline.regimes import run_method
 from eexit.reporting.exit_plots import exits_plot
 from eexit.reporting.plots import tradeoff_plot
-from eexit.reporting.aggregate import atomic_write
-from eexit.reporting.results import write_results
+from eexit.reporting.results import atomic_write, write_results
 from eexit.reporting.wandb_report import log_tradeoff
 from eexit.training import quiet_lightning
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 
 from eexit.reporting.configurations import configuration_rows, verdict_counts
+from eexit.reporting.results import atomic_write
 from eexit.reporting.summary_markdown import markdown
 from eexit.reporting.sweep_figures import plot_fronts, plot_wins
 
@@ -89,9 +89,3 @@ def aggregate(sweep_dir: str | Path) -> dict:
                "csv": str(csv_path), "markdown": str(md_path)}
     atomic_write(sweep_dir / "summary.json", json.dumps({"stats": summary, "failed": failed, "rows": rows}, indent=2))
     return summary
-
-
-def atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

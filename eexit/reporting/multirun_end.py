@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 from eexit.jobs import FAILED_IN_SWEEP
+from eexit.reporting.results import atomic_write
 from eexit.reporting.sweep_plan import load_plans, merge_plans, sweep_plan_text
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,7 @@ class AggregateOnMultirunEnd:
     """Hydra callback: aggregate the sweep folder when a multirun finishes."""
 
     def on_multirun_end(self, config, **kwargs) -> None:
-        from eexit.reporting.aggregate import aggregate, atomic_write   # heavy (plots, statistics): only now
+        from eexit.reporting.aggregate import aggregate   # heavy (plots, statistics): only now
         plans = load_plans(config.hydra.sweep.dir)
         if plans:   # plan=true: the jobs made plans, not results
             merged = merge_plans(plans)

@@ -21,11 +21,16 @@ def _clean(value):
     return value
 
 
+def atomic_write(path: Path, text: str) -> None:
+    """Write under a temporary name in the same folder, then rename: readers see the old file or the new."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def write_results(run_dir: Path, results: dict) -> Path:
     path = Path(run_dir) / "results.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(_clean(results), indent=2))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(_clean(results), indent=2))
     return path
 
 
