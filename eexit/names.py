@@ -2,3 +2,4 @@
 loads no torch (``eexit.settings``)."""
 
 SCORES = ("max_softmax", "confidence", "entropy", "patience")   # exit scores (eexit.exits.policy)
+SURVIVOR_RULES = ("in_sample", "rate_matched", "cross_fit", "soft")   # BTS-EE's pools (eexit.training.survivors)

@@ -18,7 +18,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from eexit.errors import EExitError
-from eexit.names import SCORES
+from eexit.names import SCORES, SURVIVOR_RULES
 from eexit.placement import RULES
 
 _MISSING = object()
@@ -108,6 +108,9 @@ CHECKS = {
     "method.epochs": count, "method.batch_size": positive_int, "method.optimizer.lr": positive,
     "method.backbone": one_of("frozen", "joint"), "method.targets": one_of("backbone", "labels"),
     "method.feature_cache": one_of("auto", True, False), "method.feature_dtype": one_of("bfloat16", "float32"), "method.boosted.min_pool": count,
+    "method.boosted.survivors": one_of(*SURVIVOR_RULES), "method.boosted.soft_temperature": positive,
+    "method.boosted.folds": lambda v: (_int(v) and v >= 2, "an integer >= 2"),
+    "data.copies": positive_int, "data.skew": positive,
     "method.loss.version": one_of("v0", "v1", "v2", "v3", "v4"), "method.loss.lam": lambda v: (
         _number(v) and v >= 0, "a number >= 0"), "method.loss.two_stage_epochs": count,
     "method.loss.cost_convention": one_of("cumulative", "own_head"),
@@ -162,7 +165,7 @@ def check_sizes(cfg) -> None:
     val, test = value_at(cfg, "data.val_size"), value_at(cfg, "data.test_size")
     if str(value_at(cfg, "data._target_")).endswith("DigitsDataModule") and _int(val) and _int(test) \
             and val + test >= 1797:
-        raise EExitError(f"data.val_size + data.test_size = {val + test}, but digits has 1797 images; "
+        raise EExitError(f"data.val_size + data.test_size = {val + test}, but digits has 1797 (source) images; "
                          "leave some for training (defaults: 360 + 360)")
 
 

@@ -40,13 +40,14 @@ def trained(tmp_path_factory):
     return dm, backbone, cache
 
 
-def boosted_fit(trained, callbacks=(), ckpt_path=None, max_epochs=None, min_pool=32):
+def boosted_fit(trained, callbacks=(), ckpt_path=None, max_epochs=None, min_pool=32, survivors="in_sample"):
     dm, backbone, cache = trained
     torch.manual_seed(0)
     net = build_exit_net(backbone, ATTACH, functools.partial(Conv1dHead, width=16), 10, (3, 32, 32))
     module = EarlyExitModule(net, ExitCrossEntropy(), functools.partial(torch.optim.Adam, lr=1e-3),
                              targets="backbone", prefix="boosted")
-    boost = BoostedTraining(ClassPrecisionMargin(margin=0.05), epochs_per_stage=EPOCHS, min_pool=min_pool)
+    boost = BoostedTraining(ClassPrecisionMargin(margin=0.05), epochs_per_stage=EPOCHS, min_pool=min_pool,
+                            survivors=survivors)
     data = FeatureDataModule(dm, backbone, ATTACH, cache_dir=cache, batch_size=128, seed=0)
     trainer = L.Trainer(max_epochs=max_epochs or boost.max_epochs(3), accelerator="cpu", logger=False,
                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
@@ -114,14 +115,15 @@ class Crash(L.Callback):
             raise RuntimeError("simulated crash")
 
 
-@pytest.mark.parametrize("crash_at", [3, 2])   # 3: mid-stage 1 (resume from epoch 2); 2: at a stage boundary
-def test_resumed_run_ends_as_an_uninterrupted_one(trained, tmp_path, crash_at):
-    whole, whole_boost, _ = boosted_fit(trained)
+@pytest.mark.parametrize("crash_at,survivors", [(3, "in_sample"), (2, "in_sample"), (3, "soft"), (3, "cross_fit")])
+def test_resumed_run_ends_as_an_uninterrupted_one(trained, tmp_path, crash_at, survivors):
+    """3: mid-stage 1 (resume from epoch 2); 2: at a stage boundary; soft and cross_fit carry more state."""
+    whole, whole_boost, _ = boosted_fit(trained, survivors=survivors)
     ckpt = ModelCheckpoint(dirpath=tmp_path, filename="{epoch}", save_top_k=-1, save_on_train_epoch_end=True)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        boosted_fit(trained, [ckpt, Crash(crash_at)])
+        boosted_fit(trained, [ckpt, Crash(crash_at)], survivors=survivors)
     resumed, boost, _ = boosted_fit(trained, [ModelCheckpoint(dirpath=tmp_path / "again", save_on_train_epoch_end=True)],
-                                    ckpt_path=tmp_path / f"epoch={crash_at - 1}.ckpt")
+                                    ckpt_path=tmp_path / f"epoch={crash_at - 1}.ckpt", survivors=survivors)
     assert torch.equal(boost.thresholds, whole_boost.thresholds)
     strip = lambda stages: [{k: v for k, v in s.items() if k != "seconds"} for s in stages]  # noqa: E731
     assert strip(boost.stages) == strip(whole_boost.stages)

@@ -175,7 +175,7 @@ class ImageDataModule(L.LightningDataModule):
         return {"name": self.name, "val_size": self.val_size, "seed": self.seed,
                 "crop_padding": self.crop_padding, "flip": self.flip,
                 "batch_size": self.batch_size, "pad_fill": self.pad_fill,
-                **({"normalization": [list(self.mean), list(self.std)]} if "mean" in vars(self) else {})}
+                "normalization": [list(self.mean), list(self.std)]}   # the class's own statistics too: they change the inputs
 
 
 def holdout_count(size: int | float, n: int) -> int:

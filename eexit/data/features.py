@@ -74,6 +74,7 @@ class FeatureDataModule(L.LightningDataModule):
         self.train_pool: torch.Tensor | None = None   # None: every training sample
         self.pool_since = 0                            # epoch the pool was set (its epochs count from 0)
         self.train_blocks: list[int] | None = None    # attach positions training reads (None: all)
+        self.train_weights: torch.Tensor | None = None  # per training sample: how often it is drawn (None: once)
 
     @classmethod
     def for_net(cls, images, net, **options) -> "FeatureDataModule":
@@ -147,25 +148,33 @@ class FeatureDataModule(L.LightningDataModule):
                                       d.final[b], d.labels[b], b)
 
     def loader(self, split: str, indices: torch.Tensor | None = None, shuffle: bool = False,
-               batch_size: int | None = None, epoch_offset: int = 0, blocks: list[int] | None = None) -> IndexedLoader:
+               batch_size: int | None = None, epoch_offset: int = 0, blocks: list[int] | None = None,
+               weights: torch.Tensor | None = None) -> IndexedLoader:
         """Batches of ``split`` (all samples, or ``indices``), in order unless ``shuffle``; ``blocks``:
-        the attach positions to gather features of (the others are ``None``; default all)."""
+        the attach positions to gather features of (the others are ``None``; default all); ``weights``
+        (one per index): a shuffled epoch draws indices in proportion to them."""
         if not self.store and getattr(self.images, "streaming", False):
             return self.images.loader(split, train=shuffle, augment=False, batch_size=batch_size or self.eval_batch_size,
                                       with_index=True, indices=indices)
         labels = self._labels(split)
         idx = torch.arange(len(labels), device=labels.device) if indices is None else indices.to(labels.device)
         return IndexedLoader(self._make(split, blocks), idx, batch_size or self.eval_batch_size, shuffle, self.seed,
-                             epoch_offset)
+                             epoch_offset, weights)
 
-    def set_train_pool(self, indices: torch.Tensor | None, since_epoch: int, blocks: list[int] | None = None) -> None:
-        """Serve only ``indices`` of the training split, and the features of ``blocks``, from epoch ``since_epoch`` on."""
+    def set_train_pool(self, indices: torch.Tensor | None, since_epoch: int, blocks: list[int] | None = None,
+                       weights: torch.Tensor | None = None) -> None:
+        """Serve only ``indices`` of the training split (drawn by ``weights``, one per sample of the split,
+        when given), and the features of ``blocks``, from epoch ``since_epoch`` on."""
         self.train_pool, self.pool_since = (None if indices is None else indices.cpu()), int(since_epoch)
         self.train_blocks = None if blocks is None else list(blocks)
+        self.train_weights = None if weights is None else weights.cpu()
 
     def train_dataloader(self):
+        weights = self.train_weights
+        if weights is not None and self.train_pool is not None:
+            weights = weights[self.train_pool]
         return self.loader("train", self.train_pool, shuffle=True, batch_size=self.batch_size,
-                           epoch_offset=self.pool_since, blocks=self.train_blocks)
+                           epoch_offset=self.pool_since, blocks=self.train_blocks, weights=weights)
 
     def val_dataloader(self):   # validation during a fit reads the trained heads' blocks only
         return self.loader("val", blocks=self.train_blocks)
@@ -182,7 +191,8 @@ class FeatureDataModule(L.LightningDataModule):
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def state_dict(self) -> dict:
-        return {"train_pool": self.train_pool, "pool_since": self.pool_since, "train_blocks": self.train_blocks}
+        return {"train_pool": self.train_pool, "pool_since": self.pool_since, "train_blocks": self.train_blocks,
+                "train_weights": self.train_weights}
 
     def load_state_dict(self, state: dict) -> None:
-        self.set_train_pool(state["train_pool"], state["pool_since"], state["train_blocks"])
+        self.set_train_pool(state["train_pool"], state["pool_since"], state["train_blocks"], state.get("train_weights"))

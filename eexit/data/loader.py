@@ -114,12 +114,15 @@ class IndexedLoader(SelfSampling):
 
     Lightning calls ``sampler.set_epoch(e)`` before every epoch, so the order follows the
     trainer's epoch (a resumed run draws what an uninterrupted one would); epochs count from
-    ``epoch_offset`` (the epoch a boosted stage's pool was set)."""
+    ``epoch_offset`` (the epoch a boosted stage's pool was set). With ``weights`` (one per index,
+    BTS-EE's ``soft`` survivors) a shuffled epoch instead draws as many indices, with replacement,
+    in proportion to them: importance weighting by torch's own sampler (``torch.multinomial``)."""
 
     def __init__(self, make: Callable, indices: torch.Tensor, batch_size: int, shuffle: bool = False,
-                 seed: int = 0, epoch_offset: int = 0):
+                 seed: int = 0, epoch_offset: int = 0, weights: torch.Tensor | None = None):
         self.make, self.indices, self.batch_size = make, indices, int(batch_size)
         self.shuffle, self.seed, self.epoch_offset = shuffle, seed, epoch_offset
+        self.weights = None if weights is None else weights.detach().float().cpu()
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = max(0, epoch - self.epoch_offset)
@@ -131,7 +134,9 @@ class IndexedLoader(SelfSampling):
         gen = torch.Generator().manual_seed(self.seed * 7919 + self.epoch)
         self.epoch += 1
         idx = self.indices
-        if self.shuffle:
+        if self.shuffle and self.weights is not None:
+            idx = idx[torch.multinomial(self.weights, idx.numel(), replacement=True, generator=gen).to(idx.device)]
+        elif self.shuffle:
             idx = idx[torch.randperm(idx.numel(), generator=gen).to(idx.device)]
         for i in range(len(self)):
             yield self.make(idx[i * self.batch_size:(i + 1) * self.batch_size])

@@ -27,6 +27,7 @@ GLOBAL_SETTINGS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.92,
 class Calibrator:
     score: str
     setting: float
+    per_class = False   # True: thresholds differ by predicted class (BTS-EE's rate_matched survivors match per class)
 
     def settings(self, val: CachedExits | None = None) -> list[float]:
         raise NotImplementedError
@@ -88,6 +89,8 @@ class ClassPrecisionMargin(Calibrator):
         min_support: smallest accepted set that can define a threshold.
         margins: the values the curve sweeps (the configured margin is always added).
     """
+
+    per_class = True
 
     def __init__(self, score: str = "max_softmax", margin: float = 0.02, margin_form: str = "additive",
                  precision_reference: str = "labels", calibrate_on: str = "survivors", min_support: int = 5,

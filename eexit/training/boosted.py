@@ -15,6 +15,7 @@ Needs a DataModule with ``set_train_pool``, ``num_samples`` and ``loader`` (``Fe
 """
 from __future__ import annotations
 
+import copy
 import logging
 import time
 
@@ -22,30 +23,14 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from eexit.exits.cached import CachedExits
 from eexit.exits.policy import ExitPolicy
 from eexit.exits.rule import passes
+from eexit.training.cross_fit import out_of_fold
+from eexit.training.head_outputs import collect
 from eexit.training.module import EarlyExitModule, set_trainable
+from eexit.training.survivors import check_rule, keep_probability, rate_matched, soft_temperature
 
 log = logging.getLogger(__name__)
-
-
-@torch.no_grad()
-def collect(trainer: L.Trainer, module: EarlyExitModule, loader, heads: list[int]) -> CachedExits:
-    """Outputs of ``heads`` (and the final exit) over ``loader`` during fit, in float32 and eval mode."""
-    modes = [h.training for h in module.net.heads]
-    module.net.heads.eval()
-    parts = []
-    with torch.autocast(module.device.type, enabled=False):
-        for batch in loader:
-            logits, conf, labels, _ = module.exit_outputs(trainer.strategy.batch_to_device(batch), heads)
-            nan = torch.full((len(labels),), float("nan"), device=labels.device)
-            parts.append(CachedExits(torch.stack([logits[i].float() for i in heads] + [logits[-1].float()]),
-                                     torch.stack([nan if conf[i] is None else conf[i].float() for i in heads]),
-                                     labels))
-    for head, mode in zip(module.net.heads, modes):
-        head.train(mode)
-    return CachedExits.cat(parts).cpu()
 
 
 class BoostedTraining(L.Callback):
@@ -54,11 +39,22 @@ class BoostedTraining(L.Callback):
         epochs_per_stage: epochs each head trains (the Trainer needs ``epochs_per_stage x heads``).
         min_pool: a stage with fewer surviving training samples is skipped.
         batch_size: batch size of the passes that find which samples leave.
+        survivors: which training samples the next head trains on (``eexit/training/survivors.py``):
+            ``in_sample`` | ``rate_matched`` | ``cross_fit`` | ``soft``.
+        folds: ``cross_fit``'s number of folds.
+        soft_temperature: ``soft``'s temperature, as a share of the spread of the validation scores.
     """
 
-    def __init__(self, calibrator, epochs_per_stage: int, min_pool: int = 32, batch_size: int = 2048):
+    def __init__(self, calibrator, epochs_per_stage: int, min_pool: int = 32, batch_size: int = 2048,
+                 survivors: str = "in_sample", folds: int = 3, soft_temperature: float = 0.1):
         self.calibrator, self.epochs_per_stage = calibrator, int(epochs_per_stage)
         self.min_pool, self.batch_size = int(min_pool), int(batch_size)
+        self.survivors, self.folds, self.soft_temperature = check_rule(survivors), int(folds), float(soft_temperature)
+        if self.epochs_per_stage < 1 or self.folds < 2 or not self.soft_temperature > 0:
+            raise ValueError(f"BoostedTraining: epochs_per_stage={epochs_per_stage} (>= 1), folds={folds} (>= 2) "
+                             f"and soft_temperature={soft_temperature} (> 0) are out of range")
+        self.weights: torch.Tensor | None = None     # soft: probability that earlier heads keep each sample
+        self.head_init: dict | None = None           # cross_fit: the current head's weights before training
         self.stage, self.stage_start = 0, 0
         self.thresholds: torch.Tensor | None = None   # [E, K]; NaN rows: not calibrated yet
         self.alive_train: torch.Tensor | None = None
@@ -93,6 +89,7 @@ class BoostedTraining(L.Callback):
             self.thresholds = torch.full((net.num_exits, net.backbone.num_classes), float("nan"))
             self.alive_train = torch.ones(dm.num_samples("train"), dtype=torch.bool)
             self.alive_val = torch.ones(dm.num_samples("val"), dtype=torch.bool)
+            self.weights = torch.ones(len(self.alive_train)) if self.survivors == "soft" else None
             if int(self.alive_train.sum()) < self.min_pool:
                 raise ValueError(f"BoostedTraining: the training split has {int(self.alive_train.sum())} samples, "
                                  f"fewer than min_pool={self.min_pool}")
@@ -122,9 +119,9 @@ class BoostedTraining(L.Callback):
 
     def _begin(self, trainer, module: EarlyExitModule, k: int, epoch: int) -> None:
         """Start stage k at ``epoch``, skipping stages whose pool is too small."""
-        while k < module.net.num_exits and int(self.alive_train.sum()) < self.min_pool:
+        while k < module.net.num_exits and self.pool_size() < self.min_pool:
             log.info("boosted stage %d: only %d training samples survive (< min_pool %d); head left untrained",
-                        k, int(self.alive_train.sum()), self.min_pool)
+                     k, self.pool_size(), self.min_pool)
             self.stage = k
             self._freeze_all_but(module, -1)
             self._finish(trainer, module, trained=False)
@@ -134,37 +131,65 @@ class BoostedTraining(L.Callback):
             trainer.should_stop = True
             return
         self._freeze_all_but(module, k)
+        self.head_init = copy.deepcopy(module.net.heads[k].state_dict()) if self.survivors == "cross_fit" else None
         blocks = None if getattr(module.loss, "needs_all_exits", False) else [k]   # only head k's features are read
-        trainer.datamodule.set_train_pool(self.alive_train.nonzero().squeeze(1), self.stage_start, blocks)
+        trainer.datamodule.set_train_pool(self.alive_train.nonzero().squeeze(1), self.stage_start, blocks, self.weights)
+
+    def pool_size(self) -> int:
+        """Samples the current stage trains on (``soft``: the sum of their weights)."""
+        return round(float(self.weights.sum())) if self.weights is not None else int(self.alive_train.sum())
 
     def _finish(self, trainer, module: EarlyExitModule, trained: bool) -> None:
-        """Calibrate head k on the validation survivors, freeze it, drop the samples it exits."""
-        k, dm = self.stage, trainer.datamodule
+        """Calibrate head k on the validation survivors, freeze it, drop (or down-weight) what it exits."""
+        k, dm, score = self.stage, trainer.datamodule, self.calibrator.score
         set_trainable(module.net.heads[k], False)
         val = collect(trainer, module, dm.loader("val", batch_size=self.batch_size, blocks=list(range(k + 1))),
                       list(range(k + 1)))
         self.thresholds[k] = self.calibrator.thresholds(val, fixed=self.thresholds[:k + 1])[k]
-        score = self.calibrator.score
-        leave_val = passes(val.scores(score)[k], val.head_pred[k], self.thresholds[k])
+        val_scores, val_pred = val.scores(score)[k], val.head_pred[k]
+        leave_val = passes(val_scores, val_pred, self.thresholds[k])
         train = collect(trainer, module, dm.loader("train", batch_size=self.batch_size, blocks=[k]), [k])
-        leave_train = passes(train.scores(score)[0], train.head_pred[0], self.thresholds[k])
+        scores, pred, pool = train.scores(score)[0], train.head_pred[0], self.pool_size()
+        if self.survivors == "soft":
+            t = soft_temperature(val_scores[self.alive_val], self.soft_temperature)
+            keep = keep_probability(scores, pred, self.thresholds[k], t)
+            exited, self.weights = round(float((self.weights * (1 - keep)).sum())), self.weights * keep
+        else:
+            leave = self._leave_train(trainer, module, trained, scores, pred, val_pred, leave_val)
+            exited = int((leave & self.alive_train).sum())
+            self.alive_train &= ~leave
         now = time.perf_counter()
-        self.stages.append({"head": k, "trained": trained, "train_pool": int(self.alive_train.sum()),
-                            "train_exited": int((leave_train & self.alive_train).sum()),
-                            "val_pool": int(self.alive_val.sum()), "val_exited": int((leave_val & self.alive_val).sum()),
-                            "seconds": now - self._clock})
+        self.stages.append({"head": k, "trained": trained, "survivors": self.survivors, "train_pool": pool,
+                            "train_exited": exited, "val_pool": int(self.alive_val.sum()),
+                            "val_exited": int((leave_val & self.alive_val).sum()), "seconds": now - self._clock})
         self._clock = now
         if trained:
-            log.info("boosted stage %d: trained on %d samples, %d exit here", k, self.stages[-1]["train_pool"],
-                     self.stages[-1]["train_exited"])
-        self.alive_train &= ~leave_train
+            log.info("boosted stage %d: trained on %d samples, %d exit here (survivors: %s)", k, pool, exited,
+                     self.survivors)
         self.alive_val &= ~leave_val
+
+    def _leave_train(self, trainer, module, trained: bool, scores, pred, val_pred, leave_val) -> torch.Tensor:
+        """The training samples head k exits, by the survivor rule (``in_sample`` for a skipped stage)."""
+        k, thresholds = self.stage, self.thresholds[self.stage]
+        if self.survivors == "rate_matched":
+            return rate_matched(scores, pred, self.alive_train, val_pred, self.alive_val, leave_val,
+                                thresholds.numel(), getattr(self.calibrator, "per_class", False))
+        if self.survivors == "cross_fit" and trained:
+            idx, oof = out_of_fold(trainer, module, k, self.head_init, self.alive_train.nonzero().squeeze(1),
+                                   self.folds, self.epochs_per_stage, 1000 * trainer.datamodule.seed + k,
+                                   self.batch_size)
+            leave = torch.zeros_like(self.alive_train)
+            leave[idx] = passes(oof.scores(self.calibrator.score)[0], oof.head_pred[0], thresholds)
+            return leave
+        return passes(scores, pred, thresholds)
 
     # -- checkpointing ---------------------------------------------------------------------
     def state_dict(self) -> dict:
         return {"stage": self.stage, "stage_start": self.stage_start, "thresholds": self.thresholds,
-                "alive_train": self.alive_train, "alive_val": self.alive_val, "stages": self.stages}
+                "alive_train": self.alive_train, "alive_val": self.alive_val, "stages": self.stages,
+                "weights": self.weights, "head_init": self.head_init}
 
     def load_state_dict(self, state: dict) -> None:
         self.stage, self.stage_start, self.stages = state["stage"], state["stage_start"], list(state["stages"])
         self.thresholds, self.alive_train, self.alive_val = state["thresholds"], state["alive_train"], state["alive_val"]
+        self.weights, self.head_init = state.get("weights"), state.get("head_init")
