@@ -5,8 +5,10 @@ regimes on the same frozen backbone, so boosted - non-boosted is paired by seed)
 summary (``summary.json``: mean, 95 % t-interval and verdict per configuration) is then condensed
 into one markdown table.
 
-    python benchmarks/survivors.py OUT [--seeds 0,1,2] [--datasets digits,distorted_digits,photos]
+    python benchmarks/survivors.py [--out benchmarks/local/survivors] [--seeds 0,1,2]
+        [--datasets digits,distorted_digits,photos] [key=value ...]   (make bench-survivors)
 
+Extra ``key=value`` overrides go to every job (a test uses them to shrink the budgets).
 ``photos`` is the image folder written by ``benchmarks/photo_folder.py`` (real photo crops). A
 sweep that has finished is not run again (its summary is read); an unfinished one resumes.
 About 30 minutes on 2 CPU cores for the three datasets and 3 seeds.
@@ -36,12 +38,12 @@ def dataset_overrides(name: str, out: Path) -> list[str]:
     return ["data=imagefolder", f"data.root={folder}"]
 
 
-def run_sweep(name: str, out: Path, seeds: str) -> Path:
+def run_sweep(name: str, out: Path, seeds: str, extra: list[str]) -> Path:
     sweep = out / name
     if not (sweep / "summary.json").is_file():
         cmd = [sys.executable, str(ROOT / "run.py"), "-m", *dataset_overrides(name, out),
                f"method.boosted.survivors={','.join(RULES)}", f"seed={seeds}", "logger=none",
-               f"cache_dir={out / 'cache'}", f"hydra.sweep.dir={sweep}"]
+               f"cache_dir={out / 'cache'}", f"hydra.sweep.dir={sweep}", *extra]
         print(" ".join(cmd[1:]), flush=True)
         subprocess.run(cmd, check=True, cwd=ROOT)
     return sweep
@@ -106,13 +108,14 @@ def table(out: Path, names: list[str]) -> str:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("out", type=Path)
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "local" / "survivors")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--datasets", default="digits,distorted_digits,photos")
+    p.add_argument("overrides", nargs="*", help="key=value for every job")
     a = p.parse_args(argv)
     names = a.datasets.split(",")
     for name in names:
-        run_sweep(name, a.out.resolve(), a.seeds)
+        run_sweep(name, a.out.resolve(), a.seeds, a.overrides)
     text = table(a.out, names)
     (a.out / "survivors.md").write_text(text + "\n")
     print(text)

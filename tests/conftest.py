@@ -26,7 +26,7 @@ def compose_cfg(overrides: list[str] | None = None, tmp_path: Path | None = None
         return compose("config", overrides=base + list(overrides or []))
 
 
-TINY = ["pretrain.epochs=2", "data.batch_size=64", "++method.epochs=2"]
+TINY = ["data=digits", "pretrain.epochs=2", "data.batch_size=64", "++method.epochs=2"]
 
 
 @pytest.fixture

@@ -41,7 +41,10 @@ BAD = [
     (["data.eval_batch_size=0"], "data.eval_batch_size=0"),
     (["data.crop_padding=-1"], "data.crop_padding=-1"),
     (["data.val_size=0"], "data.val_size=0"),
-    (["data.val_size=1500"], "digits has 1797 images"),
+    (["data.val_size=1500"], "digits has 1797 (source) images"),
+    (["method.boosted.survivors=out_of_bag"], "method.boosted.survivors='out_of_bag' is not allowed"),
+    (["method.boosted.folds=1"], "method.boosted.folds=1 is not allowed"),
+    (["data=distorted_digits", "data.copies=0"], "data.copies=0 is not allowed"),
     (["data=synthetic", "data.val_size=0"], "data.val_size=0"),   # (synthetic val is generated: any size vs train)
     (["method.batch_size=0"], "method.batch_size=0"),
     (["method.epochs=-1"], "method.epochs=-1"),

@@ -19,9 +19,9 @@ def test_group_option_composes(group, option):
         assert node._target_.startswith(("eexit.", "lightning."))
 
 
-def test_default_is_digits_on_cpu_budget():
+def test_default_is_distorted_digits_on_cpu_budget():
     cfg = compose_cfg()
-    assert cfg.data._target_.endswith("DigitsDataModule") and cfg.backbone.depth == 20
+    assert cfg.data._target_.endswith("DistortedDigitsDataModule") and cfg.backbone.depth == 20
 
 
 @pytest.mark.parametrize("method,head,policy", [("bts", "Conv1dHead", "ClassPrecisionMargin"),

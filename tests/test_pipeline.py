@@ -211,8 +211,8 @@ def test_summary_explains_itself(capsys, tmp_path):
     point = {"setting": 0.02, "test_acc": 0.97, "cost_fraction": 0.4}
     headline = {"drop_1pt": None, "drop_2pt": {"cost_reduction": -0.05, "test_acc": 0.975},
                 "drop_5pt": {"cost_reduction": 0.6, "test_acc": 0.94}}
-    stages = [{"head": 0, "trained": True, "train_pool": 1077, "train_exited": 1077},
-              {"head": 1, "trained": False, "train_pool": 0, "train_exited": 0}]
+    stages = [{"head": 0, "trained": True, "train_pool": 1077, "train_exited": 1077, "survivors": "in_sample"},
+              {"head": 1, "trained": False, "train_pool": 0, "train_exited": 0, "survivors": "in_sample"}]
     regime = {"operating_point": point, "headline": headline, "exit_val_acc": [0.961, 0.1, 0.986]}
     print_summary({**base, "regimes": {"pteenet": {**regime, "head_macs_fraction": 0.35},
                                        "boosted": {**regime, "head_macs_fraction": 0.004, "stages": stages}}},
@@ -222,6 +222,8 @@ def test_summary_explains_itself(capsys, tmp_path):
     assert "≤1 pt: none | ≤2 pt: no saving (5.0% more compute) at 97.50% | ≤5 pt: 60.0% less compute at 94.00%" in out
     assert "exits' validation accuracy 96.1% / untrained" in out and "96.1% / 10.0%" in out   # pteenet: trained
     assert "boosted heads 1 had no training samples left: the earlier heads exit 1077 of 1077" in out
+    assert "boosted pools (survivors: in_sample): head 0 trained on 1077 (100.0%), 1077 exit; head 1 untrained " \
+           "(0 left)" in out and "pteenet pools" not in out and out.count("pools (survivors") == 1
     assert out.strip().splitlines()[-1].startswith("[eexit] results:")
 
 

@@ -81,6 +81,7 @@ class DistortedDigitsDataModule(ImageDataModule):
         rest, test = holdout_indices(len(y), self.test_size, seed=12345)   # test never moves with seed
         train, val = holdout_indices(len(rest), self.val_size, self.seed)
         sources = {"train": rest[train], "val": rest[val], "test": test}
+        self.sources = sources   # which source digit each split's images come from (x copies, in order)
         return {k: distorted((x[i], y[i], i), self.copies, self.skew) for k, i in sources.items()}
 
     def describe(self):
