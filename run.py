@@ -10,6 +10,7 @@ exits with status 1 when any job failed.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -21,6 +22,7 @@ from omegaconf import DictConfig
 
 from eexit.distributed import is_global_zero
 from eexit.errors import EExitError
+from eexit.hydra_errors import check_group_choices, one_line
 from eexit.loggers import finish_wandb
 from eexit.jobs import FAILED_IN_SWEEP, clear_failed, completed_results, register_resolvers, write_failed
 from eexit.objective import objective_value
@@ -91,7 +93,18 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")   # composition errors reach us, not Hydra's multi-line report
+    if (choice := check_group_choices(sys.argv[1:])) is not None:
+        print(f"error: {choice}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        main()
+    except Exception as exc:   # noqa: BLE001 - only Hydra's composition errors are answered here
+        line = one_line(exc)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        sys.exit(2)
     failed = FAILED_JOBS or FAILED_IN_SWEEP   # jobs in this process, or (other launchers) found by the summary
     if failed:
         print(f"error: {len(failed)} job(s) of the sweep failed; each folder's FAILED file says why: "

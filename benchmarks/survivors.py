@@ -63,8 +63,11 @@ def acc_at(run: dict, regime: str, budget: float) -> float | None:
 
 
 def diff_cell(runs: list[dict], value) -> str:
-    """Paired boosted − non-boosted, in points: mean [95 % interval] verdict."""
-    d = paired_verdict({r["seed"]: value(r, "boosted") for r in runs}, {r["seed"]: value(r, "nonboosted") for r in runs})
+    """Paired boosted − non-boosted, in points: mean [95 % interval] verdict (seeds where both have a value)."""
+    a, b = ({r["seed"]: v for r in runs if (v := value(r, g)) is not None} for g in ("boosted", "nonboosted"))
+    if not set(a) & set(b):
+        return "–"
+    d = paired_verdict(a, b)
     if d["low"] is None:
         return f"{100 * d['mean']:+.1f} ({d['verdict']})"
     return f"{100 * d['mean']:+.1f} [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}] {d['verdict']}"

@@ -128,6 +128,25 @@ def test_bad_input_from_the_command_line_exits_2_with_one_line_and_a_failed_mark
     assert not (run_dir / "results.json").exists()
 
 
+HYDRA_BAD = [
+    (["method=foo"], "error: method=foo is not an option of method: choose one of backbone, bts, eenets, linear, "
+                     "nonboosted, patience, pteenet, sdn (the yaml files in conf/method/)"),
+    (["data.batchsize=3"], "error: data.batchsize is not a key of the config (closest: data.batch_size,"),
+    (["policy.margin"], "error: cannot read the override: Error parsing override 'policy.margin'"),
+    (["-m", "method=bts,fooo"], "error: method=fooo is not an option of method"),
+]
+
+
+@pytest.mark.parametrize("args,says", HYDRA_BAD, ids=[" ".join(a) for a, _ in HYDRA_BAD])
+def test_hydra_composition_errors_are_one_line_exit_2_and_write_nothing(args, says, tmp_path):
+    proc = subprocess.run([sys.executable, "run.py", *args, "logger=none", f"hydra.run.dir={tmp_path / 'run'}",
+                           f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "WANDB_MODE": "disabled"})
+    errors = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(errors) == 1 and errors[0].startswith(says), proc.stderr
+    assert not list(tmp_path.rglob("*"))
+
+
 def test_a_loss_that_becomes_nan_stops_training_and_caches_nothing(tmp_path):
     cfg = compose_cfg(["data=synthetic", "data.train_size=256", "data.val_size=64", "data.test_size=64",
                        "backbone=resnet20", "pretrain.epochs=2", "pretrain.optimizer.lr=1e6", "method=backbone",

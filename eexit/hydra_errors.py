@@ -1,0 +1,87 @@
+"""Hydra's own composition errors as one line: a misspelt group option or key, or an override that
+does not parse. ``run.py`` asks Hydra to raise them (``HYDRA_FULL_ERROR``) instead of printing its
+multi-line report, and prints this line with exit status 2.
+
+Light on purpose (no torch): it runs before any work.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def known_keys(conf: Path = CONF) -> list[str]:
+    """Every dotted key of every yaml: ``seed``, ``data.batch_size``, ``method.boosted.survivors`` ...
+    (a group's yaml contributes under its group, a ``# @package _global_`` one at the top)."""
+    keys: set[str] = set()
+    for path in conf.rglob("*.yaml"):
+        group = path.parent.relative_to(conf).as_posix()
+        text = path.read_text()
+        prefix = "" if group in (".", "") or "@package _global_" in text else group.replace("/", ".") + "."
+        try:
+            node = OmegaConf.to_container(OmegaConf.create(text), resolve=False)
+        except Exception:   # noqa: BLE001 - a yaml we cannot read has no keys to suggest
+            continue
+        keys |= {prefix + k for k in flatten(node)}
+    return sorted(keys)
+
+
+def flatten(node, prefix: str = "") -> list[str]:
+    if not isinstance(node, dict):
+        return [prefix.rstrip(".")] if prefix else []
+    out = []
+    for k, v in node.items():
+        if k in ("defaults", "hydra") or not isinstance(k, str):
+            continue
+        out += [prefix + k] + (flatten(v, prefix + k + ".") if isinstance(v, dict) else [])
+    return out
+
+
+def missing_option(group: str, option: str, options: list[str]) -> str:
+    return (f"{group}={option} is not an option of {group}: choose one of {', '.join(sorted(options))} "
+            f"(the yaml files in conf/{group}/)")
+
+
+def check_group_choices(argv: list[str], conf: Path = CONF) -> str | None:
+    """The line for the first ``group=a,b`` on the command line naming an option that does not exist.
+    Checked before Hydra starts: a sweep writes its ``multirun.yaml`` before it composes any job."""
+    for arg in argv:
+        name, eq, value = arg.lstrip("+~").partition("=")
+        folder = conf / name
+        if not eq or not name or "/" in name or name == "hydra" or "(" in value or "[" in value \
+                or not folder.is_dir():   # hydra/launcher=... options also come from installed plugins
+            continue
+        options = [p.stem for p in folder.glob("*.yaml")]
+        for option in (v.strip() for v in value.split(",")):
+            if option and option != "null" and option not in options:
+                return missing_option(name, option, options)
+    return None
+
+
+def one_line(exc: Exception) -> str | None:
+    """The line for a Hydra composition error, or ``None`` for anything else."""
+    from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+    if isinstance(exc, MissingConfigException):
+        missing = getattr(exc, "missing_cfg_file", None) or ""
+        group, _, option = missing.rpartition("/")
+        options = getattr(exc, "options", None)
+        if group and options:
+            return missing_option(group, option, options)
+        return str(exc).splitlines()[0]
+    if isinstance(exc, OverrideParseException):
+        return f"cannot read the override: {str(exc).splitlines()[0]}; give key=value, group=option or +key=value"
+    if isinstance(exc, ConfigCompositionException):
+        match = re.search(r"Could not override '([^']+)'", str(exc))
+        if match is None:
+            return str(exc).splitlines()[0]
+        key = match.group(1)
+        close = difflib.get_close_matches(key, known_keys(), n=3, cutoff=0.6)
+        hint = f"closest: {', '.join(close)}; " if close else ""
+        return (f"{key} is not a key of the config ({hint}a key your own class takes is added with a leading +, "
+                f"e.g. +{key}=...)")
+    return None
