@@ -10,7 +10,6 @@ so does finding the cache unwritable after it.
 """
 from __future__ import annotations
 
-import numbers
 import os
 import uuid
 from pathlib import Path
@@ -20,70 +19,34 @@ from omegaconf import OmegaConf
 from eexit.errors import EExitError
 from eexit.names import SCORES, SURVIVOR_RULES
 from eexit.placement import RULES
+from eexit.validators import (_int, _number, blocks, count, fraction, image_size, margin, margins, one_of,  # noqa: F401
+                              optional, positive, positive_int)
 
 _MISSING = object()
 
 
-def _int(v) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def _number(v) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
-
-def positive_int(v):
-    return _int(v) and v >= 1, "an integer >= 1"
-
-
-def count(v):
-    return _int(v) and v >= 0, "an integer >= 0"
-
-
-def positive(v):
-    return _number(v) and v > 0, "a number > 0"
-
-
-def fraction(v):
-    return _number(v) and 0 <= v <= 1, "a number in [0, 1]"
-
-
-def margin(v):
-    return _number(v) and 0 <= v < 1, "a number in [0, 1) (the allowed drop in class precision)"
-
-
-def margins(v):
-    ok = isinstance(v, (list, tuple)) and len(v) > 0 and all(_number(m) and -1 < m < 1 for m in v)
-    return ok, "a non-empty list of numbers in (-1, 1)"
-
-
-def one_of(*allowed):
-    return lambda v: (v in allowed, "one of " + ", ".join(map(str, allowed)))
-
-
-def optional(check):
-    def inner(v):
-        ok, what = check(v)
-        return v is None or ok, f"null or {what}"
-    return inner
-
-
-def image_size(v):
-    ok = (_int(v) and v >= 1) or (isinstance(v, (list, tuple)) and len(v) == 2 and all(_int(s) and s >= 1 for s in v))
-    return ok, "an integer >= 1 or [height, width]"
-
-
-def blocks(v):
-    ok = v is None or (isinstance(v, (list, tuple)) and len(v) > 0 and all(_int(b) and b >= 0 for b in v))
-    return ok, "null or a non-empty list of block indices >= 0 (see results.json \"blocks\")"
-
-
 CHECKS = {
-    "seed": lambda v: (_int(v), "an integer"),
+    "seed": lambda v: (_int(v) and 0 <= v < 2 ** 32, "an integer in [0, 2**32)"),
+    "cache_dir": lambda v: (isinstance(v, str) and v.strip() != "", "a folder (not empty)"),
+    "data.flip": one_of(True, False, None), "callbacks.compile.enabled": one_of(True, False),
+    "callbacks.channels_last.enabled": one_of("auto", True, False),
+    "data.mean": optional(lambda v: (isinstance(v, (list, tuple)) and len(v) == 3 and all(_number(m) for m in v),
+                                     "3 numbers, one per channel")),
+    "data.std": optional(lambda v: (isinstance(v, (list, tuple)) and len(v) == 3 and all(_number(m) and m > 0 for m in v),
+                                    "3 numbers > 0, one per channel")),
+    "pretrain.optimizer.momentum": lambda v: (_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "method.optimizer.momentum": lambda v: (_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "pretrain.optimizer.weight_decay": lambda v: (_number(v) and v >= 0, "a number >= 0"),
+    "method.optimizer.weight_decay": lambda v: (_number(v) and v >= 0, "a number >= 0"),
+    "pretrain.scheduler.warmup_epochs": count, "method.scheduler.warmup_epochs": count,
+    "trainer.limit_train_batches": optional(lambda v: ((_int(v) and v >= 1) or (_number(v) and 0 < v <= 1),
+                                                       "an integer >= 1 or a fraction in (0, 1]")),
+    "trainer.strategy": one_of("auto", "ddp", "ddp_spawn", "ddp_fork", "ddp_notebook", "ddp_find_unused_parameters_true",
+                               "fsdp", "single_device"),
     "plot": one_of("auto", True, False), "plan": one_of(True, False),
     "real_skip_samples": optional(positive_int),
-    "budgets": lambda v: (isinstance(v, (list, tuple)) and all(_number(b) and b > 0 for b in v),
-                          "a list of compute budgets > 0 (fractions of the backbone's MACs)"),
+    "budgets": lambda v: (isinstance(v, (list, tuple)) and len(v) > 0 and all(_number(b) and 0 < b <= 1 for b in v),
+                          "a non-empty list of compute budgets in (0, 1] (fractions of the backbone's MACs)"),
     "backbone_cache": one_of(True, False),
     "data.batch_size": positive_int, "data.eval_batch_size": positive_int,
     "data.train_size": positive_int,
@@ -105,7 +68,7 @@ CHECKS = {
     "policy.precision_reference": one_of("labels", "backbone"), "policy.calibrate_on": one_of("survivors", "all"),
     "policy.min_support": positive_int, "policy.sweep": optional(lambda v: (
         isinstance(v, (list, tuple)) and all(_number(t) for t in v), "a list of thresholds")),
-    "method.epochs": count, "method.batch_size": positive_int, "method.optimizer.lr": positive,
+    "method.epochs": positive_int, "method.batch_size": positive_int, "method.optimizer.lr": positive,
     "method.backbone": one_of("frozen", "joint"), "method.targets": one_of("backbone", "labels"),
     "method.feature_cache": one_of("auto", True, False), "method.feature_dtype": one_of("bfloat16", "float32"), "method.boosted.min_pool": count,
     "method.boosted.survivors": one_of(*SURVIVOR_RULES), "method.boosted.soft_temperature": positive,
@@ -148,6 +111,13 @@ def check_config(cfg) -> None:
         from eexit.models.backbones.library import check_model_name
         check_model_name("timm" if target.endswith("timm_backbone") else "torchvision", value_at(cfg, "backbone.model"))
     threshold, kind = value_at(cfg, "policy.threshold"), value_at(cfg, "policy.score")
+    if kind == "patience" and not (_number(threshold) and threshold >= 1 and float(threshold).is_integer()):
+        raise EExitError(f"policy.threshold={threshold!r} is not allowed: give a whole number of agreeing exits >= 1 "
+                         f"(policy=patience)")
+    precision = str(value_at(cfg, "trainer.precision"))
+    if precision.startswith("16") and value_at(cfg, "trainer.accelerator") in ("cpu", "auto") and not gpu_present():
+        raise EExitError(f"trainer.precision={precision} on a CPU is emulated and many times slower; use "
+                         f"trainer.precision=bf16-mixed or 32-true here")
     if _number(threshold) and kind != "patience" and threshold > 1:
         raise EExitError(f"policy.threshold={threshold!r} is not allowed: give a number in [0, 1] "
                          f"(policy.score={kind} lies in [0, 1])")

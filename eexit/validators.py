@@ -1,0 +1,58 @@
+"""Checks of one setting's value: each returns ``(ok, what is allowed)`` for ``eexit.settings``'s table."""
+from __future__ import annotations
+
+import numbers
+
+
+def _int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _number(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def positive_int(v):
+    return _int(v) and v >= 1, "an integer >= 1"
+
+
+def count(v):
+    return _int(v) and v >= 0, "an integer >= 0"
+
+
+def positive(v):
+    return _number(v) and v > 0, "a number > 0"
+
+
+def fraction(v):
+    return _number(v) and 0 <= v <= 1, "a number in [0, 1]"
+
+
+def margin(v):
+    return _number(v) and 0 <= v < 1, "a number in [0, 1) (the allowed drop in class precision)"
+
+
+def margins(v):
+    ok = isinstance(v, (list, tuple)) and len(v) > 0 and all(_number(m) and -1 < m < 1 for m in v)
+    return ok, "a non-empty list of numbers in (-1, 1)"
+
+
+def one_of(*allowed):
+    return lambda v: (v in allowed, "one of " + ", ".join(map(str, allowed)))
+
+
+def optional(check):
+    def inner(v):
+        ok, what = check(v)
+        return v is None or ok, f"null or {what}"
+    return inner
+
+
+def image_size(v):
+    ok = (_int(v) and v >= 8) or (isinstance(v, (list, tuple)) and len(v) == 2 and all(_int(s) and s >= 8 for s in v))
+    return ok, "an integer >= 8 or [height, width] (a smaller image vanishes in the backbone's downsampling)"
+
+
+def blocks(v):
+    ok = v is None or (isinstance(v, (list, tuple)) and len(v) > 0 and all(_int(b) and b >= 0 for b in v))
+    return ok, "null or a non-empty list of block indices >= 0 (see results.json \"blocks\")"
