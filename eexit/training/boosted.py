@@ -46,7 +46,7 @@ class BoostedTraining(L.Callback):
     """
 
     def __init__(self, calibrator, epochs_per_stage: int, min_pool: int = 32, batch_size: int = 2048,
-                 survivors: str = "in_sample", folds: int = 3, soft_temperature: float = 0.1):
+                 survivors: str = "cross_fit", folds: int = 3, soft_temperature: float = 0.1):
         self.calibrator, self.epochs_per_stage = calibrator, int(epochs_per_stage)
         self.min_pool, self.batch_size = int(min_pool), int(batch_size)
         self.survivors, self.folds, self.soft_temperature = check_rule(survivors), int(folds), float(soft_temperature)
