@@ -14,7 +14,7 @@ leaves room between the first exit and the backbone, with no download:
    probability ``s``, an occluding grey block of 5–13 px. The draws come from one generator seeded
    by ``(source index, copy)``, so an image is the same whatever the split or run.
 
-Measured with a ResNet20 (``make run``, 15 epochs): docs/methods.md and README.
+Measured with a ResNet20 (15 epochs, seeds 0-2): 91.4-93.5 % test accuracy (docs/survivors.md).
 """
 from __future__ import annotations
 
