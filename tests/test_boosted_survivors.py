@@ -72,7 +72,7 @@ def test_out_of_fold_scores_come_from_copies_that_did_not_train_on_them(trained,
     trainer.datamodule = data
     initial = {n: torch.randn_like(v) if n.endswith("weight") else v for n, v in module.net.heads[1].state_dict().items()}
     trained_on = []
-    monkeypatch.setattr(cross_fit, "_train_copy", lambda tr, m, head, k, indices, *a: trained_on.append(indices))
+    monkeypatch.setattr(cross_fit, "_train_copy", lambda tr, m, k, indices, *a: trained_on.append(indices))
     pool = torch.tensor([0, 3, 4, 10, 11, 12, 50, 51, 52, 60])
     idx, oof = out_of_fold(trainer, module, 1, initial, pool, folds=3, epochs=1, seed=0, batch_size=4)
     assert sorted(idx.tolist()) == pool.tolist() and len(trained_on) == 3

@@ -22,13 +22,26 @@ def test_plan_true_writes_the_plan_and_stops(tmp_path):
     plan = json.loads((tmp_path / "run" / "plan.json").read_text())
     assert out["plan_only"] and not (tmp_path / "run" / "results.json").exists()
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]   # nothing trained or extracted
-    assert plan["images"] == {"train": 1077, "val": 360, "test": 360}
+    assert plan["images"] == {"train": 3231, "val": 1080, "test": 1080}   # distorted digits: 3 per source
     # ResNet20 blocks 3/5/7 give 16x32x32, 32x16x16, 64x8x8 maps; conv1d heads pool to 8x8; bf16 = 2 bytes
     assert [(b["name"], b["bytes_per_image"]) for b in plan["blocks"]] == [
         ("block3-8x8", 16 * 64 * 2), ("block5-8x8", 32 * 64 * 2), ("block7-8x8", 64 * 64 * 2)]
     per_image = (16 + 32 + 64) * 64 * 2 + 10 * 4 + 8                    # blocks, final logits, label
-    assert plan["store_bytes"] == per_image * 1797
+    assert plan["store_bytes"] == per_image * 3 * 1797
     assert {"disk_bytes", "host_bytes", "gpu_bytes", "seconds"} <= set(plan) and plan["seconds"] > 0
+
+
+def test_the_plan_counts_cross_fit_copies(tmp_path, monkeypatch):
+    import eexit.pipeline.plan as plan
+    monkeypatch.setattr(plan, "head_step_seconds", lambda *a: 0.01)
+    """Non-boosted heads are one unit of head training; boosted in_sample one more; cross_fit's 3 folds train 3
+    copies of each head on 2/3 of its pool: 2 more."""
+    seconds = {}
+    for rule in ("in_sample", "cross_fit"):
+        cfg = compose_cfg(["data=digits", "plan=true", f"method.boosted.survivors={rule}", f"cache_dir={tmp_path}"])
+        run_experiment(cfg, tmp_path / rule)
+        seconds[rule] = json.loads((tmp_path / rule / "plan.json").read_text())["seconds_by_phase"]["heads"]
+    assert seconds["cross_fit"] == pytest.approx(2 * seconds["in_sample"])
 
 
 def test_a_run_that_would_not_fit_its_disk_stops_in_one_line(tmp_path, monkeypatch):

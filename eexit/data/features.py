@@ -71,10 +71,9 @@ class FeatureDataModule(L.LightningDataModule):
         self.dtype = getattr(torch, dtype)
         self.data: dict[str, FeatureBatch] = {}   # store=False: unused, batches come from self.images
         self.extracted: list[str] = []            # "<split>/<name>" computed by this instance (not loaded)
-        self.train_pool: torch.Tensor | None = None   # None: every training sample
-        self.pool_since = 0                            # epoch the pool was set (its epochs count from 0)
-        self.train_blocks: list[int] | None = None    # attach positions training reads (None: all)
-        self.train_weights: torch.Tensor | None = None  # per training sample: how often it is drawn (None: once)
+        # the training pool (None: every sample), the epoch it was set, the attach positions training reads (None:
+        # all) and, per training sample, how often it is drawn (None: once each); set_train_pool sets them
+        self.set_train_pool(None, 0)
 
     @classmethod
     def for_net(cls, images, net, **options) -> "FeatureDataModule":
@@ -154,6 +153,9 @@ class FeatureDataModule(L.LightningDataModule):
         the attach positions to gather features of (the others are ``None``; default all); ``weights``
         (one per index): a shuffled epoch draws indices in proportion to them."""
         if not self.store and getattr(self.images, "streaming", False):
+            if weights is not None:   # files are read by a DataLoader once each: no weighted draws
+                raise ValueError("method.boosted.survivors=soft needs the samples in memory or stored features; "
+                                 "a streamed dataset without a store takes rate_matched or cross_fit")
             return self.images.loader(split, train=shuffle, augment=False, batch_size=batch_size or self.eval_batch_size,
                                       with_index=True, indices=indices)
         labels = self._labels(split)

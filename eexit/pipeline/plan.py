@@ -112,7 +112,10 @@ def plan_run(cfg, dm, device) -> dict:
     epochs = int(m.epochs) if m.name != "backbone" else 0
     # a step trains every head; BTS-EE's boosted regime trains one head per stage for epochs x stages,
     # about the same work as its non-boosted twin's epochs over all heads, so count it once more
-    head_epochs = epochs * (2 if m.get("boosted") is not None and m.get("compare_nonboosted") else 1)
+    # (cross_fit survivors train folds copies of each boosted head on (folds - 1) / folds of its pool: folds - 1 more)
+    boosted = m.get("boosted")
+    boosted_units = 0 if boosted is None else 1 + (int(boosted.get("folds", 3)) - 1) * (boosted.get("survivors") == "cross_fit")
+    head_epochs = epochs * (boosted_units + 1 if boosted is not None and m.get("compare_nonboosted") else max(boosted_units, 1))
     seconds = {"backbone": int(cfg.pretrain.epochs) * n_train * 3 / rate if not cfg.backbone.get("weights") else 0.0,
                "features": n_all / rate if store else 0.0,
                "heads": head_epochs * math.ceil(n_train / int(m.batch_size)) * step if m.name != "backbone" else 0.0,

@@ -28,23 +28,19 @@ def fold_split(pool: torch.Tensor, folds: int, seed: int) -> list[torch.Tensor]:
     return [part.sort().values for part in perm.tensor_split(folds)]
 
 
-def _train_copy(trainer: L.Trainer, module: EarlyExitModule, head: torch.nn.Module, k: int,
-                indices: torch.Tensor, epochs: int, seed: int) -> None:
-    dm = trainer.datamodule
+def _train_copy(trainer: L.Trainer, module: EarlyExitModule, k: int, indices: torch.Tensor, epochs: int,
+                seed: int) -> None:
+    """Train head k (the copy in its place) on ``indices`` through the module's own forward and loss."""
+    dm, head = trainer.datamodule, module.net.heads[k]
     loader = dm.loader("train", indices, shuffle=True, batch_size=dm.batch_size, blocks=[k])
-    params = [p for p in head.parameters() if p.requires_grad]
-    optimizer = module.optimizer(params)
+    optimizer = module.optimizer([p for p in head.parameters() if p.requires_grad])
     scheduler = module.scheduler(optimizer, epochs=epochs, steps_per_epoch=len(loader)) if module.scheduler else None
     loader.seed = seed
     for epoch in range(epochs):
         loader.set_epoch(epoch)
         for batch in loader:
-            batch = trainer.strategy.batch_to_device(batch)
-            out = head(batch.feats[k])
-            logits = [None] * module.net.num_exits + [batch.final]
-            conf = [None] * module.net.num_exits
-            logits[k], conf[k] = out.logits, out.confidence
-            loss = module.loss(LossInputs(logits, conf, module.targets_for(logits, batch.labels), batch.idx, [k]))
+            logits, conf, labels, idx = module.exit_outputs(trainer.strategy.batch_to_device(batch), [k])
+            loss = module.loss(LossInputs(logits, conf, module.targets_for(logits, labels), idx, [k]))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -64,13 +60,12 @@ def out_of_fold(trainer: L.Trainer, module: EarlyExitModule, k: int, initial_sta
             head = copy.deepcopy(trained_head)
             head.load_state_dict(initial_state)
             set_trainable(head, True)
+            module.net.heads[k] = head   # trained and scored through the module's own path, then put back
             rest = torch.cat([p for i, p in enumerate(split) if i != f])
             with torch.enable_grad():
-                _train_copy(trainer, module, head, k, rest, epochs, seed * 31 + f)
-            module.net.heads[k] = head   # scored through the module's own path, then put back
+                _train_copy(trainer, module, k, rest, epochs, seed * 31 + f)
             parts.append(collect(trainer, module, trainer.datamodule.loader("train", held_out, batch_size=batch_size,
                                                                             blocks=[k]), [k]))
-            module.net.heads[k] = trained_head
             indices.append(held_out)
     finally:
         module.net.heads[k] = trained_head
