@@ -118,7 +118,7 @@ class FakeWandbApi:
 
 def test_compare_sweep_puts_every_regime_in_one_figure(tmp_path):
     sweep_dir = tmp_path / "compare"
-    cmd = [sys.executable, "run.py", "-m", "sweep=compare", "pretrain.epochs=2", "method.epochs=2",
+    cmd = [sys.executable, "run.py", "-m", "sweep=compare", "data=digits", "pretrain.epochs=2", "method.epochs=2",
            "trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "logger=csv",
            f"cache_dir={tmp_path / 'cache'}", f"hydra.sweep.dir={sweep_dir}"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
