@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 
 from eexit.distributed import is_global_zero
 from eexit.errors import EExitError
-from eexit.hydra_errors import check_group_choices, one_line
+from eexit.hydra_errors import check_command_line, one_line
 from eexit.loggers import finish_wandb
 from eexit.jobs import FAILED_IN_SWEEP, clear_failed, completed_results, register_resolvers, write_failed
 from eexit.objective import objective_value
@@ -94,8 +94,8 @@ def main(cfg: DictConfig) -> float | None:
 
 if __name__ == "__main__":
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")   # composition errors reach us, not Hydra's multi-line report
-    if (choice := check_group_choices(sys.argv[1:])) is not None:
-        print(f"error: {choice}", file=sys.stderr)
+    if (problem := check_command_line(sys.argv[1:])) is not None:
+        print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
     try:
         main()

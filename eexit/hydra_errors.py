@@ -47,11 +47,14 @@ def missing_option(group: str, option: str, options: list[str]) -> str:
             f"(the yaml files in conf/{group}/)")
 
 
-def check_group_choices(argv: list[str], conf: Path = CONF) -> str | None:
-    """The line for the first ``group=a,b`` on the command line naming an option that does not exist.
-    Checked before Hydra starts: a sweep writes its ``multirun.yaml`` before it composes any job."""
+def check_command_line(argv: list[str], conf: Path = CONF) -> str | None:
+    """The line for the first ``group=a,b`` on the command line naming an option that does not exist, or an
+    empty output folder. Checked before Hydra starts: it writes ``multirun.yaml`` (a sweep) or ``.hydra/``
+    (a run) into the output folder before it composes any job or calls the task."""
     for arg in argv:
         name, eq, value = arg.lstrip("+~").partition("=")
+        if name in ("hydra.run.dir", "hydra.sweep.dir") and eq and value.strip(" '\"") in ("", "."):
+            return f"{name}={value!r} would write into the current folder; give a folder of its own"
         folder = conf / name
         if not eq or not name or "/" in name or name == "hydra" or "(" in value or "[" in value \
                 or not folder.is_dir():   # hydra/launcher=... options also come from installed plugins

@@ -62,7 +62,7 @@ CHECKS = {
     "pretrain.optimizer.lr": positive,
     "placement.num_exits": positive_int, "placement.rule": one_of(*RULES), "placement.blocks": blocks,
     "head.width": positive_int, "head.layers": positive_int, "head.kernel_size": positive_int,
-    "head.pool_to": positive_int, "head.depth": count, "head.block": one_of("plain", "pool", "bnpool"),
+    "head.pool_to": positive_int, "head.depth": lambda v: (_int(v) and 1 <= v <= 3, "1, 2 or 3 conv blocks"), "head.block": one_of("plain", "pool", "bnpool"),
     "policy.score": one_of(*SCORES), "policy.threshold": lambda v: (_number(v) and v >= 0, "a number >= 0"), "policy.margin": margin,
     "policy.margins": margins, "policy.margin_form": one_of("additive", "multiplicative"),
     "policy.precision_reference": one_of("labels", "backbone"), "policy.calibrate_on": one_of("survivors", "all"),

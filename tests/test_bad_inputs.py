@@ -66,6 +66,8 @@ BAD = [
     (["policy=patience", "policy.threshold=1.5"], "policy.threshold=1.5 is not allowed"),
     (["policy=patience", "policy.threshold=inf"], "policy.threshold=inf is not allowed"),
     (["trainer.precision=16-mixed"], "trainer.precision=16-mixed on a CPU"),
+    (["head=convx", "head.depth=0"], "head.depth=0 is not allowed: give 1, 2 or 3 conv blocks"),
+    (["head=convx", "head.depth=7"], "head.depth=7 is not allowed"),
     (["data=synthetic", "data.val_size=0"], "data.val_size=0"),   # (synthetic val is generated: any size vs train)
     (["method.batch_size=0"], "method.batch_size=0"),
     (["method.epochs=-1"], "method.epochs=-1"),
@@ -155,13 +157,15 @@ HYDRA_BAD = [
     (["data.batchsize=3"], "error: data.batchsize is not a key of the config (closest: data.batch_size,"),
     (["policy.margin"], "error: cannot read the override: Error parsing override 'policy.margin'"),
     (["-m", "method=bts,fooo"], "error: method=fooo is not an option of method"),
+    (["hydra.run.dir=''"], "error: hydra.run.dir=\"''\" would write into the current folder"),
 ]
 
 
 @pytest.mark.parametrize("args,says", HYDRA_BAD, ids=[" ".join(a) for a, _ in HYDRA_BAD])
 def test_hydra_composition_errors_are_one_line_exit_2_and_write_nothing(args, says, tmp_path):
-    proc = subprocess.run([sys.executable, "run.py", *args, "logger=none", f"hydra.run.dir={tmp_path / 'run'}",
-                           f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=ROOT, capture_output=True, text=True,
+    dirs = [] if any(a.startswith("hydra.run.dir") for a in args) else [f"hydra.run.dir={tmp_path / 'run'}"]
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), *args, "logger=none", *dirs,
+                           f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=120, env={**os.environ, "WANDB_MODE": "disabled"})
     errors = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(errors) == 1 and errors[0].startswith(says), proc.stderr

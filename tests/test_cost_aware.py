@@ -40,6 +40,7 @@ def test_pteenet_leaves_backbone_untouched(tmp_path, cache, monkeypatch):
     assert results["operating_point"]["setting"] == 0.5
 
 
+@pytest.mark.slow   # 16 s: two PTEENet trainings
 def test_larger_lambda_exits_earlier(tmp_path, cache):
     cost = {}
     for lam in (0.0, 3.0):

@@ -116,6 +116,7 @@ class FakeWandbApi:
             return File()
 
 
+@pytest.mark.slow   # 40 s: the multirun summary and figures are covered fast by test_two_job_multirun_and_aggregate
 def test_compare_sweep_puts_every_regime_in_one_figure(tmp_path):
     sweep_dir = tmp_path / "compare"
     cmd = [sys.executable, "run.py", "-m", "sweep=compare", "data=digits", "pretrain.epochs=2", "method.epochs=2",
@@ -222,6 +223,7 @@ runpy.run_path({str(ROOT / "run.py")!r}, run_name="__main__")
     assert stats["failed_jobs"] == ["1"] and stats["jobs"] == 2 and stats["configurations"] == 1   # seeds: one
 
 
+@pytest.mark.slow   # 14 s: two whole runs at once
 def test_two_runs_started_together_both_finish_in_their_own_folders(tmp_path):
     cmd = [sys.executable, str(ROOT / "run.py"), "method=backbone", "data=digits", "backbone=resnet20",
            "pretrain.epochs=1", "trainer.accelerator=cpu", "logger=csv", f"cache_dir={tmp_path / 'cache'}"]
