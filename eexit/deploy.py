@@ -65,7 +65,11 @@ def load_exit_checkpoint(path: str | Path, device: str | torch.device = "cpu") -
     path = Path(path)
     if not path.is_file():
         raise EExitError(f"checkpoint {path} does not exist; give a run's checkpoints/<regime>.pt")
-    ck = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:   # noqa: BLE001 - truncated zip, foreign pickle, ...: each its own exception type
+        raise EExitError(f"{path} cannot be read as a checkpoint ({type(exc).__name__}): it is damaged or not a "
+                         f"checkpoint; give a run's checkpoints/<regime>.pt") from None
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
         raise EExitError(f"{path} is not an eexit exit-network checkpoint ({FORMAT}); "
                          f"checkpoints written before it cannot be loaded, re-run the experiment")

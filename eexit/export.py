@@ -128,8 +128,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="pt2: torch.export programs (default); onnx: ONNX graphs for onnxruntime")
     args = ap.parse_args(argv)
     try:
-        ck = load_exit_checkpoint(args.checkpoint)
         out = Path(args.out_dir)
+        if out.exists() and not out.is_dir():
+            raise EExitError(f"{out} is a file; give a folder for the exported stages")
+        ck = load_exit_checkpoint(args.checkpoint)
         if (out / "exits.json").exists():
             raise EExitError(f"{out} already holds an export; choose another folder or remove it first")
         export_exit_net(ck.net, ck.policy, out, tuple(ck.meta["image_shape"]), fold=not args.no_fold, fmt=args.format)

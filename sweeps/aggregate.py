@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from eexit.errors import EExitError  # noqa: E402
 from eexit.reporting.aggregate import aggregate  # noqa: E402
 
 
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None, api=None) -> int:
         print(f"[eexit] W&B group {args.wandb_group}: {len(pulled)} results downloaded, {len(kept)} kept or skipped")
     try:
         summary = aggregate(sweep_dir)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, EExitError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(Path(summary["markdown"]).read_text())

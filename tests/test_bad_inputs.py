@@ -200,3 +200,38 @@ def test_a_damaged_or_foreign_cache_entry_is_rebuilt_with_a_warning(tmp_path, ca
     assert rebuilt["backbone_source"] == "trained" and other["backbone_source"] == "trained"
     assert any("stored under another key" in r.message for r in caplog.records)
     assert run_experiment(compose_cfg(small), tmp_path / "e")["backbone_source"] == "cache"
+
+
+def one_line_exit_2(main, argv: list[str], capsys) -> str:
+    """``main(argv)`` (the command's own entry point, in this process) returns 2 with one line on stderr."""
+    assert main(argv) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+def test_export_of_a_damaged_or_foreign_file_or_into_a_file_is_one_line(tmp_path, capsys):
+    import pickle
+
+    from eexit.export import main
+    (tmp_path / "truncated.pt").write_bytes(b"PK\x03\x04 half a zip")
+    (tmp_path / "pickle.pt").write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
+    torch.save({"weights": torch.ones(3)}, tmp_path / "foreign.pt")
+    (tmp_path / "a_file").write_text("x")
+    out = str(tmp_path / "out")
+    for name in ("truncated.pt", "pickle.pt"):
+        assert "cannot be read as a checkpoint" in one_line_exit_2(main, [str(tmp_path / name), out], capsys)
+    assert "is not an eexit exit-network checkpoint" in one_line_exit_2(main, [str(tmp_path / "foreign.pt"), out], capsys)
+    assert "a_file is a file" in one_line_exit_2(main, [str(tmp_path / "truncated.pt"), str(tmp_path / "a_file")], capsys)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("content,says", [("{not json", "is not valid JSON"), ("[1, 2]", "is not an eexit results.json")])
+def test_aggregating_a_corrupt_results_file_is_one_line(tmp_path, content, says, capsys):
+    import runpy
+    main = runpy.run_path(str(ROOT / "sweeps" / "aggregate.py"))["main"]
+    (tmp_path / "sweep" / "0").mkdir(parents=True)
+    (tmp_path / "sweep" / "0" / "results.json").write_text(content)
+    line = one_line_exit_2(main, [str(tmp_path / "sweep")], capsys)
+    assert says in line and "0/results.json" in line
+    assert sorted(p.name for p in (tmp_path / "sweep").rglob("*")) == ["0", "results.json"]   # nothing written

@@ -13,6 +13,7 @@ import io
 import json
 from pathlib import Path
 
+from eexit.errors import EExitError
 from eexit.reporting.configurations import configuration_rows, verdict_counts
 from eexit.reporting.results import atomic_write
 from eexit.reporting.summary_markdown import markdown
@@ -22,7 +23,12 @@ from eexit.reporting.sweep_figures import plot_fronts, plot_wins
 def load_runs(sweep_dir: Path) -> list[dict]:
     runs = []
     for path in sorted(Path(sweep_dir).glob("*/results.json"), key=lambda p: (len(p.parent.name), p.parent.name)):
-        r = json.loads(path.read_text())
+        try:
+            r = json.loads(path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise EExitError(f"{path} is not valid JSON ({exc}); rerun that job or delete its folder") from None
+        if not isinstance(r, dict) or "regimes" not in r and "backbone_test_acc" not in r:
+            raise EExitError(f"{path} is not an eexit results.json; rerun that job or delete its folder")
         r["_job"] = path.parent.name
         runs.append(r)
     return runs
