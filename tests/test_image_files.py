@@ -155,3 +155,21 @@ def test_decoded_images_are_kept_and_refreshed_when_a_file_changes(tmp_path, mon
     changed = ImageFolderDataModule(root=str(tmp_path), val_size=3, num_workers=0)
     changed.setup()
     assert len(calls) == 1 and changed.splits["test"][0][5, :, 0, 0].tolist() == [9, 9, 9]
+
+
+def test_links_back_into_the_tree_are_not_followed_and_each_file_counts_once(tmp_path, caplog):
+    """A link loop (cat/loop -> the split folder) made torchvision list every image again under cat; a link
+    to another class's image or folder listed it twice. Links to folders outside the tree still count."""
+    class_tree(tmp_path)
+    outside = tmp_path.parent / f"{tmp_path.name}-extra"
+    solid(outside / "more" / "0.png", (7, 7, 7))
+    (tmp_path / "train" / "cat" / "loop").symlink_to(tmp_path / "train", target_is_directory=True)
+    (tmp_path / "train" / "emu" / "dog-again").symlink_to(tmp_path / "train" / "dog", target_is_directory=True)
+    (tmp_path / "train" / "emu" / "same.png").symlink_to(tmp_path / "train" / "emu" / "0.png")
+    (tmp_path / "train" / "dog" / "elsewhere").symlink_to(outside / "more", target_is_directory=True)
+    dm = ImageFolderDataModule(root=str(tmp_path), image_size=64, val_size=1, seed=0)
+    dm.setup()
+    assert dm.num_samples("train") + dm.num_samples("val") == 12 + 1   # 4 per class, plus the outside one
+    labels = torch.cat([dm.splits["train"][1], dm.splits["val"][1]])
+    assert torch.bincount(labels).tolist() == [4, 5, 4]
+    assert "left out" in caplog.text

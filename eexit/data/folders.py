@@ -5,6 +5,8 @@ Listing uses torchvision's readers (``ImageFolder``, ``ImageNet``); decoding and
 """
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
 import torchvision.datasets as tvd
@@ -14,16 +16,41 @@ from eexit.data.base import holdout_indices
 from eexit.data.image_files import FileImageDataModule
 from eexit.errors import DatasetNotFoundError, EExitError
 
+log = logging.getLogger(__name__)
 
 def class_folder(folder: Path, dataset: str) -> tvd.ImageFolder:
     """``torchvision.datasets.ImageFolder`` over ``folder``, its failures as one line."""
     if not folder.is_dir():
         raise missing(dataset, folder, "a folder with one subfolder of images per class", fetchable=False)
     try:
-        return tvd.ImageFolder(str(folder), allow_empty=False)
+        ds = tvd.ImageFolder(str(folder), allow_empty=False)
     except (FileNotFoundError, RuntimeError) as exc:
         raise EExitError(f"{folder}: {str(exc).splitlines()[0]}; it needs one subfolder of images per class "
                          f"(<class>/<image>.png or .jpg)") from None
+    ds.samples = ds.imgs = each_file_once(ds.samples, folder)
+    ds.targets = [label for _, label in ds.samples]
+    return ds
+
+
+def each_file_once(samples: list[tuple[str, int]], folder: Path) -> list[tuple[str, int]]:
+    """``samples`` without repeats: torchvision's listing follows directory links, so a link back into the
+    tree (a loop, or one class folder reached from another) lists files again, under the wrong class. A
+    sample reached through a linked directory that points inside ``folder`` is dropped, and every real file
+    counts once; links to folders elsewhere are followed."""
+    root, seen, kept = os.path.realpath(folder), set(), []
+    for path, label in samples:
+        real = os.path.realpath(path)
+        parents = Path(path).parents
+        inside = [p for p in parents if len(str(p)) > len(str(folder))]   # the folders between root and file
+        looped = any(p.is_symlink() and (os.path.realpath(p) + os.sep).startswith(root + os.sep) for p in inside)
+        if looped or real in seen:
+            continue
+        seen.add(real)
+        kept.append((path, label))
+    if len(kept) < len(samples):
+        log.warning("%s: %d files listed through links back into the folder, or twice, are left out (%d kept)",
+                    folder, len(samples) - len(kept), len(kept))
+    return kept
 
 
 SPLIT_FOLDERS = {"train": "train", "val": "val", "test": "test"}
