@@ -55,6 +55,10 @@ def check_command_line(argv: list[str], conf: Path = CONF) -> str | None:
         name, eq, value = arg.lstrip("+~").partition("=")
         if name in ("hydra.run.dir", "hydra.sweep.dir") and eq and value.strip(" '\"") in ("", "."):
             return f"{name}={value!r} would write into the current folder; give a folder of its own"
+        multirun = "-m" in argv or "--multirun" in argv
+        if name == "hydra.run.dir" and not multirun and (Path(value) / "results.json").is_file():
+            return (f"hydra.run.dir={value} holds a finished run (results.json); give another folder (a run "
+                    f"that crashed there, without results.json, is finished by rerunning into it)")
         folder = conf / name
         if not eq or not name or "/" in name or name == "hydra" or "(" in value or "[" in value \
                 or not folder.is_dir():   # hydra/launcher=... options also come from installed plugins

@@ -172,6 +172,19 @@ def test_hydra_composition_errors_are_one_line_exit_2_and_write_nothing(args, sa
     assert not list(tmp_path.rglob("*"))
 
 
+def test_a_finished_run_folder_is_never_written_again(tmp_path):
+    done = tmp_path / "done"
+    (done / ".hydra").mkdir(parents=True)
+    (done / "results.json").write_text('{"format": "eexit-results/1"}')
+    (done / ".hydra" / "config.yaml").write_text("seed: 7\n")
+    before = {p: p.read_bytes() for p in done.rglob("*") if p.is_file()}
+    proc = subprocess.run([sys.executable, "run.py", "logger=none", f"hydra.run.dir={done}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "WANDB_MODE": "disabled"})
+    errors = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(errors) == 1 and "holds a finished run" in errors[0], proc.stderr
+    assert {p: p.read_bytes() for p in done.rglob("*") if p.is_file()} == before
+
+
 def test_a_loss_that_becomes_nan_stops_training_and_caches_nothing(tmp_path):
     cfg = compose_cfg(["data=synthetic", "data.train_size=256", "data.val_size=64", "data.test_size=64",
                        "backbone=resnet20", "pretrain.epochs=2", "pretrain.optimizer.lr=1e6", "method=backbone",
