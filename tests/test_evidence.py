@@ -146,3 +146,18 @@ def test_constructed_sweep_gets_better_indistinguishable_and_chance(tmp_path):
     assert "better in 1, worse in 0, indistinguishable in 1 of 2 configurations" in md
     assert "| head.width=16 | 3 |" in md and "51.0% [" in md and "within 5 points of chance" in md
     assert (tmp_path / "wins.png").stat().st_size > 1000 and (tmp_path / "fronts.png").stat().st_size > 1000
+
+
+def test_a_rerun_with_fewer_values_summarises_exactly_the_current_grid(tmp_path):
+    """A sweep first run with seed=0,1,2 and rerun into its folder with seed=0,1: job 2 is left out."""
+    from omegaconf import OmegaConf
+    for seed in range(3):
+        fake_job(tmp_path / str(seed), ["head.width=16"], seed, 0.5, 0.4)
+    (tmp_path / "2" / "FAILED").write_text("an old failure\n")
+    OmegaConf.save(OmegaConf.create({"hydra": {
+        "sweeper": {"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper", "params": None},
+        "overrides": {"task": ["head.width=16", "seed=0,1"]}}}), tmp_path / "multirun.yaml")
+    s = aggregate(tmp_path)
+    assert s["jobs"] == 2 and s["stale_jobs"] == ["2"] and s["failed_jobs"] == [] and s["missing_jobs"] == []
+    rows = json.loads((tmp_path / "summary.json").read_text())["rows"]
+    assert rows[0]["seeds"] == 2

@@ -61,18 +61,27 @@ def expected_jobs(sweep_dir: Path) -> int | None:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import OmegaConf
     cfg = OmegaConf.load(path)
+    if not str(cfg.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):   # Optuna & co.: no fixed grid
+        return None
     params = [f"{k}={v}" for k, v in (cfg.hydra.sweeper.get("params") or {}).items()]
     overrides = OverridesParser.create().parse_overrides(params + list(cfg.hydra.overrides.task))
     return sum(len(batch) for batch in BasicSweeper.split_arguments(overrides, None))
 
 
+def in_grid(job: str, expected: int) -> bool:
+    """A numbered job folder beyond the current grid is left over from an earlier, larger run of the sweep."""
+    return not job.isdigit() or int(job) < expected
+
+
 def job_status(sweep_dir: Path, runs: list[dict]) -> tuple[dict[str, str], list[str]]:
     """``({failed job: reason}, [missing jobs])``: a missing job has neither results nor ``FAILED``
     (killed, or not started)."""
-    failed = {p.parent.name: p.read_text().strip() for p in sweep_dir.glob("*/FAILED")}
-    done = {r["_job"] for r in runs} | set(failed)
     expected = expected_jobs(sweep_dir)
-    known = {p.name for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()}
+    failed = {p.parent.name: p.read_text().strip() for p in sweep_dir.glob("*/FAILED")
+              if expected is None or in_grid(p.parent.name, expected)}
+    done = {r["_job"] for r in runs} | set(failed)
+    known = {p.name for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()
+             and (expected is None or in_grid(p.name, expected))}
     if expected is not None:
         known |= {str(i) for i in range(expected)}
     return failed, sorted(known - done, key=int)
@@ -82,7 +91,9 @@ def aggregate(sweep_dir: str | Path) -> dict:
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise FileNotFoundError(f"no folder {sweep_dir}; point at a multirun folder")
-    runs = load_runs(sweep_dir)
+    runs, expected = load_runs(sweep_dir), expected_jobs(sweep_dir)
+    stale = sorted((r["_job"] for r in runs if expected is not None and not in_grid(r["_job"], expected)), key=int)
+    runs = [r for r in runs if r["_job"] not in stale]   # the summary covers exactly the current grid
     failed, missing = job_status(sweep_dir, runs)
     if not runs and not failed:
         raise FileNotFoundError(f"no */results.json under {sweep_dir}; point at a multirun folder")
@@ -91,7 +102,7 @@ def aggregate(sweep_dir: str | Path) -> dict:
     if runs:
         plot_fronts(runs, sweep_dir)
         plot_wins(rows, sweep_dir)
-    summary = {**stats, "failed_jobs": sorted(failed, key=int), "missing_jobs": missing,
+    summary = {**stats, "failed_jobs": sorted(failed, key=int), "missing_jobs": missing, "stale_jobs": stale,
                "csv": str(csv_path), "markdown": str(md_path)}
     atomic_write(sweep_dir / "summary.json", json.dumps({"stats": summary, "failed": failed, "rows": rows}, indent=2))
     return summary
