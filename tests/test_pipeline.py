@@ -272,3 +272,28 @@ def test_sdn_trains_backbone_and_heads_jointly(tmp_path, cache):
     assert regime["head"] == "linear" and regime["policy"]["score"] == "max_softmax"
     assert regime["real_skip_matches"] and len(regime["curve"]) >= 10 and "final_exit_test_acc" in regime
     assert torch.load(regime["checkpoint"], weights_only=False)["network"] is not None   # the jointly trained weights
+
+
+CHANGES_WEIGHTS = ["seed=1", "data.batch_size=32", "data.crop_padding=0", "data.flip=true", "data.val_size=300",
+                   "pretrain.epochs=3", "pretrain.optimizer.lr=0.05", "pretrain.optimizer.momentum=0.8",
+                   "pretrain.scheduler.warmup_epochs=0", "pretrain.label_smoothing=0.1", "trainer.precision=bf16-mixed",
+                   "trainer.limit_train_batches=1", "+trainer.max_steps=5", "+trainer.accumulate_grad_batches=2",
+                   "+trainer.gradient_clip_val=1.0", "trainer.devices=2", "trainer.deterministic=true",
+                   "backbone=resnet32", "data=distorted_digits"]
+SHOWN_ONLY = ["logger=csv", "plot=false", "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=5",
+              "method=pteenet", "policy.margin=0.1", "budgets=[0.5]", "real_skip_samples=8", "group=x"]
+
+
+def test_backbone_cache_key_follows_every_setting_that_changes_the_weights():
+    from hydra.utils import instantiate
+
+    from eexit.pipeline.backbone import backbone_spec
+    from eexit.pipeline.backbone_cache import cache_key
+
+    def key(overrides):
+        cfg = compose_cfg(["data=digits", "trainer.accelerator=cpu", *overrides])
+        return cache_key(backbone_spec(cfg, instantiate(cfg.data)))
+    base = key([])
+    changed = [o for o in CHANGES_WEIGHTS if key([o]) == base]
+    assert not changed, changed
+    assert [o for o in SHOWN_ONLY if key([o]) != base] == []

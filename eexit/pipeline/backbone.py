@@ -41,11 +41,23 @@ def backbone_config(cfg) -> dict:
     return out
 
 
+# Trainer settings that only change what is shown, logged or checked, never the trained weights; every
+# other one (limit_train_batches, max_steps, accumulation, clipping, devices, strategy, ...) is in the key
+PRESENTATION = {"_target_", "accelerator", "precision", "enable_progress_bar", "enable_checkpointing",
+                "enable_model_summary", "num_sanity_val_steps", "log_every_n_steps", "check_val_every_n_epoch",
+                "limit_val_batches", "limit_test_batches", "limit_predict_batches", "val_check_interval",
+                "default_root_dir", "benchmark", "profiler", "barebones"}
+
+
 def backbone_spec(cfg, dm) -> dict:
-    """Everything that determines the trained backbone (the cache key's input)."""
+    """Everything that determines the trained backbone (the cache key's input): the data (identity, content,
+    batching, augmentation), the model, the seed, the whole pretraining recipe, the precision and every
+    Trainer setting outside ``PRESENTATION``."""
+    trainer = {k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items()
+               if k not in PRESENTATION and v is not None}
     return {"data": dm.describe(), "data_fingerprint": dm.fingerprint(), "backbone": backbone_config(cfg),
             "num_classes": dm.num_classes, "seed": cfg.seed, "pretrain": OmegaConf.to_container(cfg.pretrain, resolve=True),
-            "precision": resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator)}
+            "precision": resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator), "trainer": trainer}
 
 
 def classification_module(cfg, backbone) -> EarlyExitModule:

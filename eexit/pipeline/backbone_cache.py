@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = 2  # 2: the key holds the data's content fingerprint and the backbone config
+CACHE_VERSION = 3  # 2: the key holds the data's content fingerprint and the backbone config; 3: Trainer settings
 
 
 def cache_key(spec: dict) -> str:
