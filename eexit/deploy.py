@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from hydra.utils import instantiate
 
+from eexit.digest import state_digest
 from eexit.errors import EExitError
 from eexit.exits import ExitPolicy
 from eexit.models.early_exit import EarlyExitNet, build_exit_net
@@ -56,6 +57,7 @@ def save_exit_checkpoint(path: Path, net: EarlyExitNet, policy: ExitPolicy, cfg_
                 "image_shape": list(image_shape), "heads": net.heads.state_dict(), "policy": policy.to_dict(),
                 "data": {**cfg_container["data"], **({"mean": list(normalization[0]), "std": list(normalization[1])}
                                                      if normalization else {})}, "backbone_weights": backbone_weights,
+                "backbone_digest": state_digest(net.backbone),
                 "network": {k: v.cpu() for k, v in net.state_dict().items()} if whole_network else None}, tmp)
     os.replace(tmp, path)
 
@@ -90,6 +92,10 @@ def load_exit_checkpoint(path: str | Path, device: str | torch.device = "cpu") -
             backbone.load_state_dict(state)
         else:                                             # the user's file for a timm/torchvision model
             backbone = instantiate(config, num_classes=ck["num_classes"], weights=weights)
+        if ck.get("backbone_digest") not in (None, state_digest(backbone)):
+            raise EExitError(f"{path}: the frozen backbone's weights file {weights} changed since this checkpoint was "
+                             f"written (its digest differs), so the heads would read other features; re-run the "
+                             f"experiment, or restore that file")
     net = build_exit_net(backbone, ck["attach"], instantiate(ck["head"]), ck["num_classes"], tuple(ck["image_shape"]))
     if ck["network"] is not None:
         net.load_state_dict(ck["network"])

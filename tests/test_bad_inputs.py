@@ -213,6 +213,14 @@ def test_a_damaged_or_foreign_cache_entry_is_rebuilt_with_a_warning(tmp_path, ca
     assert rebuilt["backbone_source"] == "trained" and other["backbone_source"] == "trained"
     assert any("stored under another key" in r.message for r in caplog.records)
     assert run_experiment(compose_cfg(small), tmp_path / "e")["backbone_source"] == "cache"
+    raw = bytearray(entry.read_bytes())                                         # 256 bytes flipped in the weights
+    middle = len(raw) // 2
+    raw[middle:middle + 256] = bytes(b ^ 0x55 for b in raw[middle:middle + 256])
+    entry.write_bytes(bytes(raw))
+    caplog.clear()
+    flipped = run_experiment(compose_cfg(small), tmp_path / "f")
+    assert flipped["backbone_source"] == "trained" and flipped["backbone_test_acc"] == first["backbone_test_acc"]
+    assert [r.message for r in caplog.records if "backbone cache" in r.message and "training it again" in r.message]
 
 
 def one_line_exit_2(main, argv: list[str], capsys) -> str:

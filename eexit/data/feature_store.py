@@ -11,7 +11,10 @@ backbone produces them (``NpyWriter``: peak memory is one batch, whatever the sp
 under a temporary name renamed once every row is in (a crash never leaves half a file).
 Extraction holds a file lock (concurrent jobs wait for the first, then load), and loads are
 memory-mapped (processes share the pages, nothing is read before it is used). A file that cannot
-be read, or does not match the split's size, is discarded and rebuilt.
+be read, does not match the split's size or fails its checksum is discarded and rebuilt.
+
+Checksums: each file has a ``<file>.b2`` beside it (``checksums.py``): BLAKE2b of its
+split/name and its rows, written once the file is complete, checked on every load.
 """
 from __future__ import annotations
 
@@ -23,21 +26,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from eexit.digest import state_digest
+from eexit.data.checksums import check_stamp, drop_stamp, payload_hash, write_stamp
 from eexit.errors import EExitError
 from eexit.locks import exclusive
 
 log = logging.getLogger(__name__)
 FORMAT = "v2"   # .npy files, streamed; v1 (whole-split .pt files) entries are simply not found
-
-
-def state_digest(module: torch.nn.Module) -> str:
-    """sha256 of a module's state (names, shapes, dtypes, bytes): which weights features came from."""
-    h = hashlib.sha256()
-    for name, t in module.state_dict().items():
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}{tuple(t.shape)}{t.dtype}".encode())
-        h.update(memoryview(t.reshape(-1).view(torch.uint8).numpy()))
-    return h.hexdigest()
 
 
 def store_key(backbone: torch.nn.Module, images, dtype: torch.dtype) -> str:
@@ -64,9 +59,10 @@ class NpyWriter:
     """Appends the batches of one tensor to ``path`` as an ``.npy`` of ``rows`` rows: the header first,
     then each batch's bytes, under a temporary name; ``close`` renames it when every row is in."""
 
-    def __init__(self, path: Path, rows: int):
+    def __init__(self, path: Path, rows: int, tag: str = ""):
         self.path, self.rows, self.done, self.file = Path(path), int(rows), 0, None
         self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.hash = payload_hash(tag)   # the checksum, over what is written (no second read)
 
     def append(self, t: torch.Tensor) -> None:
         a = to_numpy(t)
@@ -76,6 +72,7 @@ class NpyWriter:
             np.lib.format.write_array_header_1_0(self.file, {"descr": np.lib.format.dtype_to_descr(a.dtype),
                                                              "fortran_order": False, "shape": (self.rows, *a.shape[1:])})
         self.file.write(memoryview(a).cast("B"))
+        self.hash.update(memoryview(a).cast("B"))
         self.done += a.shape[0]
 
     def close(self) -> None:
@@ -83,7 +80,9 @@ class NpyWriter:
         if self.done != self.rows:
             self.tmp.unlink(missing_ok=True)
             raise RuntimeError(f"{self.path.name}: {self.done} rows written, the split has {self.rows}")
+        drop_stamp(self.path)   # an older file's checksum never vouches for this one
         os.replace(self.tmp, self.path)
+        write_stamp(self.path, self.hash.hexdigest())
 
     def abort(self) -> None:
         if self.file is not None:
@@ -130,12 +129,15 @@ class FeatureStore:
                 log.warning("feature store: discarding unreadable %s (%s)", path, exc)
                 path.unlink(missing_ok=True)
                 continue
-            if t.shape[0] != rows:
-                log.warning("feature store: discarding %s (%d rows, the split has %d)", path, t.shape[0], rows)
+            problem = f"{t.shape[0]} rows, the split has {rows}" if t.shape[0] != rows else \
+                check_stamp(path, f"{split}/{name}", t)
+            if problem:
+                log.warning("feature store: discarding %s (%s); it is rebuilt", path, problem)
                 path.unlink(missing_ok=True)
+                drop_stamp(path)
                 continue
             out[name] = t
         return out
 
     def writers(self, split: str, names: list[str], rows: int) -> dict[str, NpyWriter]:
-        return {n: NpyWriter(self.path(split, n), rows) for n in names}
+        return {n: NpyWriter(self.path(split, n), rows, f"{split}/{n}") for n in names}

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from eexit.digest import tensors_digest
+
 log = logging.getLogger(__name__)
 CACHE_VERSION = 3  # 2: the key holds the data's content fingerprint and the backbone config; 3: Trainer settings
 
@@ -51,6 +53,10 @@ def entry_problem(entry, key: str | None) -> str | None:
         return "stored under another key"
     if not all(torch.isfinite(v).all() for v in entry["state_dict"].values() if torch.is_floating_point(v)):
         return "holding non-finite weights"
+    if "weights_digest" in entry and entry["weights_digest"] != tensors_digest(entry["state_dict"]):
+        return "damaged: its weights fail their checksum"
+    if "weights_digest" not in entry and key is not None:
+        return "without a checksum (written by an older eexit)"
     return None
 
 
@@ -61,7 +67,8 @@ def save_entry(path: Path, state_dict: dict, spec: dict, metrics: dict) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save({"state_dict": state_dict, "spec": spec, "metrics": metrics}, tmp)
+    torch.save({"state_dict": state_dict, "spec": spec, "metrics": metrics,
+                "weights_digest": tensors_digest(state_dict)}, tmp)
     os.replace(tmp, path)
     meta = path.with_suffix(f".json.tmp{os.getpid()}")
     meta.write_text(json.dumps({"spec": spec, "metrics": metrics}, indent=2, default=str))

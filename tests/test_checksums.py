@@ -1,0 +1,123 @@
+"""Stored features carry checksums: a flipped byte, swapped files, swapped labels or overwritten values
+are found on load, said in one warning each, and rebuilt; never used."""
+from __future__ import annotations
+
+import logging
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from eexit.data import DigitsDataModule
+from eexit.data.features import FeatureDataModule
+from eexit.models.backbones import cifar_resnet
+
+ATTACH = [3, 5]
+
+
+@pytest.fixture(scope="module")
+def parts():
+    torch.manual_seed(0)
+    return DigitsDataModule(seed=0), cifar_resnet(20, num_classes=10).eval()
+
+
+def features(parts, cache):
+    dm, backbone = parts
+    data = FeatureDataModule(dm, backbone, ATTACH, cache_dir=cache, eval_batch_size=512)
+    data.setup()
+    return data
+
+
+def flip(path, offset=-5000):
+    raw = bytearray(path.read_bytes())
+    raw[offset] ^= 0xFF
+    path.write_bytes(bytes(raw))
+
+
+def swap(a, b):
+    tmp = a.with_name("swap.tmp")
+    a.rename(tmp), b.rename(a), tmp.rename(b)
+
+
+def huge(path):
+    a = np.load(path, mmap_mode="r+")
+    a[3] = 30000   # a large finite bfloat16 pattern (int16 storage): no NaN or inf to catch it
+    a.flush()
+    del a
+
+
+CORRUPTIONS = {
+    "flip": lambda d: [flip(d / "train" / "block5.npy")],
+    "swap blocks": lambda d: [swap(d / "val" / "block3.npy", d / "test" / "block3.npy")],
+    "swap labels": lambda d: [swap(d / "val" / "labels.npy", d / "test" / "labels.npy")],
+    "huge values": lambda d: [huge(d / "test" / "block5.npy")],
+}
+
+
+@pytest.mark.parametrize("how", CORRUPTIONS)
+def test_corrupted_feature_files_are_found_and_rebuilt(parts, tmp_path, caplog, how):
+    first = features(parts, tmp_path)
+    store = next((tmp_path / "features").iterdir())
+    want = {s: [f.clone() for f in first.data[s].feats] + [first.data[s].labels.clone()] for s in ("train", "val", "test")}
+    del first
+    CORRUPTIONS[how](store)
+    caplog.set_level(logging.WARNING)
+    again = features(parts, tmp_path)
+    warned = [r.getMessage() for r in caplog.records if "checksum does not match" in r.getMessage()]
+    assert 1 <= len(warned) <= 2 and len(again.extracted) == len(warned), warned   # each bad file: one line, rebuilt
+    for s, tensors in want.items():
+        got = [f for f in again.data[s].feats] + [again.data[s].labels]
+        assert all(torch.equal(a, b) for a, b in zip(got, tensors)), s
+    caplog.clear()
+    features(parts, tmp_path)   # the rebuilt files pass as they are
+    assert not [r for r in caplog.records if "discarding" in r.getMessage()]
+
+
+def test_a_file_without_its_checksum_is_rebuilt(parts, tmp_path, caplog):
+    features(parts, tmp_path)
+    store = next((tmp_path / "features").iterdir())
+    (store / "val" / "final.npy.b2").unlink()
+    caplog.set_level(logging.WARNING)
+    again = features(parts, tmp_path)
+    assert again.extracted == ["val/final"] and "no checksum beside it" in caplog.text
+    shutil.rmtree(tmp_path / "features")
+
+
+def test_a_backbone_entry_whose_weights_changed_fails_its_checksum(tmp_path):
+    from eexit.pipeline.backbone_cache import entry_problem, load_entry, save_entry
+    state = cifar_resnet(20, num_classes=10).state_dict()
+    path = tmp_path / "entry.pt"
+    save_entry(path, state, {"k": 1}, {"test_acc": 0.5})
+    entry = torch.load(path, weights_only=False)
+    assert entry_problem(entry, None) is None
+    entry["state_dict"]["blocks.0.0.weight"][0, 0, 0, 0] += 1.0   # a finite change NaN checks cannot see
+    assert entry_problem(entry, None) == "damaged: its weights fail their checksum"
+    torch.save(entry, path)
+    assert load_entry(path) is None
+
+
+def test_a_checkpoint_refuses_a_backbone_file_that_changed(tmp_path):
+    """The checkpoint of a frozen-backbone run points at the backbone's weights file; it records their digest,
+    so a file overwritten since then is refused in one line instead of feeding the heads other features."""
+    import functools
+
+    from eexit.deploy import load_exit_checkpoint, save_exit_checkpoint
+    from eexit.errors import EExitError
+    from eexit.exits import ExitPolicy
+    from eexit.models.early_exit import build_exit_net
+    from eexit.models.heads import Conv1dHead
+    from tests.conftest import compose_cfg
+    from omegaconf import OmegaConf
+    cfg = OmegaConf.to_container(compose_cfg(["data=digits"]), resolve=True)
+    backbone = cifar_resnet(20, num_classes=10)
+    weights = tmp_path / "backbone.pt"
+    torch.save(backbone.state_dict(), weights)
+    net = build_exit_net(backbone, [3, 5, 7], functools.partial(Conv1dHead), 10, (3, 32, 32))
+    policy = ExitPolicy("max_softmax", torch.full((3, 10), 0.9))
+    save_exit_checkpoint(tmp_path / "boosted.pt", net, policy, cfg, str(weights), (3, 32, 32))
+    assert load_exit_checkpoint(tmp_path / "boosted.pt").net.num_exits == 3
+    torch.save(cifar_resnet(20, num_classes=10).state_dict(), weights)   # other weights under the same name
+    with pytest.raises(EExitError, match="changed since this checkpoint was written") as err:
+        load_exit_checkpoint(tmp_path / "boosted.pt")
+    assert "\n" not in str(err.value)
