@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from eexit.data import DigitsDataModule
+from eexit.data import SyntheticDataModule
 from eexit.data.features import FeatureDataModule
 from eexit.models.backbones import cifar_resnet
 
@@ -19,7 +19,7 @@ ATTACH = [3, 5]
 @pytest.fixture(scope="module")
 def parts():
     torch.manual_seed(0)
-    return DigitsDataModule(seed=0), cifar_resnet(20, num_classes=10).eval()
+    return SyntheticDataModule(train_size=256, val_size=128, test_size=128, seed=0), cifar_resnet(20, num_classes=10).eval()
 
 
 def features(parts, cache):
@@ -29,7 +29,7 @@ def features(parts, cache):
     return data
 
 
-def flip(path, offset=-5000):
+def flip(path, offset=-500):
     raw = bytearray(path.read_bytes())
     raw[offset] ^= 0xFF
     path.write_bytes(bytes(raw))
