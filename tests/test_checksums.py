@@ -121,3 +121,18 @@ def test_a_checkpoint_refuses_a_backbone_file_that_changed(tmp_path):
     with pytest.raises(EExitError, match="changed since this checkpoint was written") as err:
         load_exit_checkpoint(tmp_path / "boosted.pt")
     assert "\n" not in str(err.value)
+
+
+def test_a_killed_extraction_leaves_nothing_the_next_run_keeps(parts, tmp_path, caplog):
+    """What a job killed mid-extraction leaves (its temporaries, no finished file) is removed by the next
+    job that takes the lock, which then builds the file."""
+    features(parts, tmp_path)
+    store = next((tmp_path / "features").iterdir())
+    (store / "train" / "block5.npy").unlink()
+    (store / "train" / "block5.npy.b2").unlink()
+    (store / "train" / ".block5.npy.999999.tmp").write_bytes(b"\0" * 4096)   # a dead writer's half file
+    (store / "train" / ".block5.npy.b2.999999.tmp").write_text("")
+    caplog.set_level(logging.WARNING)
+    again = features(parts, tmp_path)
+    assert again.extracted == ["train/block5"] and not list(store.rglob("*.tmp"))
+    assert "left by a job that stopped while writing it" in caplog.text

@@ -111,7 +111,8 @@ class FeatureStore:
 
     def lock(self, split: str):
         """Held while ``split`` is extracted: concurrent jobs wait, then load (``eexit.locks``)."""
-        return exclusive(self.root / f"{split}.lock", f"the {split} features in {self.root.name}")
+        return exclusive(self.root / f"{split}.lock", f"the {split} features in {self.root.name}",
+                         stale=[self.root / split / ".*.tmp"])
 
     def path(self, split: str, name: str) -> Path:
         return self.root / split / f"{name}.npy"

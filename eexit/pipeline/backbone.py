@@ -111,7 +111,8 @@ def obtain_backbone(cfg, dm, loggers, device) -> tuple[torch.nn.Module, dict]:
         return hit
     if not is_global_zero():   # a DDP copy trains in step with rank 0, which alone stores the entry
         return train_backbone(cfg, dm, loggers, device, backbone, path, spec, store=False)
-    with exclusive(path.with_suffix(".lock"), f"backbone {path.stem}"):   # concurrent jobs: one trains
+    with exclusive(path.with_suffix(".lock"), f"backbone {path.stem}",   # concurrent jobs: one trains
+                   stale=[path.with_suffix(".tmp*"), path.with_suffix(".json.tmp*")]):
         hit = cached_backbone(path, cache_key(spec), backbone, device)     # stored while we waited
         return hit if hit is not None else train_backbone(cfg, dm, loggers, device, backbone, path, spec, store=True)
 
