@@ -20,6 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from eexit.disk_full import full_disk_line, remove_partial
 from eexit.distributed import is_global_zero
 from eexit.errors import EExitError
 from eexit.hydra_errors import check_command_line, one_line
@@ -77,6 +78,13 @@ def main(cfg: DictConfig) -> float | None:
             return None
         sys.exit(2)
     except Exception as exc:   # a bug or an environment failure: recorded, and the traceback kept
+        if (line := full_disk_line(exc, [run_dir, Path(cfg.cache_dir)])) is not None:
+            remove_partial(run_dir, Path(cfg.cache_dir))   # nothing half-written stays to keep the disk full
+            print(f"error: {line}", file=sys.stderr)
+            if sweeping:
+                FAILED_JOBS.append(str(run_dir))
+                return None
+            sys.exit(2)
         write_failed(run_dir, f"{type(exc).__name__}: {exc}")
         if not sweeping:
             raise

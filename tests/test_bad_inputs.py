@@ -256,3 +256,31 @@ def test_aggregating_a_corrupt_results_file_is_one_line(tmp_path, content, says,
     line = one_line_exit_2(main, [str(tmp_path / "sweep")], capsys)
     assert says in line and "0/results.json" in line
     assert sorted(p.name for p in (tmp_path / "sweep").rglob("*")) == ["0", "results.json"]   # nothing written
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(tmp_path, monkeypatch):
+    import errno
+    import shutil
+    from collections import namedtuple
+
+    from eexit.disk_full import full_disk_line, remove_partial
+    run_dir, cache = tmp_path / "run", tmp_path / "cache"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "run.log").write_text("")
+    (run_dir / "config.yaml").write_text("")
+    (run_dir / "checkpoints" / ".boosted.pt.123.tmp").write_bytes(b"x" * 1000)
+    (run_dir / "plan.json").write_text("{}")
+    (cache / "backbones").mkdir(parents=True)
+    (cache / "backbones" / "r20-x.tmp77").write_bytes(b"x" * 1000)
+    enospc = OSError(errno.ENOSPC, "No space left on device")
+    line = full_disk_line(enospc, [run_dir, cache], needed=2_500_000_000)
+    assert line.startswith(f"the disk holding {run_dir} is full (") and "needs about 2.50 GB there" in line
+    torch_says = RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 19840 vs 19732")
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10 << 30, 10 << 30, 5 << 20))   # 5 MB free
+    assert "is full (5.2 MB free)" in full_disk_line(torch_says, [run_dir])
+    assert full_disk_line(ValueError("a bug"), [run_dir]) is not None   # nearly full: said so whatever failed
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10 << 30, 1 << 30, 9 << 30))
+    assert full_disk_line(ValueError("a bug"), [run_dir]) is None       # room on the disk: a bug, not this
+    remove_partial(run_dir, cache)
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["plan.json"]
