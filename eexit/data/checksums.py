@@ -4,8 +4,9 @@ A stored file ``f`` gets ``f.b2`` beside it: the BLAKE2b digest of a tag (what t
 ``train/block5-8x8``, so two files swapped do not pass for each other) and the file's rows, plus the
 size, modification time and inode it had when last verified. A load checks the digest again. Files of
 more than ``STAMP_ONLY_BYTES`` are re-hashed only when their stamp changed (any write, rename or copy
-changes it): a multi-GB store is verified once, not on every job. BLAKE2b from ``hashlib`` runs at
-about 1 GB/s on one core of this project's VM, so the 79 MB store of the default run costs about 0.1 s.
+changes it): a multi-GB store is verified once, not on every job. Measured on this project's 2-core VM
+(with tests running beside it): the default run's 78 MB store is verified in 0.2 s (0.39 GB/s), 0.1 % of
+the run.
 """
 from __future__ import annotations
 
