@@ -55,6 +55,8 @@ def check_command_line(argv: list[str], conf: Path = CONF) -> str | None:
         name, eq, value = arg.lstrip("+~").partition("=")
         if name in ("hydra.run.dir", "hydra.sweep.dir") and eq and value.strip(" '\"") in ("", "."):
             return f"{name}={value!r} would write into the current folder; give a folder of its own"
+        if name in ("hydra.run.dir", "hydra.sweep.dir") and eq and (problem := folder_problem(Path(value))):
+            return f"{name}={value}: {problem}"
         multirun = "-m" in argv or "--multirun" in argv
         if name == "hydra.run.dir" and not multirun and (Path(value) / "results.json").is_file():
             return (f"hydra.run.dir={value} holds a finished run (results.json); give another folder (a run "
@@ -67,6 +69,16 @@ def check_command_line(argv: list[str], conf: Path = CONF) -> str | None:
         for option in (v.strip() for v in value.split(",")):
             if option and option != "null" and option not in options:
                 return missing_option(name, option, options)
+    return None
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Why ``folder`` cannot be made: a part of it is a file, or a name is longer than the file system takes."""
+    if any(len(part.encode()) > 255 for part in folder.parts):
+        return "a folder name is longer than 255 bytes; give a shorter one"
+    for parent in [folder, *folder.parents]:
+        if parent.exists() and not parent.is_dir():
+            return f"{parent} is a file, so no folder can be made inside it; give another folder"
     return None
 
 

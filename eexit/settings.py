@@ -114,6 +114,10 @@ def check_config(cfg) -> None:
     if kind == "patience" and not (_number(threshold) and threshold >= 1 and float(threshold).is_integer()):
         raise EExitError(f"policy.threshold={threshold!r} is not allowed: give a whole number of agreeing exits >= 1 "
                          f"(policy=patience)")
+    head = str(value_at(cfg, "head._target_"))
+    if kind == "confidence" and head.endswith(("Conv1dHead", "LinearHead")):   # ours without one (yours: not judged)
+        raise EExitError(f"policy.score=confidence needs heads that learn a confidence (head=convx or head=eenet); "
+                         f"{head.rsplit('.', 1)[-1]} has none: use policy=max_softmax or policy=cpm")
     precision = str(value_at(cfg, "trainer.precision"))
     if precision.startswith("16") and value_at(cfg, "trainer.accelerator") in ("cpu", "auto") and not gpu_present():
         raise EExitError(f"trainer.precision={precision} on a CPU is emulated and many times slower; use "

@@ -68,6 +68,7 @@ BAD = [
     (["trainer.precision=16-mixed"], "trainer.precision=16-mixed on a CPU"),
     (["head=convx", "head.depth=0"], "head.depth=0 is not allowed: give 1, 2 or 3 conv blocks"),
     (["head=convx", "head.depth=7"], "head.depth=7 is not allowed"),
+    (["policy=confidence"], "policy.score=confidence needs heads that learn a confidence"),
     (["data=synthetic", "data.val_size=0"], "data.val_size=0"),   # (synthetic val is generated: any size vs train)
     (["method.batch_size=0"], "method.batch_size=0"),
     (["method.epochs=-1"], "method.epochs=-1"),
@@ -158,18 +159,22 @@ HYDRA_BAD = [
     (["policy.margin"], "error: cannot read the override: Error parsing override 'policy.margin'"),
     (["-m", "method=bts,fooo"], "error: method=fooo is not an option of method"),
     (["hydra.run.dir=''"], "error: hydra.run.dir=\"''\" would write into the current folder"),
+    (["hydra.run.dir=a_file/run"], "error: hydra.run.dir=a_file/run: a_file is a file"),
+    (["hydra.run.dir=" + "x" * 300], "error: hydra.run.dir=" + "x" * 300 + ": a folder name is longer than 255 bytes"),
+    (["-m", "seed=0,1", "hydra.sweep.dir=a_file/sweep"], "error: hydra.sweep.dir=a_file/sweep: a_file is a file"),
 ]
 
 
 @pytest.mark.parametrize("args,says", HYDRA_BAD, ids=[" ".join(a) for a, _ in HYDRA_BAD])
 def test_hydra_composition_errors_are_one_line_exit_2_and_write_nothing(args, says, tmp_path):
+    (tmp_path / "a_file").write_text("x")
     dirs = [] if any(a.startswith("hydra.run.dir") for a in args) else [f"hydra.run.dir={tmp_path / 'run'}"]
-    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), *args, "logger=none", *dirs,
-                           f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "WANDB_MODE": "disabled"})
+    dirs += [] if any(a.startswith("hydra.sweep.dir") for a in args) else [f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), *args, "logger=none", *dirs], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "WANDB_MODE": "disabled"})
     errors = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(errors) == 1 and errors[0].startswith(says), proc.stderr
-    assert not list(tmp_path.rglob("*"))
+    assert [p.name for p in tmp_path.rglob("*")] == ["a_file"]
 
 
 def test_a_finished_run_folder_is_never_written_again(tmp_path):

@@ -173,3 +173,10 @@ def test_links_back_into_the_tree_are_not_followed_and_each_file_counts_once(tmp
     labels = torch.cat([dm.splits["train"][1], dm.splits["val"][1]])
     assert torch.bincount(labels).tolist() == [4, 5, 4]
     assert "left out" in caplog.text
+
+
+def test_an_image_folder_with_one_class_is_one_line(tmp_path):
+    class_tree(tmp_path, classes=("cat",))
+    with pytest.raises(EExitError, match=r"one class folder \(cat\); a classifier needs at least two") as err:
+        ImageFolderDataModule(root=str(tmp_path), image_size=64, val_size=1).setup()
+    assert "\n" not in str(err.value)

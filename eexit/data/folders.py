@@ -27,6 +27,9 @@ def class_folder(folder: Path, dataset: str) -> tvd.ImageFolder:
     except (FileNotFoundError, RuntimeError) as exc:
         raise EExitError(f"{folder}: {str(exc).splitlines()[0]}; it needs one subfolder of images per class "
                          f"(<class>/<image>.png or .jpg)") from None
+    if len(ds.classes) < 2:
+        raise EExitError(f"{folder}: one class folder ({ds.classes[0]}); a classifier needs at least two "
+                         f"(<class>/<image>.png or .jpg)")
     ds.samples = ds.imgs = each_file_once(ds.samples, folder)
     ds.targets = [label for _, label in ds.samples]
     return ds
