@@ -20,6 +20,7 @@ def run(tmp_path, cache, overrides, name):
     return run_experiment(cfg, tmp_path / name)
 
 
+@pytest.mark.slow   # 14 s: a whole PTEENet run
 def test_pteenet_leaves_backbone_untouched(tmp_path, cache, monkeypatch):
     snapshots = {}
     real = regimes.train_regime

@@ -54,6 +54,7 @@ def test_a_run_that_would_not_fit_its_disk_stops_in_one_line(tmp_path, monkeypat
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
 
 
+@pytest.mark.slow   # 15 s: 64 job plans
 def test_the_bts64_sweep_plan_on_cinic10_fits_the_gpu_machine(tmp_path):
     """All four placement rules of sweep=bts64 (the margin and width do not change what is stored) on
     CINIC-10's 270k images: <= 32 GB on disk, <= 16 GB for any one job's blocks."""

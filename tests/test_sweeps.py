@@ -192,6 +192,7 @@ def test_a_killed_sweep_rerun_into_its_folder_runs_only_what_is_missing(tmp_path
     assert other.returncode == 2 and "holds results of another job" in other.stderr
 
 
+@pytest.mark.slow   # 16 s: a 3-job sweep; failed-job bookkeeping is also covered by test_evidence and test_bad_inputs
 def test_a_sweep_whose_job_crashes_finishes_the_others_and_exits_1(tmp_path):
     """Any error, not only eexit's own (here a simulated out-of-memory in job 1): FAILED with the reason,
     the other jobs run, the summary names it, exit status 1."""
