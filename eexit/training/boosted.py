@@ -4,8 +4,10 @@ Stage k lasts ``epochs_per_stage`` epochs and trains head k alone: every other h
 frozen (no gradients, eval mode). At the end of stage k the callback calibrates head k on
 the validation samples that heads < k keep (the calibrator, e.g. CPM, sees them as
 survivors), freezes it, and shrinks the training pool to the samples heads <= k do not
-exit; the DataModule serves the smaller pool from the next epoch, and the next stage
-starts with a fresh optimizer and learning-rate schedule over it. A stage whose pool is
+exit, as the survivor rule decides (``survivors``: eexit/training/survivors.py; ``soft``
+keeps every sample and down-weights it instead); the DataModule serves the smaller pool
+from the next epoch, and the next stage starts with a fresh optimizer and learning-rate
+schedule over it. A stage whose pool is
 smaller than ``min_pool`` is skipped (its head stays untrained but is still calibrated).
 
 Stage, thresholds and both pools are in ``state_dict`` (the DataModule checkpoints the
@@ -169,7 +171,8 @@ class BoostedTraining(L.Callback):
         self.alive_val &= ~leave_val
 
     def _leave_train(self, trainer, module, trained: bool, scores, pred, val_pred, leave_val) -> torch.Tensor:
-        """The training samples head k exits, by the survivor rule (``in_sample`` for a skipped stage)."""
+        """The training samples head k exits, by the survivor rule (a skipped ``cross_fit`` stage, whose head
+        never trained, judges in sample: there is nothing to cross-fit)."""
         k, thresholds = self.stage, self.thresholds[self.stage]
         if self.survivors == "rate_matched":
             return rate_matched(scores, pred, self.alive_train, val_pred, self.alive_val, leave_val,
