@@ -180,3 +180,20 @@ def test_an_image_folder_with_one_class_is_one_line(tmp_path):
     with pytest.raises(EExitError, match=r"one class folder \(cat\); a classifier needs at least two") as err:
         ImageFolderDataModule(root=str(tmp_path), image_size=64, val_size=1).setup()
     assert "\n" not in str(err.value)
+
+
+def test_rgba_greyscale_and_16_bit_pngs_are_read_as_8_bit_rgb(tmp_path):
+    """Each class holds one kind of PNG; all come out as the RGB uint8 the backbone expects."""
+    kinds = {"rgba": (np.full((32, 32, 4), 200, np.uint8), "RGBA", 200), "grey": (np.full((32, 32), 100, np.uint8), "L", 100),
+             "deep": (np.full((32, 32), 40000, np.uint16), None, 156)}   # 40000 / 65535 x 255 = 155.6
+    for split in ("train", "test"):
+        for name, (pixels, mode, _) in kinds.items():
+            for i in range(3):
+                (tmp_path / split / name).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(pixels, mode=mode).save(tmp_path / split / name / f"{i}.png")
+    dm = ImageFolderDataModule(root=str(tmp_path), image_size=32, val_size=1, seed=0)
+    dm.setup()
+    x, y = dm.splits["test"]
+    assert x.dtype == torch.uint8 and x.shape == (9, 3, 32, 32)
+    for c, name in enumerate(dm.classes):
+        assert x[y == c].unique().tolist() == [kinds[name][2]], name
