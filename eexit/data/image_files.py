@@ -52,8 +52,7 @@ class DecodedImages(Dataset):
             img = decode_image(path, mode=ImageReadMode.RGB)
         except Exception as exc:
             raise EExitError(f"{path} is not a readable image ({type(exc).__name__}); replace or remove it") from None
-        if img.dtype != torch.uint8:   # 16-bit PNGs: scaled to 8 bits like every other image
-            img = TF.to_dtype(img, torch.uint8, scale=True)
+        img = img if img.dtype == torch.uint8 else TF.to_dtype(img, torch.uint8, scale=True)   # 16-bit PNGs
         if self.resize:
             img = TF.resize(img, self.resize, antialias=True)
         if tuple(img.shape[-2:]) != self.size:
