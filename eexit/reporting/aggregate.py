@@ -73,10 +73,9 @@ def in_grid(job: str, expected: int) -> bool:
     return not job.isdigit() or int(job) < expected
 
 
-def job_status(sweep_dir: Path, runs: list[dict]) -> tuple[dict[str, str], list[str]]:
-    """``({failed job: reason}, [missing jobs])``: a missing job has neither results nor ``FAILED``
-    (killed, or not started)."""
-    expected = expected_jobs(sweep_dir)
+def job_status(sweep_dir: Path, runs: list[dict], expected: int | None) -> tuple[dict[str, str], list[str]]:
+    """``({failed job: reason}, [missing jobs])`` within the ``expected`` jobs of the grid (``None``: no fixed
+    grid): a missing job has neither results nor ``FAILED`` (killed, or not started)."""
     failed = {p.parent.name: p.read_text().strip() for p in sweep_dir.glob("*/FAILED")
               if expected is None or in_grid(p.parent.name, expected)}
     done = {r["_job"] for r in runs} | set(failed)
@@ -94,7 +93,7 @@ def aggregate(sweep_dir: str | Path) -> dict:
     runs, expected = load_runs(sweep_dir), expected_jobs(sweep_dir)
     stale = sorted((r["_job"] for r in runs if expected is not None and not in_grid(r["_job"], expected)), key=int)
     runs = [r for r in runs if r["_job"] not in stale]   # the summary covers exactly the current grid
-    failed, missing = job_status(sweep_dir, runs)
+    failed, missing = job_status(sweep_dir, runs, expected)
     if not runs and not failed:
         raise FileNotFoundError(f"no */results.json under {sweep_dir}; point at a multirun folder")
     rows = configuration_rows(runs) if runs else []

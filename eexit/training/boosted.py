@@ -150,8 +150,10 @@ class BoostedTraining(L.Callback):
         self.thresholds[k] = self.calibrator.thresholds(val, fixed=self.thresholds[:k + 1])[k]
         val_scores, val_pred = val.scores(score)[k], val.head_pred[k]
         leave_val = passes(val_scores, val_pred, self.thresholds[k])
-        train = collect(trainer, module, dm.loader("train", batch_size=self.batch_size, blocks=[k]), [k])
-        scores, pred, pool = train.scores(score)[0], train.head_pred[0], self.pool_size()
+        pool, scores, pred = self.pool_size(), None, None
+        if not (self.survivors == "cross_fit" and trained):   # cross_fit judges out of fold: no in-sample pass
+            train = collect(trainer, module, dm.loader("train", batch_size=self.batch_size, blocks=[k]), [k])
+            scores, pred = train.scores(score)[0], train.head_pred[0]
         if self.survivors == "soft":
             t = soft_temperature(val_scores[self.alive_val], self.soft_temperature)
             keep = keep_probability(scores, pred, self.thresholds[k], t)
