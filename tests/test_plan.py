@@ -86,3 +86,16 @@ def test_feature_source_decides_by_the_measured_figures():
     assert not keep and "2 s on the GPU" in why and "10 s" in why
     slow = {**plan, "rates": {"backbone_images_per_s": 5_000.0}}                    # 18 s of backbone: read
     assert feature_source(slow, False, 40e9, 10e9)[0] is True
+
+
+def test_missing_data_is_named_before_the_disk_it_would_need(tmp_path, monkeypatch):
+    """CINIC-10's plan counts its official sizes when the folders are absent (what a download would cost), so
+    on a small disk the disk check could speak first; the missing data must: that is the user's real problem."""
+    import eexit.pipeline.plan as plan
+    monkeypatch.setattr(plan, "free_disk", lambda folder: 1000)
+    base = ["data=cinic10", f"data.root={tmp_path / 'none'}", f"cache_dir={tmp_path / 'cache'}", "logger=none"]
+    with pytest.raises(EExitError, match="CINIC-10 not found.*data.download=true"):
+        run_experiment(compose_cfg(base), tmp_path / "run")
+    with pytest.raises(EExitError, match="GB on disk"):            # asked to download: the disk is the problem
+        run_experiment(compose_cfg(base + ["data.download=true"]), tmp_path / "run2")
+    assert not (tmp_path / "none").exists()                         # refused before any download

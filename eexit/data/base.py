@@ -60,12 +60,10 @@ class ImageDataModule(L.LightningDataModule):
         self.splits: dict[str, Split] = {}
         self._fingerprint: str | None = None
 
-    # -- to implement -------------------------------------------------------------
     def read_splits(self) -> dict[str, Split]:
         """Return ``{"train": ..., "test": ...}`` and ``"val"`` where the dataset has one."""
         raise NotImplementedError
 
-    # -- shared -------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
@@ -150,10 +148,12 @@ class ImageDataModule(L.LightningDataModule):
         return self.splits[split][1]
 
     def planned_sizes(self) -> tuple[dict[str, int], tuple[int, ...], str]:
-        """``({split: images}, (C, H, W), where the counts come from)`` for a plan made before any work.
-        Here from the data themselves; datasets whose files can be counted without decoding
-        (CINIC-10, synthetic) override it."""
+        """``({split: images}, (C, H, W), where the counts come from)`` for a plan made before any work: here
+        from the data; CINIC-10 and synthetic count without decoding (and plan a download not yet made)."""
         return {s: self.num_samples(s) for s in ("train", "val", "test")}, tuple(self.image_shape), "the data"
+
+    def check_present(self) -> None:
+        """The one-line missing-data error, before a run checks its disk and memory; planning read the data here."""
 
     def fingerprint(self) -> str:
         """A digest of every split's images and labels: what a cached backbone or feature store

@@ -71,6 +71,10 @@ class CINIC10DataModule(ImageDataModule):
             fetch(URL, root, ARCHIVE_MD5)
         return {split: self.decoded(root / folder) for split, folder in SPLITS.items()}
 
+    def check_present(self):
+        if not self.download and not all((Path(self.root) / d).is_dir() for d in SPLITS.values()):
+            raise missing("CINIC-10", self.root, "train/, valid/ and test/ folders")
+
     def planned_sizes(self):
         """PNG files counted per split folder (nothing decoded); CINIC-10's official 90,000 per split
         when the folders are not there yet (a plan of what a download would cost)."""

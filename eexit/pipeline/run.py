@@ -98,6 +98,7 @@ def _run_experiment(cfg, run_dir: Path, overrides: list[str] | None) -> dict:
             run_dir.mkdir(parents=True, exist_ok=True)
             atomic_write(run_dir / "plan.json", json.dumps(plan, indent=2))
             return {"plan": plan, "plan_only": True}
+        dm.check_present()   # a missing dataset is named before the disk it would need
         check_fits(plan, cfg.cache_dir)
     with phase("setup"):
         L.seed_everything(cfg.seed, workers=True, verbose=False)   # after the plan: results never depend on it
