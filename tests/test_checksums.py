@@ -136,3 +136,34 @@ def test_a_killed_extraction_leaves_nothing_the_next_run_keeps(parts, tmp_path, 
     again = features(parts, tmp_path)
     assert again.extracted == ["train/block5"] and not list(store.rglob("*.tmp"))
     assert "left by a job that stopped while writing it" in caplog.text
+
+
+def test_a_damaged_decoded_image_cache_is_decoded_again_with_one_warning(tmp_path, caplog):
+    """Pixels changed inside ``.decoded-*.pt`` while it still unpickles (same stamp, old checksum): one warning,
+    decoded again, the true pixels returned and stored; a flipped byte in the file likewise."""
+    from eexit.data.decoded import decoded_once
+    images, labels = torch.arange(4 * 3 * 8 * 8, dtype=torch.int64).remainder(251).to(torch.uint8).reshape(4, 3, 8, 8), \
+        torch.tensor([0, 1, 0, 1])
+    calls = []
+
+    def decode():
+        calls.append(1)
+        return images.clone(), labels.clone()
+    cache = tmp_path / ".decoded-train.pt"
+    decoded_once(cache, "stamp", decode)
+    saved = torch.load(cache)
+    saved["images"][2, 1, 3, 3] += 1                                   # one pixel overwritten, checksum kept
+    torch.save(saved, cache)
+    with caplog.at_level(logging.WARNING):
+        got, _ = decoded_once(cache, "stamp", decode)
+    assert len(calls) == 2 and torch.equal(got, images)
+    assert [r.message for r in caplog.records if "checksum" in r.message] == [
+        f"decoded {cache} does not match its checksum (damaged or overwritten); decoding again"]
+    assert torch.equal(decoded_once(cache, "stamp", decode)[0], images) and len(calls) == 2   # stored right again
+    offset = bytes(cache.read_bytes()).find(images[1].numpy().tobytes())   # a byte inside the stored pixels
+    assert offset > 0
+    flip(cache, offset + 7)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        got, _ = decoded_once(cache, "stamp", decode)
+    assert len(calls) == 3 and torch.equal(got, images) and len(caplog.records) == 1

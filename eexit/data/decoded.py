@@ -3,8 +3,10 @@
 Decoding a folder of PNGs or JPEGs takes minutes for CINIC-10 or Tiny-ImageNet; every job of a
 sweep needs the same pixels. The uint8 tensors are stored next to the data, keyed by a stamp of
 every file's name, size and modification time (and the decoding settings): a replaced image,
-even with the count unchanged, makes the stored copy stale. Written atomically; an unreadable
-copy is decoded again with a warning; a read-only data folder just decodes every time.
+even with the count unchanged, makes the stored copy stale. The copy carries a BLAKE2b checksum of
+its pixels and labels (about 1 GB/s here: 0.3 s for a CINIC-10 split), so damage that still unpickles
+is caught too. Written atomically; an unreadable or damaged copy is decoded again with one warning;
+a read-only data folder just decodes every time.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import torch
+
+from eexit.digest import payload_digest
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +39,19 @@ def decoded_once(cache: Path, stamp: str, decode: Callable[[], Split]) -> Split:
     if cache.is_file():
         try:
             saved = torch.load(cache)
-            if saved.get("stamp") == stamp:
+            if saved.get("stamp") != stamp:
+                log.info("decoded %s is stale (images changed); decoding again", cache)
+            elif saved.get("blake2b") == payload_digest({"images": saved["images"], "labels": saved["labels"]}):
                 return saved["images"], saved["labels"]
-            log.info("decoded %s is stale (images changed); decoding again", cache)
+            else:
+                log.warning("decoded %s does not match its checksum (damaged or overwritten); decoding again", cache)
         except Exception as exc:   # truncated or damaged: decode again
             log.warning("decoded %s is unreadable (%s); decoding again", cache, type(exc).__name__)
     images, labels = decode()
     tmp = cache.with_name(f"{cache.name}.tmp{os.getpid()}")
     try:
-        torch.save({"stamp": stamp, "images": images, "labels": labels}, tmp)
+        torch.save({"stamp": stamp, "images": images, "labels": labels,
+                    "blake2b": payload_digest({"images": images, "labels": labels})}, tmp)
         os.replace(tmp, cache)
     except OSError as exc:  # read-only data folder: decode every time
         tmp.unlink(missing_ok=True)
