@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from hydra.utils import instantiate
 
-from eexit.digest import state_digest
+from eexit.digest import payload_digest, state_digest
 from eexit.errors import EExitError
 from eexit.exits import ExitPolicy
 from eexit.models.early_exit import EarlyExitNet, build_exit_net
@@ -48,17 +48,19 @@ def save_exit_checkpoint(path: Path, net: EarlyExitNet, policy: ExitPolicy, cfg_
     """``cfg_container``: the resolved run config (its ``backbone``, ``head`` and ``data`` are kept);
     ``normalization``: the ``(mean, std)`` the data was normalised with, stored in the data config so
     re-instantiating it feeds the network what it was trained on.
-    Written under a temporary name and renamed, so a crash never leaves half a checkpoint."""
+    Written under a temporary name and renamed, so a crash never leaves half a checkpoint; it carries a
+    BLAKE2b checksum of its whole contents, checked on every load (a flipped byte or an edited threshold)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     backbone_cfg = {k: v for k, v in cfg_container["backbone"].items() if k != "weights"}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save({"format": FORMAT, "attach": list(net.attach), "head": cfg_container["head"],
+    payload = {"format": FORMAT, "attach": list(net.attach), "head": cfg_container["head"],
                 "backbone": net.backbone.arch, "backbone_config": backbone_cfg, "num_classes": net.backbone.num_classes,
                 "image_shape": list(image_shape), "heads": net.heads.state_dict(), "policy": policy.to_dict(),
                 "data": {**cfg_container["data"], **({"mean": list(normalization[0]), "std": list(normalization[1])}
                                                      if normalization else {})}, "backbone_weights": backbone_weights,
                 "backbone_digest": state_digest(net.backbone),
-                "network": {k: v.cpu() for k, v in net.state_dict().items()} if whole_network else None}, tmp)
+                "network": {k: v.cpu() for k, v in net.state_dict().items()} if whole_network else None}
+    torch.save({**payload, "blake2b": payload_digest(payload)}, tmp)   # checked on every load
     os.replace(tmp, path)
 
 
@@ -75,6 +77,9 @@ def load_exit_checkpoint(path: str | Path, device: str | torch.device = "cpu") -
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
         raise EExitError(f"{path} is not an eexit exit-network checkpoint ({FORMAT}); "
                          f"checkpoints written before it cannot be loaded, re-run the experiment")
+    if ck.get("blake2b") != payload_digest({k: v for k, v in ck.items() if k != "blake2b"}):
+        raise EExitError(f"{path} does not match its checksum: it was damaged or edited after it was written; "
+                         f"re-run the experiment to write it again")
     config = dict(ck["backbone_config"])
     if "pretrained" in config:
         config["pretrained"] = False   # every weight comes from the checkpoint or its weights file

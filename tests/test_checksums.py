@@ -117,6 +117,16 @@ def test_a_checkpoint_refuses_a_backbone_file_that_changed(tmp_path):
     policy = ExitPolicy("max_softmax", torch.full((3, 10), 0.9))
     save_exit_checkpoint(tmp_path / "boosted.pt", net, policy, cfg, str(weights), (3, 32, 32))
     assert load_exit_checkpoint(tmp_path / "boosted.pt").net.num_exits == 3
+    ck = torch.load(tmp_path / "boosted.pt", weights_only=False)
+    for name, edit in (("threshold", lambda c: c["policy"]["thresholds"][1].__setitem__(3, 0.5)),
+                       ("head weight", lambda c: c["heads"][next(iter(c["heads"]))].view(-1)[0].add_(1e-3))):
+        edited = {k: (v.copy() if isinstance(v, dict) else v) for k, v in ck.items()}
+        edited["policy"] = {**ck["policy"], "thresholds": [list(r) for r in ck["policy"]["thresholds"]]}
+        edited["heads"] = {k: v.clone() for k, v in ck["heads"].items()}
+        edit(edited)
+        torch.save(edited, tmp_path / f"edited-{name}.pt")
+        with pytest.raises(EExitError, match="does not match its checksum"):
+            load_exit_checkpoint(tmp_path / f"edited-{name}.pt")
     torch.save(cifar_resnet(20, num_classes=10).state_dict(), weights)   # other weights under the same name
     with pytest.raises(EExitError, match="changed since this checkpoint was written") as err:
         load_exit_checkpoint(tmp_path / "boosted.pt")

@@ -130,6 +130,11 @@ def test_checkpoint_reloads_the_deployed_network(tmp_path, cache):
     # a checkpoint whose frozen backbone file is gone says so, in one line, and how to fix it
     ck = torch.load(path, weights_only=False)
     ck["backbone_weights"] = str(tmp_path / "gone.pt")
+    torch.save(ck, tmp_path / "edited.pt")
+    with pytest.raises(EExitError, match="does not match its checksum"):   # edited: refused as it stands
+        load_exit_checkpoint(tmp_path / "edited.pt")
+    from eexit.digest import payload_digest
+    ck["blake2b"] = payload_digest({k: v for k, v in ck.items() if k != "blake2b"})   # as if written so
     torch.save(ck, tmp_path / "orphan.pt")
     with pytest.raises(EExitError, match="re-run the experiment with backbone_cache=true"):
         load_exit_checkpoint(tmp_path / "orphan.pt")
