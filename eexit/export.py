@@ -10,10 +10,13 @@ the decision rule's data: score kind, the threshold table ``[exit, class]`` (``n
 never exits) and the image shape. A runtime needs only ``torch.export.load`` and this
 rule: score the head's output, leave when ``score >= threshold[exit, predicted class]``,
 otherwise feed the features to the next stage. Each program takes any batch size.
+``exits.json`` also holds a BLAKE2b checksum of every stage file and of itself; loading an export
+checks them, so a damaged or swapped stage, or an edited threshold, is refused in one line.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -30,7 +33,7 @@ from eexit.models.early_exit import EarlyExitNet, StagedInference
 from eexit.models.fold import fold_batchnorm
 from eexit.models.heads import HeadOutput
 
-FORMAT = "eexit-exported/1"
+FORMAT = "eexit-exported/2"   # 2: checksums of the stage files and of exits.json
 
 
 class Stage(nn.Module):
@@ -77,15 +80,37 @@ def export_exit_net(net: EarlyExitNet, policy, out_dir: str | Path, image_shape:
             if i < net.num_exits:
                 x = stage(x)[0]
     tmp = out_dir / f".exits.json.tmp{os.getpid()}"   # written last: its presence marks a complete export
-    tmp.write_text(json.dumps({
+    meta = {
         "format": FORMAT, "num_exits": net.num_exits, "attach": list(net.attach), "image_shape": list(image_shape),
         "backbone": net.backbone.arch, "folded_batchnorm": fold, "stages": files,
         "runtime": "onnxruntime" if fmt == "onnx" else "torch.export", **policy.to_dict(),
         "rule": "leave at the first exit i where score(logits_i, confidence_i) >= thresholds[i][argmax logits_i]; "
                 "null thresholds never exit; otherwise the last stage's argmax. Score 'patience': the number of "
-                "consecutive exits up to i that predict the same class"}, indent=2))
+                "consecutive exits up to i that predict the same class",
+        "checksums": {f: file_blake2b(out_dir / f) for f in files}}
+    tmp.write_text(json.dumps({**meta, "blake2b": json_blake2b(meta)}, indent=2))
     os.replace(tmp, out_dir / "exits.json")
     return out_dir
+
+
+def file_blake2b(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
+
+
+def json_blake2b(meta: dict) -> str:
+    return hashlib.blake2b(json.dumps(meta, sort_keys=True).encode(), digest_size=16).hexdigest()
+
+
+def check_export(folder: Path, meta: dict) -> None:
+    """exits.json and every stage file as written, or one line naming the first that is not."""
+    if meta.get("blake2b") != json_blake2b({k: v for k, v in meta.items() if k != "blake2b"}):
+        raise EExitError(f"{folder / 'exits.json'} does not match its checksum: edited or damaged; export again "
+                         f"with python -m eexit.export CHECKPOINT {folder}")
+    for f in meta["stages"]:
+        if not (folder / f).is_file() or file_blake2b(folder / f) != meta["checksums"].get(f):
+            raise EExitError(f"{folder / f} is missing or does not match its checksum in exits.json (damaged or "
+                             f"replaced); export again with python -m eexit.export CHECKPOINT {folder}")
 
 
 class ExportedExitNet(StagedInference):
@@ -100,6 +125,7 @@ class ExportedExitNet(StagedInference):
         self.meta = json.loads(meta_path.read_text())
         if self.meta.get("format") != FORMAT:
             raise EExitError(f"{meta_path} is not an {FORMAT} export; re-export it with python -m eexit.export")
+        check_export(folder, self.meta)
         self.num_exits = int(self.meta["num_exits"])
         self.policy = ExitPolicy.from_dict(self.meta)
         self.programs = self.load_stages(folder, self.meta["stages"])

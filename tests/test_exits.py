@@ -230,6 +230,45 @@ def test_exported_stages_infer_like_the_network(tmp_path, fold):
     assert sorted(p.name for p in (tmp_path / "exp").iterdir()) == ["exits.json"] + [f"stage{i}.pt2" for i in range(4)]
 
 
+def test_a_damaged_swapped_or_edited_export_is_refused_in_one_line(tmp_path):
+    """exits.json carries a checksum of every stage file and of itself: a flipped byte in a stage, two stages
+    swapped, or a threshold edited by hand each give one line naming the file, never a run on other weights."""
+    import json
+    import shutil
+
+    from eexit.errors import EExitError
+    from eexit.export import ExportedExitNet, export_exit_net
+    net = make_net("convx", {"depth": 1})
+    export_exit_net(net, ExitPolicy("confidence", torch.full((3, 10), 0.7)), tmp_path / "good", (3, 32, 32))
+
+    def tampered(name, change):
+        folder = tmp_path / name
+        shutil.copytree(tmp_path / "good", folder)
+        change(folder)
+        with pytest.raises(EExitError) as err:
+            ExportedExitNet(folder)
+        assert "\n" not in str(err.value) and "python -m eexit.export" in str(err.value)
+        return str(err.value)
+
+    def flip(folder):
+        raw = bytearray((folder / "stage1.pt2").read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        (folder / "stage1.pt2").write_bytes(bytes(raw))
+
+    def swap(folder):
+        a, b = folder / "stage1.pt2", folder / "stage2.pt2"
+        a.rename(folder / "t"), b.rename(a), (folder / "t").rename(b)
+
+    def edit(folder):
+        meta = json.loads((folder / "exits.json").read_text())
+        meta["thresholds"][0][0] = 0.1
+        (folder / "exits.json").write_text(json.dumps(meta))
+    assert "stage1.pt2 is missing or does not match its checksum" in tampered("flipped", flip)
+    assert "stage1.pt2 is missing or does not match its checksum" in tampered("swapped", swap)
+    assert "exits.json does not match its checksum" in tampered("edited", edit)
+    assert ExportedExitNet(tmp_path / "good").num_exits == 3
+
+
 def cached_case(seed, n=300):
     gen = torch.Generator().manual_seed(seed)
     labels = torch.randint(0, 4, (n,), generator=gen)
