@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -85,3 +86,39 @@ def write_failed(run_dir: Path, reason: str) -> None:
 def clear_failed(run_dir: Path) -> None:
     """A rerun that starts the job again removes the earlier attempt's ``FAILED``."""
     (Path(run_dir) / "FAILED").unlink(missing_ok=True)
+
+
+def grid_jobs(config) -> list[list[str]] | None:
+    """Each job's overrides, in launch order, as Hydra's basic sweeper expands the grid (the sweep config's
+    parameters, then the command line); None for a sweeper without a fixed grid (Optuna & co.)."""
+    if not str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):
+        return None
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    params = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
+    overrides = OverridesParser.create().parse_overrides(params + list(config.hydra.overrides.task))
+    return [job for batch in BasicSweeper.split_arguments(overrides, None) for job in batch]
+
+
+class SweepFolderCheck:
+    """Hydra callback: before a multirun writes anything (``multirun.yaml``, any job's ``.hydra/``), the rerun
+    of a sweep into its folder must launch each finished job with the same settings; otherwise one line and
+    exit 2, the folder untouched (values reordered or changed would put other jobs' results under these
+    numbers)."""
+
+    def on_multirun_start(self, config, **kwargs) -> None:
+        jobs = grid_jobs(config)
+        subdir = OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir")
+        if jobs is None or subdir != "${hydra.job.num}":
+            return
+        try:
+            for num, overrides in enumerate(jobs):
+                completed_results(Path(config.hydra.sweep.dir) / str(num), overrides)   # raises on another job's
+        except EExitError as exc:   # Hydra turns a callback's exception into a warning: exit here
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(2)
+
+    def __getattr__(self, name):  # the other Hydra callback hooks: nothing to do
+        if name.startswith("on_"):
+            return lambda *a, **k: None
+        raise AttributeError(name)

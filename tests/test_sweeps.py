@@ -186,10 +186,14 @@ def test_a_killed_sweep_rerun_into_its_folder_runs_only_what_is_missing(tmp_path
     assert not (sweep_dir / "2" / "FAILED").exists()
     summary = json.loads((sweep_dir / "summary.json").read_text())["stats"]
     assert summary["configurations"] == 4 and summary["failed_jobs"] == [] and summary["missing_jobs"] == []
-    # the same folder with other settings is refused before any job runs
-    other = subprocess.run(cmd[:-3] + ["head.width=8,16", "policy.margin=0.02,0.05", f"hydra.sweep.dir={sweep_dir}"],
-                           cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
-    assert other.returncode == 2 and "holds results of another job" in other.stderr
+    # the same folder with other or reordered values is refused before Hydra writes anything in it
+    written = {p: p.stat().st_mtime_ns for p in sweep_dir.rglob("*") if p.is_file()}
+    for values in (["head.width=8,16", "policy.margin=0.02,0.05"], ["head.width=16,32", "policy.margin=0.05,0.02"]):
+        other = subprocess.run(cmd[:-3] + values + [f"hydra.sweep.dir={sweep_dir}"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+        assert other.returncode == 2 and "holds results of another job" in other.stderr
+        assert len(other.stderr.strip().splitlines()) == 1 and "Traceback" not in other.stderr
+        assert {p: p.stat().st_mtime_ns for p in sweep_dir.rglob("*") if p.is_file()} == written
 
 
 @pytest.mark.slow   # 16 s: a 3-job sweep; failed-job bookkeeping is also covered by test_evidence and test_bad_inputs

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from eexit.errors import EExitError
+from eexit.jobs import grid_jobs
 from eexit.reporting.configurations import configuration_rows, verdict_counts
 from eexit.reporting.results import atomic_write
 from eexit.reporting.summary_markdown import markdown
@@ -52,20 +53,14 @@ def write_tables(rows: list[dict], runs: list[dict], sweep_dir: Path, failed: di
 
 
 def expected_jobs(sweep_dir: Path) -> int | None:
-    """How many jobs the sweep launches, from its ``multirun.yaml`` with Hydra's own parser and
-    sweeper (sweep-config parameters, then the command line); None when the folder has none."""
+    """How many jobs the sweep launches, from its ``multirun.yaml`` (``eexit.jobs.grid_jobs``: Hydra's own
+    parser and sweeper); None when the folder has none or the sweeper has no fixed grid."""
     path = sweep_dir / "multirun.yaml"
     if not path.is_file():
         return None
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import OmegaConf
-    cfg = OmegaConf.load(path)
-    if not str(cfg.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):   # Optuna & co.: no fixed grid
-        return None
-    params = [f"{k}={v}" for k, v in (cfg.hydra.sweeper.get("params") or {}).items()]
-    overrides = OverridesParser.create().parse_overrides(params + list(cfg.hydra.overrides.task))
-    return sum(len(batch) for batch in BasicSweeper.split_arguments(overrides, None))
+    jobs = grid_jobs(OmegaConf.load(path))
+    return None if jobs is None else len(jobs)
 
 
 def in_grid(job: str, expected: int) -> bool:
