@@ -60,7 +60,7 @@ CHECKS = {
     "pretrain.epochs": count, "backbone.pretrained": lambda v: (isinstance(v, (bool, str)) and v != "",
                                                                 "true, false or a weights name"), "pretrain.label_smoothing": lambda v: (_number(v) and 0 <= v < 1, "a number in [0, 1)"),
     "pretrain.optimizer.lr": positive,
-    "placement.num_exits": positive_int, "placement.rule": one_of(*RULES), "placement.blocks": blocks,
+    "placement.num_exits": optional(positive_int), "placement.rule": one_of(*RULES), "placement.blocks": blocks,
     "head.width": positive_int, "head.layers": positive_int, "head.kernel_size": positive_int,
     "head.pool_to": positive_int, "head.depth": lambda v: (_int(v) and 1 <= v <= 3, "1, 2 or 3 conv blocks"), "head.block": one_of("plain", "pool", "bnpool"),
     "policy.score": one_of(*SCORES), "policy.threshold": lambda v: (_number(v) and v >= 0, "a number >= 0"), "policy.margin": margin,
@@ -135,6 +135,11 @@ def gpu_present() -> bool:
 
 
 def check_sizes(cfg) -> None:
+    blocks, exits = value_at(cfg, "placement.blocks"), value_at(cfg, "placement.num_exits")
+    if blocks and exits not in (None, _MISSING) and len(blocks) != exits:
+        raise EExitError(f"placement.blocks={blocks} gives {len(blocks)} exits but placement.num_exits={exits}: "
+                         f"give placement.num_exits={len(blocks)} (or null) with the blocks, or placement.blocks=null "
+                         f"to place {exits} exits by placement.rule")
     # (synthetic data generate their validation split apart from train: any sizes go together)
     val, test = value_at(cfg, "data.val_size"), value_at(cfg, "data.test_size")
     if str(value_at(cfg, "data._target_")).endswith("DigitsDataModule") and _int(val) and _int(test) \

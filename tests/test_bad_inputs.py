@@ -102,6 +102,10 @@ BAD = [
     (["data=imagefolder", "data.storage=disk"], "data.storage='disk'"),
     (["objective.metric=speed"], "objective.metric='speed'"),
     (["objective.drop=3"], "objective.drop=3"),
+    (["placement.blocks=[3,5]", "placement.num_exits=3"], "placement.blocks=[3, 5] gives 2 exits but placement.num_exits=3"),
+    (["data.crop_padding=40"], "data.crop_padding=40 is not below the images' side (32 px)"),
+    (["data=synthetic", "data.train_size=8"], "the training split has 8 images, fewer than the method.boosted.min_pool=32"),
+    (["data=imagefolder", "data.root={tmp}", "data.val_size=null"], "data.val_size=None is not allowed"),
 ]
 if not torch.cuda.is_available():
     BAD.append((["trainer.accelerator=gpu"], "torch sees no GPU"))

@@ -45,8 +45,8 @@ def test_the_plan_counts_cross_fit_copies(tmp_path, monkeypatch):
 
 
 def test_a_run_that_would_not_fit_its_disk_stops_in_one_line(tmp_path, monkeypatch):
-    import eexit.pipeline.plan as plan
-    monkeypatch.setattr(plan, "free_disk", lambda folder: 1000)
+    import eexit.pipeline.fits as fits
+    monkeypatch.setattr(fits, "free_disk", lambda folder: 1000)
     cfg = compose_cfg([f"cache_dir={tmp_path / 'cache'}"])
     with pytest.raises(EExitError, match=r"the run needs .* GB on disk under cache_dir=.*0\.0 GB are free") as e:
         run_experiment(cfg, tmp_path / "run")
@@ -91,8 +91,8 @@ def test_feature_source_decides_by_the_measured_figures():
 def test_missing_data_is_named_before_the_disk_it_would_need(tmp_path, monkeypatch):
     """CINIC-10's plan counts its official sizes when the folders are absent (what a download would cost), so
     on a small disk the disk check could speak first; the missing data must: that is the user's real problem."""
-    import eexit.pipeline.plan as plan
-    monkeypatch.setattr(plan, "free_disk", lambda folder: 1000)
+    import eexit.pipeline.fits as fits
+    monkeypatch.setattr(fits, "free_disk", lambda folder: 1000)
     base = ["data=cinic10", f"data.root={tmp_path / 'none'}", f"cache_dir={tmp_path / 'cache'}", "logger=none"]
     with pytest.raises(EExitError, match="CINIC-10 not found.*data.download=true"):
         run_experiment(compose_cfg(base), tmp_path / "run")

@@ -5,20 +5,18 @@ untrained copy of the backbone (block output shapes, MACs, placement), the heads
 ``input_reduction``) and rates measured here and now on the run's device: the backbone's forward
 throughput and one training step of the heads on features of the stored shape (measured once per
 process and shape). Every run logs it first; ``plan=true`` writes ``plan.json`` and stops; a run
-that would not fit its disk or memory stops in one line before any training (``check_fits``).
+that would not fit its disk or memory stops in one line before any training (``fits.py``).
 """
 from __future__ import annotations
 
 import math
 import os
-import shutil
 import time
 from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
 
-from eexit.errors import EExitError
 from eexit.data.feature_store import block_name
 from eexit.models.early_exit import build_exit_net
 from eexit.models.heads import input_reduction
@@ -139,41 +137,6 @@ def process_bytes() -> int:
         return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except OSError:
         return 0
-
-
-def available_memory() -> int:
-    """Bytes the kernel says a new process can use without swapping (``MemAvailable``)."""
-    try:
-        for line in open("/proc/meminfo"):
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-
-
-def free_disk(folder) -> int:
-    path = Path(folder).resolve()
-    while not path.exists():
-        path = path.parent
-    return shutil.disk_usage(path).free
-
-
-def check_fits(plan: dict, cache_dir) -> None:
-    """One line naming the figure and the fix when the run would not fit, before any training."""
-    gb = 1e9
-    if plan["disk_bytes"] > free_disk(cache_dir):
-        raise EExitError(f"the run needs {plan['disk_bytes'] / gb:.1f} GB on disk under cache_dir={cache_dir}, "
-                         f"{free_disk(cache_dir) / gb:.1f} GB are free; free space, point cache_dir elsewhere, or "
-                         f"keep fewer bytes (method.feature_dtype=bfloat16, head.pool_to, method.feature_cache=false)")
-    if plan["host_bytes"] > available_memory():
-        raise EExitError(f"the run needs {plan['host_bytes'] / gb:.1f} GB of host memory, {available_memory() / gb:.1f} "
-                         f"GB are available; lower data.eval_batch_size or keep fewer bytes (method.feature_dtype="
-                         f"bfloat16, head.pool_to) or stream the data (data.storage=stream where the dataset has it)")
-    if plan["gpu_bytes"] and torch.cuda.is_available() and plan["gpu_bytes"] > torch.cuda.mem_get_info()[0]:
-        raise EExitError(f"the run needs {plan['gpu_bytes'] / gb:.1f} GB of GPU memory, "
-                         f"{torch.cuda.mem_get_info()[0] / gb:.1f} GB are free; lower data.eval_batch_size or "
-                         f"data.placement=cpu")
 
 
 def plan_text(plan: dict) -> str:

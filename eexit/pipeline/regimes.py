@@ -24,7 +24,7 @@ from eexit.models.early_exit import EarlyExitNet, build_exit_net
 from eexit.pipeline.build import build_loss, epoch_checkpoint, make_trainer, resumable, with_objects
 from eexit.pipeline.evaluate import compare, evaluate_regime, publish
 from eexit.pipeline.feature_source import feature_source
-from eexit.pipeline.plan import available_memory
+from eexit.pipeline.fits import available_memory
 from eexit.placement import attach_points as place
 from eexit.training.module import EarlyExitModule
 

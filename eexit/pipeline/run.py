@@ -29,7 +29,8 @@ from eexit.pipeline.backbone import obtain_backbone
 from eexit.pipeline.build import build_loggers, device_of
 from eexit.settings import check_config, check_writable
 from eexit.pipeline.phases import Phases
-from eexit.pipeline.plan import check_fits, plan_run, plan_text
+from eexit.pipeline.fits import check_data_suits, check_fits
+from eexit.pipeline.plan import plan_run, plan_text
 from eexit.pipeline.regimes import run_method
 from eexit.reporting.exit_plots import exits_plot
 from eexit.reporting.plots import tradeoff_plot
@@ -100,6 +101,7 @@ def _run_experiment(cfg, run_dir: Path, overrides: list[str] | None) -> dict:
             return {"plan": plan, "plan_only": True}
         dm.check_present()   # a missing dataset is named before the disk it would need
         check_fits(plan, cfg.cache_dir)
+        check_data_suits(plan, cfg)
     with phase("setup"):
         L.seed_everything(cfg.seed, workers=True, verbose=False)   # after the plan: results never depend on it
         dm.setup()

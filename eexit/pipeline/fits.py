@@ -1,0 +1,61 @@
+"""Whether a planned run fits this machine and its data: one line naming the figure and the fix, before any
+training (disk under ``cache_dir``, host and GPU memory, a crop padding the images can take, enough training
+images for a boosted stage)."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+from eexit.errors import EExitError
+
+
+def available_memory() -> int:
+    """Bytes the kernel says a new process can use without swapping (``MemAvailable``)."""
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def free_disk(folder) -> int:
+    path = Path(folder).resolve()
+    while not path.exists():
+        path = path.parent
+    return shutil.disk_usage(path).free
+
+
+def check_fits(plan: dict, cache_dir) -> None:
+    """One line naming the figure and the fix when the run would not fit, before any training."""
+    gb = 1e9
+    if plan["disk_bytes"] > free_disk(cache_dir):
+        raise EExitError(f"the run needs {plan['disk_bytes'] / gb:.1f} GB on disk under cache_dir={cache_dir}, "
+                         f"{free_disk(cache_dir) / gb:.1f} GB are free; free space, point cache_dir elsewhere, or "
+                         f"keep fewer bytes (method.feature_dtype=bfloat16, head.pool_to, method.feature_cache=false)")
+    if plan["host_bytes"] > available_memory():
+        raise EExitError(f"the run needs {plan['host_bytes'] / gb:.1f} GB of host memory, {available_memory() / gb:.1f} "
+                         f"GB are available; lower data.eval_batch_size or keep fewer bytes (method.feature_dtype="
+                         f"bfloat16, head.pool_to) or stream the data (data.storage=stream where the dataset has it)")
+    if plan["gpu_bytes"] and torch.cuda.is_available() and plan["gpu_bytes"] > torch.cuda.mem_get_info()[0]:
+        raise EExitError(f"the run needs {plan['gpu_bytes'] / gb:.1f} GB of GPU memory, "
+                         f"{torch.cuda.mem_get_info()[0] / gb:.1f} GB are free; lower data.eval_batch_size or "
+                         f"data.placement=cpu")
+
+
+def check_data_suits(plan: dict, cfg) -> None:
+    """One line when the data cannot serve the settings, from the plan's counts and shape (before any training):
+    a crop padding of the image's side or more, or fewer training images than a boosted stage needs."""
+    side, pad = min(plan["image_shape"][1:]), cfg.data.get("crop_padding") or 0
+    if pad >= side:
+        raise EExitError(f"data.crop_padding={pad} is not below the images' side ({side} px): a random crop would "
+                         f"be mostly padding; give data.crop_padding < {side} (4 for 32 px images, 0 to disable)")
+    need = (cfg.method.get("boosted") or {}).get("min_pool")
+    if need and plan["images"]["train"] < need:
+        raise EExitError(f"the training split has {plan['images']['train']} images, fewer than the "
+                         f"method.boosted.min_pool={need} a boosted stage trains on; give more training data or a "
+                         f"lower method.boosted.min_pool")
