@@ -115,9 +115,10 @@ def check_export(folder: Path, meta: dict) -> None:
 
 class ExportedExitNet(StagedInference):
     """An exported folder, run with the same inference loop as ``EarlyExitNet``:
-    ``infer(x, policy)`` with ``policy`` = :attr:`policy` (the exported thresholds)."""
+    ``infer(x, policy)`` with ``policy`` = :attr:`policy` (the exported thresholds). ``onnx_options``
+    (ONNX stages only): ``threads``, ``execution_mode``, ``spinning`` of ``eexit.export_onnx.session_options``."""
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, **onnx_options):
         folder = Path(folder)
         meta_path = folder / "exits.json"
         if not meta_path.is_file():
@@ -128,13 +129,16 @@ class ExportedExitNet(StagedInference):
         check_export(folder, self.meta)
         self.num_exits = int(self.meta["num_exits"])
         self.policy = ExitPolicy.from_dict(self.meta)
-        self.programs = self.load_stages(folder, self.meta["stages"])
+        self.programs = self.load_stages(folder, self.meta["stages"], onnx_options)
 
     @staticmethod
-    def load_stages(folder: Path, files: list[str]) -> list:
+    def load_stages(folder: Path, files: list[str], onnx_options: dict) -> list:
         if any(f.endswith(".onnx") for f in files):
             from eexit.export_onnx import onnx_stages
-            return onnx_stages(folder, files)
+            return onnx_stages(folder, files, **onnx_options)
+        if onnx_options:
+            raise EExitError(f"{folder} holds torch.export programs: onnx options ({', '.join(onnx_options)}) do not "
+                             f"apply; drop them or export with --format onnx")
         return [torch.export.load(folder / f).module() for f in files]
 
     def stage(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, HeadOutput]:

@@ -32,14 +32,40 @@ def export_stage(stage: torch.nn.Module, x: torch.Tensor, path: Path, last: bool
     program.save(str(path))
 
 
-class OnnxStage:
-    """A stage file run by onnxruntime: torch tensors in, torch tensors out (CPU)."""
+EXECUTION_MODES = ("sequential", "parallel")
 
-    def __init__(self, path: Path):
+
+def session_options(threads: int | None = None, execution_mode: str = "sequential", spinning: bool | None = None):
+    """onnxruntime session options: ``threads`` for the intra-op pool (None: torch's own count, so the two
+    runtimes compare at equal threads); ``execution_mode`` sequential (one branch at a time; a ResNet stage is a
+    chain, so parallel only adds scheduling); ``spinning``: whether idle pool threads busy-wait for work (None: only
+    with more than one thread; between a stage and the next the Python decision runs, and spinning threads take
+    its core)."""
+    import onnxruntime as ort
+    if execution_mode not in EXECUTION_MODES:
+        raise EExitError(f"execution_mode={execution_mode!r} is not known; use one of {', '.join(EXECUTION_MODES)}")
+    threads = torch.get_num_threads() if threads is None else threads
+    if not isinstance(threads, int) or threads < 1:
+        raise EExitError(f"threads={threads!r} is not allowed: give an integer >= 1 (or None for torch's count)")
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    options.execution_mode = (ort.ExecutionMode.ORT_SEQUENTIAL if execution_mode == "sequential"
+                              else ort.ExecutionMode.ORT_PARALLEL)
+    spin = threads > 1 if spinning is None else spinning
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    return options
+
+
+class OnnxStage:
+    """A stage file run by onnxruntime: torch tensors in, torch tensors out (CPU). One session per stage, made
+    once; options from :func:`session_options`. Inputs and outputs share memory with numpy (no copy)."""
+
+    def __init__(self, path: Path, threads: int | None = None, execution_mode: str = "sequential",
+                 spinning: bool | None = None):
         import onnxruntime as ort
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(path), session_options(threads, execution_mode, spinning),
+                                            providers=["CPUExecutionProvider"])
         self.input = self.session.get_inputs()[0].name
 
     def __call__(self, x: torch.Tensor):
@@ -48,10 +74,11 @@ class OnnxStage:
         return tensors[0] if len(tensors) == 1 else tensors
 
 
-def onnx_stages(folder: Path, files: list[str]) -> list[OnnxStage]:
+def onnx_stages(folder: Path, files: list[str], **options) -> list[OnnxStage]:
+    """One :class:`OnnxStage` per file; ``options``: :func:`session_options`' arguments."""
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         raise EExitError(f"{folder} holds ONNX stages; running them needs onnxruntime: "
                          "pip install -c constraints.txt 'eexit[onnx]'") from None
-    return [OnnxStage(Path(folder) / f) for f in files]
+    return [OnnxStage(Path(folder) / f, **options) for f in files]

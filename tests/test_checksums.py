@@ -177,3 +177,22 @@ def test_a_damaged_decoded_image_cache_is_decoded_again_with_one_warning(tmp_pat
     with caplog.at_level(logging.WARNING):
         got, _ = decoded_once(cache, "stamp", decode)
     assert len(calls) == 3 and torch.equal(got, images) and len(caplog.records) == 1
+
+
+def test_a_large_untouched_file_is_trusted_by_its_stamp_and_rehashed_once_touched(parts, tmp_path, monkeypatch):
+    """Above STAMP_ONLY_BYTES a file whose size, mtime and inode match its stamp is not hashed again; any write
+    (here the bytes flipped in place) changes the stamp, so the file is hashed, found damaged and rebuilt."""
+    import eexit.data.checksums as checksums
+    features(parts, tmp_path)
+    monkeypatch.setattr(checksums, "STAMP_ONLY_BYTES", 0)
+    hashed = []
+    digest = checksums.tensor_digest
+    monkeypatch.setattr(checksums, "tensor_digest", lambda tag, t: hashed.append(tag) or digest(tag, t))
+    clean = features(parts, tmp_path)
+    assert hashed == []                                               # every file trusted by its stamp
+    want = [f.clone() for f in clean.data["train"].feats]             # (the loaded arrays map the files)
+    del clean
+    flip(next((tmp_path / "features").iterdir()) / "train" / "block3.npy")
+    again = features(parts, tmp_path)
+    assert hashed == ["train/block3"] and len(again.extracted) == 1   # only the touched file hashed: damaged
+    assert all(torch.equal(a, b) for a, b in zip(want, again.data["train"].feats))

@@ -112,6 +112,17 @@ def test_checkpoint_reloads_the_deployed_network(tmp_path, cache):
                                                       folded.infer(x[:b], loaded.policy)))
     with torch.no_grad():
         assert torch.allclose(onnx_net.stage(0, x)[1].logits, folded.stage(0, x)[1].logits, atol=1e-4)
+    # session options: one thread or two, sequential or parallel, spinning or not: the same predictions and exits
+    for options in ({"threads": 1}, {"threads": 2, "execution_mode": "parallel", "spinning": True}):
+        other = ExportedExitNet(tmp_path / "onnx", **options)
+        assert other.programs[0].session.get_session_options().intra_op_num_threads == options["threads"]
+        for b in (1, x.shape[0]):
+            assert all(torch.equal(a, c) for a, c in zip(other.infer(x[:b], other.policy), onnx_net.infer(x[:b], onnx_net.policy)))
+    for bad, says in (({"threads": 0}, "threads=0 is not allowed"), ({"execution_mode": "eager"}, "execution_mode='eager'")):
+        with pytest.raises(EExitError, match=says):
+            ExportedExitNet(tmp_path / "onnx", **bad)
+    with pytest.raises(EExitError, match="onnx options .*threads.* do not apply"):
+        ExportedExitNet(tmp_path / "exp", threads=1)
     stamp = (tmp_path / "exp" / "stage0.pt2").stat().st_mtime_ns
     assert export_main([str(path), str(tmp_path / "exp")]) == 2                         # never overwrites
     assert (tmp_path / "exp" / "stage0.pt2").stat().st_mtime_ns == stamp
