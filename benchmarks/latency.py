@@ -19,6 +19,7 @@ times a trained network instead: its calibrated policy on its run's own test ima
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 import sys
 import time
@@ -33,7 +34,7 @@ from eexit.deploy import load_exit_checkpoint  # noqa: E402
 from eexit.errors import EExitError  # noqa: E402
 from eexit.evaluation import simulate  # noqa: E402
 from eexit.exits import ExitPolicy  # noqa: E402
-from eexit.flops import block_macs, cumulative  # noqa: E402
+from eexit.flops import block_macs, count_macs, cumulative  # noqa: E402
 from eexit.models.backbones import build_backbone  # noqa: E402
 from eexit.models.early_exit import EarlyExitNet  # noqa: E402
 from eexit.models.fold import fold_batchnorm  # noqa: E402
@@ -105,29 +106,58 @@ def timed_pair(fn_a, fn_b, repeats: int, device) -> tuple[float, float | None]:
     return medians[0], (medians[1] if fn_b is not None else None)
 
 
-@torch.no_grad()
-def stage_times(net: EarlyExitNet, x: torch.Tensor, repeats: int) -> tuple[list[float], float]:
-    """Seconds to reach each exit on the batch ``x`` (segments and heads up to it; final = all),
-    and the backbone alone (every segment, no head)."""
-    device = x.device
-    feats = [x]
-    for start, end in net.segments():
-        feats.append(net.backbone(feats[-1], start, end))
-    seg = [timed(lambda s=s, e=e, f=f: net.backbone(f, s, e), repeats, device)
-           for (s, e), f in zip(net.segments(), feats[:-1])]
-    head = [timed(lambda h=h, f=f: h(f), repeats, device) for h, f in zip(net.heads, feats[1:-1])]
-    cum, total = [], 0.0
-    for k in range(net.num_exits):
-        total += seg[k] + head[k]
-        cum.append(total)
-    cum.append(total + seg[-1])
-    return cum, sum(seg)
+def chain_times(stage, final, num_exits: int, x: torch.Tensor, repeats: int, device) -> list[float]:
+    """Seconds a batch ``x`` takes when it leaves at exit k (stages 0..k run one after another, each a
+    backbone segment and its head, no decision), for each k, and through every stage and the rest of the
+    backbone (last entry). Timed as whole chains, as a sample meets them: a segment timed alone, its weights
+    hot in the cache from the previous repeat, runs faster than inside the chain, which made the earlier
+    per-segment prediction promise more than any router could deliver."""
+    def upto(k: int):
+        h = x
+        for i in range(min(k, num_exits - 1) + 1):
+            h = stage(i, h)[0]
+        return final(h) if k == num_exits else h
+    return [timed(lambda k=k: upto(k), repeats, device) for k in range(num_exits + 1)]
+
+
+def percentiles(times: list[float]) -> list[float]:
+    """p50, p95 and p99 of ``times``, in milliseconds (nearest rank)."""
+    ordered = sorted(times)
+    return [1e3 * ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)] for q in (0.5, 0.95, 0.99)]
+
+
+def one_by_one(plain, skip, xs: list[torch.Tensor], repeats: int, device) -> dict:
+    """Each sample timed alone at batch 1, the plain network and the real skip in alternation on the same sample
+    (after a warm-up pass): per-sample latency percentiles of both, and the median over repeats of the time for
+    the whole set (the speed-up)."""
+    for x in xs[:8]:
+        plain(x), skip(x)
+    per = {"plain": [], "skip": []}
+    totals = {"plain": [], "skip": []}
+    for _ in range(repeats):
+        run = {"plain": 0.0, "skip": 0.0}
+        for x in xs:
+            for name, fn in (("plain", plain), ("skip", skip)):
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                t = time.perf_counter()
+                fn(x)
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                per[name].append(time.perf_counter() - t)
+                run[name] += per[name][-1]
+        for name in run:
+            totals[name].append(run[name])
+    median = {k: sorted(v)[len(v) // 2] for k, v in totals.items()}
+    return {"plain_time": median["plain"], "skip_time": median["skip"],
+            "plain_ms": percentiles(per["plain"]), "skip_ms": percentiles(per["skip"])}
 
 
 @torch.no_grad()
 def mix_rows(net: EarlyExitNet, device: torch.device, batch: int, samples: int, repeats: int = 20,
              images: torch.Tensor | None = None, policies: dict[str, ExitPolicy] | None = None) -> list[dict]:
-    """One row per exit policy: fractions, FLOP- and stage-time-predicted speed-ups, measured speed-up.
+    """One row per exit policy: fractions, FLOP- and stage-time-predicted speed-ups, measured speed-up,
+    and what a deployment engineer reads: per-sample p50/p95/p99 at batch 1, images per second otherwise.
 
     Default: random images, and for each of ``MIXES`` max-softmax thresholds set on 2048+ of
     them so the mix is met. ``images`` + ``policies``: a trained network's own test images
@@ -152,22 +182,57 @@ def mix_rows(net: EarlyExitNet, device: torch.device, batch: int, samples: int, 
     timed_n = samples if batch == 1 else batch
     x_batch = images[:batch].to(device)
     xs = [images[i:i + 1].to(device) for i in range(samples)] if batch == 1 else None
-    stages, backbone_time = stage_times(net, x_batch, 20 if batch == 1 else 5)
+    stages = chain_times(net.stage, net.final, net.num_exits, x_batch, 20 if batch == 1 else 5, device)
+    backbone_time = timed(lambda: net.backbone(x_batch), 20 if batch == 1 else 5, device)
     rows = []
     for name, policy in policies.items():
         _, ex = simulate(cached.scores(policy.score_kind), cached.head_pred, cached.backbone_pred,
                          policy.thresholds)
         frac = torch.bincount(ex[:timed_n].cpu(), minlength=net.num_exits + 1).double() / timed_n
+        extra = {}
         if batch == 1:
-            plain, skip = timed_pair(lambda: [net.backbone(x) for x in xs],
-                                     lambda p=policy: [net.infer(x, p) for x in xs], 5, device)
+            extra = one_by_one(net.backbone, lambda x, p=policy: net.infer(x, p), xs, 5, device)
+            plain, skip = extra["plain_time"], extra["skip_time"]
         else:
             plain, skip = timed_pair(lambda: net.backbone(x_batch),
                                      lambda p=policy: net.infer(x_batch, p, buckets), repeats, device)
+            extra = {"plain_per_s": batch / plain, "skip_per_s": batch / skip}
         stage_pred = backbone_time / float(sum(f * t for f, t in zip(frac.tolist(), stages)))
-        rows.append({"device": device.type, "batch": batch, "mix": name, "fractions": frac.tolist(),
-                     "flop_pred": 1 / costs.expected(frac), "stage_pred": stage_pred, "measured": plain / skip})
+        rows.append({"device": device.type, "threads": torch.get_num_threads(), "batch": batch, "mix": name,
+                     "fractions": frac.tolist(), "flop_pred": 1 / costs.expected(frac), "stage_pred": stage_pred,
+                     "measured": plain / skip, **extra})
     return rows
+
+
+@torch.no_grad()
+def static_rows(net: EarlyExitNet, rows: list[dict], images: torch.Tensor, samples: int) -> list[dict]:
+    """For each CPU mix row (batch 1 and the largest batch), the smaller plain network of the backbone's family
+    closest to the early exit's expected MACs (``static_baseline.py``), timed against the full backbone the way
+    the early exit is: its speed-up beside the early exit's, at about the same compute."""
+    from static_baseline import closest, family
+    variants = family(net.backbone.arch, net.backbone.num_classes)
+    if not variants:
+        return []
+    image_shape, cpu = tuple(images.shape[1:]), torch.device("cpu")
+    full = count_macs(net.backbone, torch.zeros(1, *image_shape))
+    out = []
+    for r in rows:
+        if r["device"] != "cpu":
+            continue
+        name, macs = closest(variants, image_shape, full / r["flop_pred"])
+        small = variants[name]
+        if r["batch"] == 1:
+            xs = [images[i:i + 1] for i in range(samples)]
+            extra = one_by_one(net.backbone, small, xs, 5, cpu)
+            plain, fast = extra["plain_time"], extra["skip_time"]
+        else:
+            x = images[:r["batch"]]
+            plain, fast = timed_pair(lambda: net.backbone(x), lambda: small(x), 10, cpu)
+            extra = {"plain_per_s": r["batch"] / plain, "skip_per_s": r["batch"] / fast}
+        out.append({**extra, "device": f"static {name}", "threads": r["threads"], "batch": r["batch"],
+                    "mix": f"≈ {r['mix']}", "fractions": None, "flop_pred": full / macs, "stage_pred": None,
+                    "measured": plain / fast})
+    return out
 
 
 class Plain(torch.nn.Module):
@@ -181,20 +246,24 @@ class Plain(torch.nn.Module):
         return self.backbone(x)
 
 
-def onnx_nets(net: EarlyExitNet, policy, image_shape, folder: Path):
-    """``(early-exit stages run by onnxruntime, the plain backbone as one onnxruntime graph)``."""
+def onnx_nets(net: EarlyExitNet, policy, image_shape, folder: Path, threads: int):
+    """``(early-exit stages run by onnxruntime, the plain backbone as one onnxruntime graph)``, each session with
+    ``threads`` intra-op threads and eexit's other defaults (``eexit.export_onnx.session_options``)."""
     from eexit.export import ExportedExitNet, export_exit_net
     from eexit.export_onnx import OnnxStage, export_stage
-    export_exit_net(net, policy, folder / "ee", image_shape, fold=False, fmt="onnx")   # net is folded already
-    export_stage(Plain(net.backbone).eval(), torch.zeros(2, *image_shape), folder / "plain.onnx", last=True)
-    return ExportedExitNet(folder / "ee"), OnnxStage(folder / "plain.onnx")
+    if not (folder / "ee" / "exits.json").is_file():
+        export_exit_net(net, policy, folder / "ee", image_shape, fold=False, fmt="onnx")   # net is folded already
+        export_stage(Plain(net.backbone).eval(), torch.zeros(2, *image_shape), folder / "plain.onnx", last=True)
+    return ExportedExitNet(folder / "ee", threads=threads), OnnxStage(folder / "plain.onnx", threads=threads)
 
 
 def onnx_rows(net: EarlyExitNet, batch: int, samples: int, images: torch.Tensor | None,
               policies: dict[str, ExitPolicy] | None, folder: Path) -> list[dict]:
-    """``mix_rows`` with onnxruntime on the CPU: the same images, mixes and predictions (the ONNX
-    stages exit exactly like the torch ones; test), stage times and measurements from onnxruntime."""
-    torch_rows = mix_rows(net, torch.device("cpu"), batch, samples, repeats=5, images=images, policies=policies)
+    """``mix_rows`` with onnxruntime on the CPU at torch's thread count: the same images, mixes and predictions
+    (the ONNX stages exit exactly like the torch ones; test), stage times and measurements from onnxruntime, and
+    onnxruntime's real skip timed against torch's in alternation (``vs_torch`` > 1: onnxruntime is faster)."""
+    cpu = torch.device("cpu")
+    torch_rows = mix_rows(net, cpu, batch, samples, repeats=5, images=images, policies=policies)
     if images is None:
         images = random_images(DEFAULT_IMAGE, max(2048, batch, samples))
     if policies is None:
@@ -202,27 +271,30 @@ def onnx_rows(net: EarlyExitNet, batch: int, samples: int, images: torch.Tensor 
                                      for i in range(0, images.shape[0], 512)], accelerator="cpu")
         scores = cached.scores("max_softmax")
         policies = {name: ExitPolicy("max_softmax", thresholds_for_mix(scores, mix)) for name, mix in MIXES.items()}
-    ort_net, ort_plain = onnx_nets(net, next(iter(policies.values())), tuple(images.shape[1:]), folder)
+    ort_net, ort_plain = onnx_nets(net, next(iter(policies.values())), tuple(images.shape[1:]), folder,
+                                   torch.get_num_threads())
     x_batch = images[:batch]
     xs = [images[i:i + 1] for i in range(samples)] if batch == 1 else None
-    feats, cum, total = x_batch, [], 0.0
-    for i in range(ort_net.num_exits):
-        total += timed(lambda f=feats, i=i: ort_net.stage(i, f), 20 if batch == 1 else 5, torch.device("cpu"))
-        cum.append(total)
-        feats = ort_net.stage(i, feats)[0]
-    cum.append(total + timed(lambda f=feats: ort_net.final(f), 20 if batch == 1 else 5, torch.device("cpu")))
-    plain_time = timed(lambda: ort_plain(x_batch), 20 if batch == 1 else 5, torch.device("cpu"))
+    reps = 20 if batch == 1 else 5
+    cum = chain_times(ort_net.stage, ort_net.final, ort_net.num_exits, x_batch, reps, cpu)
+    plain_time = timed(lambda: ort_plain(x_batch), reps, cpu)
     rows = []
-    for row, (name, policy) in zip(torch_rows, policies.items()):
-        frac = row["fractions"]
-        if batch == 1:
-            plain, skip = timed_pair(lambda: [ort_plain(x) for x in xs],
-                                     lambda p=policy: [ort_net.infer(x, p) for x in xs], 5, torch.device("cpu"))
-        else:
-            plain, skip = timed_pair(lambda: ort_plain(x_batch), lambda p=policy: ort_net.infer(x_batch, p), 20,
-                                     torch.device("cpu"))
-        rows.append({**row, "device": "cpu (onnxruntime)", "measured": plain / skip,
-                     "stage_pred": plain_time / float(sum(f * t for f, t in zip(frac, cum)))})
+    with torch.no_grad():
+        for row, (name, policy) in zip(torch_rows, policies.items()):
+            frac = row["fractions"]
+            if batch == 1:
+                extra = one_by_one(ort_plain, lambda x, p=policy: ort_net.infer(x, p), xs, 5, cpu)
+                plain, skip = extra["plain_time"], extra["skip_time"]
+                torch_skip, ort_skip = timed_pair(lambda p=policy: [net.infer(x, p) for x in xs],
+                                                  lambda p=policy: [ort_net.infer(x, p) for x in xs], 5, cpu)
+            else:
+                plain, skip = timed_pair(lambda: ort_plain(x_batch), lambda p=policy: ort_net.infer(x_batch, p), 20, cpu)
+                extra = {"plain_per_s": batch / plain, "skip_per_s": batch / skip}
+                torch_skip, ort_skip = timed_pair(lambda p=policy: net.infer(x_batch, p),
+                                                  lambda p=policy: ort_net.infer(x_batch, p), 20, cpu)
+            rows.append({**row, **extra, "device": "cpu (onnxruntime)", "measured": plain / skip,
+                         "vs_torch": torch_skip / ort_skip,
+                         "stage_pred": plain_time / float(sum(f * t for f, t in zip(frac, cum)))})
     return rows
 
 
@@ -241,15 +313,26 @@ def checkpoint_images(data_cfg: dict, count: int) -> tuple[torch.Tensor, str]:
 
 
 def table(rows: list[dict]) -> list[str]:
-    out = ["| device | batch | mix | exit % | FLOP-predicted | stage-time-predicted | measured | measured / FLOP | measured / stage |",
-           "|---|---|---|---|---|---|---|---|---|"]
+    """Speed-ups against both predictions, then latency (batch 1: per-sample p50/p95/p99 in ms, early exit and
+    plain) or throughput (images per second), and onnxruntime's real skip against torch's."""
+    out = ["| runtime | threads | batch | mix | exit % | FLOP-predicted | stage-time-predicted | measured | "
+           "measured / FLOP | measured / stage | early exit p50/p95/p99 ms or img/s | plain p50/p95/p99 ms or img/s "
+           "| onnxruntime skip vs torch skip |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         sp, m = r["stage_pred"], r["measured"]
-        mix = "/".join(f"{100 * f:.0f}" for f in r["fractions"])
+        mix = "—" if r["fractions"] is None else "/".join(f"{100 * f:.0f}" for f in r["fractions"])
         stage = "—" if sp is None else f"{sp:.2f}x"
         stage_ratio = "—" if sp is None else f"{m / sp:.2f}"
-        out.append(f"| {r['device']} | {r['batch']} | {r['mix']} | {mix} | {r['flop_pred']:.2f}x | {stage} | "
-                   f"{m:.2f}x | {m / r['flop_pred']:.2f} | {stage_ratio} |")
+        if "skip_ms" in r:
+            ee, plain = ("/".join(f"{v:.2f}" for v in r[k]) for k in ("skip_ms", "plain_ms"))
+        elif "skip_per_s" in r:
+            ee, plain = f"{r['skip_per_s']:.0f}/s", f"{r['plain_per_s']:.0f}/s"
+        else:
+            ee = plain = "—"
+        vs = f"{r['vs_torch']:.2f}x" if "vs_torch" in r else "—"
+        out.append(f"| {r['device']} | {r.get('threads', '—')} | {r['batch']} | {r['mix']} | {mix} | "
+                   f"{r['flop_pred']:.2f}x | {stage} | {m:.2f}x | {m / r['flop_pred']:.2f} | {stage_ratio} | {ee} | "
+                   f"{plain} | {vs} |")
     return out
 
 
@@ -279,6 +362,9 @@ def main() -> None:
     ap.add_argument("--no-fold", action="store_true", help="keep BatchNorm unfolded (training form)")
     ap.add_argument("--record", action="store_true", help="append to the tracked benchmarks/RESULTS-latency.md")
     ap.add_argument("--out", help="append to this file instead")
+    ap.add_argument("--static", action="store_true", help="also time the smaller plain networks of the backbone's "
+                                                          "family at the early exit's MACs (static_baseline.py)")
+    ap.add_argument("--threads", default="1,all", help="CPU thread counts to time, e.g. 1,all (default), 1 or 4")
     ap.add_argument("--runtime", default="torch", help="torch, onnxruntime, or both (torch,onnxruntime): "
                                                        "onnxruntime runs the ONNX export on the CPU")
     args = ap.parse_args()
@@ -306,17 +392,30 @@ def main() -> None:
     if not args.no_fold:
         net = fold_batchnorm(net)[0]
     n_images = 2048 if images is None else images.shape[0]
-    settings = [("cpu", 1), ("cpu", min(64, n_images))] + ([("cuda", min(1024, n_images))] if gpu else [])
+    batches = [b for b in (1, 32, 64) if b <= n_images]
+    settings = [("cpu", b) for b in batches] + ([("cuda", min(1024, n_images))] if gpu else [])
     runtimes = args.runtime.split(",")
     if not set(runtimes) <= {"torch", "onnxruntime"}:
         raise SystemExit(f"error: --runtime takes torch and/or onnxruntime, got {args.runtime}")
-    rows = [r for dev, b in settings if "torch" in runtimes
-            for r in mix_rows(net, torch.device(dev), b, min(args.samples, n_images), images=images, policies=policies)]
-    if "onnxruntime" in runtimes:
-        import tempfile
-        with tempfile.TemporaryDirectory() as tmp:
-            rows += [r for b in (1, min(64, n_images))
-                     for r in onnx_rows(net, b, min(args.samples, n_images), images, policies, Path(tmp) / str(b))]
+    all_threads = torch.get_num_threads()
+    thread_counts = sorted({1, all_threads} if args.threads == "1,all" else
+                           {all_threads if t == "all" else int(t) for t in args.threads.split(",")})
+    rows = []
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        for threads in thread_counts:   # the CUDA rows once, with the CPU's full count
+            torch.set_num_threads(threads)
+            torch_rows = [r for dev, b in settings if "torch" in runtimes and (dev == "cpu" or threads == all_threads)
+                          for r in mix_rows(net, torch.device(dev), b, min(args.samples, n_images), images=images,
+                                            policies=policies)]
+            rows += torch_rows
+            if args.static:
+                rows += static_rows(net, [r for r in torch_rows if r["batch"] in (1, batches[-1])],
+                                    images, min(args.samples, n_images))
+            if "onnxruntime" in runtimes:
+                rows += [r for b in batches
+                         for r in onnx_rows(net, b, min(args.samples, n_images), images, policies, Path(tmp))]
+        torch.set_num_threads(all_threads)
     lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M')} — `python benchmarks/latency.py {what} --samples {args.samples}"
              f"{' --no-fold' if args.no_fold else ''}{' --runtime ' + args.runtime if args.runtime != 'torch' else ''}`", "",
              f"{environment()}; fp32 on CPU; {described}; attach blocks {net.attach}; "

@@ -95,6 +95,9 @@ def test_checkpoint_reloads_the_deployed_network(tmp_path, cache):
     (row,) = mix_rows(loaded.net, torch.device("cpu"), 1, 8, images=images, policies={"p": loaded.policy})
     first8 = torch.bincount(exits[:8], minlength=4).double() / 8
     assert row["fractions"] == first8.tolist() and row["measured"] > 0 and row["stage_pred"] > 0
+    assert row["skip_ms"] == sorted(row["skip_ms"]) and row["plain_ms"] == sorted(row["plain_ms"])   # p50<=p95<=p99
+    (batched,) = mix_rows(loaded.net, torch.device("cpu"), 8, 8, repeats=2, images=images, policies={"p": loaded.policy})
+    assert batched["skip_per_s"] == pytest.approx(batched["plain_per_s"] * batched["measured"])
     # python -m eexit.export: standalone stage programs that infer like the (folded) network
     from eexit.export import ExportedExitNet, main as export_main
     from eexit.models.fold import fold_batchnorm

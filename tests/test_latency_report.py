@@ -1,0 +1,63 @@
+"""The latency report's arithmetic: percentiles by nearest rank, and the chained stage times it predicts from."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from latency import chain_times, percentiles, table  # noqa: E402
+
+
+def test_percentiles_are_nearest_rank_in_milliseconds():
+    times = [i / 1000 for i in range(1, 101)]            # 1..100 ms
+    assert percentiles(times) == pytest.approx([50.0, 95.0, 99.0])
+    assert percentiles([0.004, 0.001, 0.003, 0.002]) == pytest.approx([2.0, 4.0, 4.0])   # ceil(0.5*4)=2nd, 4th, 4th
+
+
+def test_chain_times_run_each_exit_path_as_a_chain(monkeypatch):
+    """Leaving at exit k runs stages 0..k in order; the last entry runs every stage and then the final part."""
+    import latency
+    calls = []
+    monkeypatch.setattr(latency, "timed", lambda fn, repeats, device: (calls.clear(), fn(), list(calls))[2])
+
+    def stage(i, h):
+        calls.append(f"s{i}")
+        return h + 1, None
+
+    def final(h):
+        calls.append("final")
+        return h
+    got = chain_times(stage, final, 3, torch.zeros(1), 1, torch.device("cpu"))
+    assert got == [["s0"], ["s0", "s1"], ["s0", "s1", "s2"], ["s0", "s1", "s2", "final"]]
+
+
+def test_the_table_shows_latency_throughput_and_the_runtime_comparison():
+    rows = [{"device": "cpu", "threads": 1, "batch": 1, "mix": "m", "fractions": [0.5, 0.5], "flop_pred": 2.0,
+             "stage_pred": 1.6, "measured": 1.6, "skip_ms": [1.0, 2.0, 3.0], "plain_ms": [4.0, 4.5, 5.0]},
+            {"device": "cpu (onnxruntime)", "threads": 2, "batch": 64, "mix": "m", "fractions": [0.5, 0.5],
+             "flop_pred": 2.0, "stage_pred": 1.5, "measured": 1.2, "skip_per_s": 120.0, "plain_per_s": 100.0,
+             "vs_torch": 1.3}]
+    lines = table(rows)
+    assert lines[2] == "| cpu | 1 | 1 | m | 50/50 | 2.00x | 1.60x | 1.60x | 0.80 | 1.00 | 1.00/2.00/3.00 | 4.00/4.50/5.00 | — |"
+    assert lines[3] == "| cpu (onnxruntime) | 2 | 64 | m | 50/50 | 2.00x | 1.50x | 1.20x | 0.60 | 0.80 | 120/s | 100/s | 1.30x |"
+
+
+def test_the_static_baseline_is_the_family_member_closest_in_macs():
+    """ResNet18's family: 15 smaller ResNets (1 or 2 blocks per stage); the one nearest the target MACs is chosen,
+    and a ResNet-10 costs less than a ResNet-16, which costs less than the ResNet18 itself."""
+    from static_baseline import closest, family
+
+    from eexit.flops import count_macs
+    from eexit.models.backbones import resnet18
+    variants = family("resnet18", 10)
+    assert len(variants) == 15 and "ResNet-10 [1, 1, 1, 1]" in variants and family("vgg16", 10) == {}
+    full = count_macs(resnet18(10), torch.zeros(1, 3, 32, 32))
+    name, macs = closest(variants, (3, 32, 32), 0.0)
+    assert name == "ResNet-10 [1, 1, 1, 1]" and macs < full / 2
+    name, macs = closest(variants, (3, 32, 32), full)
+    assert name.startswith("ResNet-16") and macs < full
+    x = torch.zeros(2, 3, 32, 32)
+    assert variants[name](x).shape == (2, 10)
