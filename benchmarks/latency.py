@@ -288,10 +288,10 @@ def onnx_rows(net: EarlyExitNet, batch: int, samples: int, images: torch.Tensor 
                 torch_skip, ort_skip = timed_pair(lambda p=policy: [net.infer(x, p) for x in xs],
                                                   lambda p=policy: [ort_net.infer(x, p) for x in xs], 5, cpu)
             else:
-                plain, skip = timed_pair(lambda: ort_plain(x_batch), lambda p=policy: ort_net.infer(x_batch, p), 20, cpu)
+                plain, skip = timed_pair(lambda: ort_plain(x_batch), lambda p=policy: ort_net.infer(x_batch, p), 10, cpu)
                 extra = {"plain_per_s": batch / plain, "skip_per_s": batch / skip}
                 torch_skip, ort_skip = timed_pair(lambda p=policy: net.infer(x_batch, p),
-                                                  lambda p=policy: ort_net.infer(x_batch, p), 20, cpu)
+                                                  lambda p=policy: ort_net.infer(x_batch, p), 10, cpu)
             rows.append({**row, **extra, "device": "cpu (onnxruntime)", "measured": plain / skip,
                          "vs_torch": torch_skip / ort_skip,
                          "stage_pred": plain_time / float(sum(f * t for f, t in zip(frac, cum)))})
