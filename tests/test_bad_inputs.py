@@ -181,6 +181,18 @@ def test_hydra_composition_errors_are_one_line_exit_2_and_write_nothing(args, sa
     assert [p.name for p in tmp_path.rglob("*")] == ["a_file"]
 
 
+def test_backbone_weights_with_nan_are_one_line_and_write_nothing(tmp_path):
+    """A state_dict of the right shapes holding a NaN (a diverged training) once gave a results.json at chance."""
+    from eexit.models.backbones import cifar_resnet
+    state = cifar_resnet(20, num_classes=10).state_dict()
+    next(v for v in state.values() if v.is_floating_point()).view(-1)[0] = float("nan")
+    torch.save(state, tmp_path / "nan.pt")
+    cfg = compose_cfg(TINY + ["method=backbone", f"backbone.weights={tmp_path / 'nan.pt'}", f"cache_dir={tmp_path / 'c'}"])
+    with pytest.raises(EExitError, match="nan.pt holds NaN or inf values") as err:
+        run_experiment(cfg, tmp_path / "run")
+    assert "\n" not in str(err.value) and not (tmp_path / "run" / "results.json").exists()
+
+
 def test_a_finished_run_folder_is_never_written_again(tmp_path):
     done = tmp_path / "done"
     (done / ".hydra").mkdir(parents=True)

@@ -137,5 +137,9 @@ def load_weights(model: nn.Module, path: str | None, arch: str | None = None) ->
                  if shapes else ""]
         raise EExitError(f"backbone.weights={path} does not fit {arch or getattr(model, 'arch', type(model).__name__)}: "
                          + "; ".join(p for p in parts if p) + "; use weights saved from the same backbone and classes")
+    bad = [k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise EExitError(f"backbone.weights={path} holds NaN or inf values (in {', '.join(bad[:3])}); give finite "
+                         f"weights, e.g. a checkpoint saved before the training diverged")
     model.load_state_dict(state)
     return model
