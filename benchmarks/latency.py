@@ -235,6 +235,48 @@ def static_rows(net: EarlyExitNet, rows: list[dict], images: torch.Tensor, sampl
     return out
 
 
+@torch.no_grad()
+def peer_rows(net: EarlyExitNet, images: torch.Tensor, samples: int) -> list[dict]:
+    """eexit's ``infer`` against earlyon's staged runtime at batch 1 on the same network, images and exit mix
+    (``earlyon_peer.py``): each library's default heads, then earlyon's heads in both (equal head cost)."""
+    from earlyon_peer import earlyon_staged, peer_scores, policy_for, staged_with_thresholds, with_peer_heads
+    cpu, image_shape = torch.device("cpu"), tuple(images.shape[1:])
+    wrapper = earlyon_staged(net, image_shape)
+    calib = images[:2048]
+    ours = predict_exits(net, [(calib[i:i + 512], torch.zeros(min(512, calib.shape[0] - i), dtype=torch.long))
+                               for i in range(0, calib.shape[0], 512)], accelerator="cpu").scores("max_softmax")
+    theirs = peer_scores(wrapper, net, calib)
+    peer_net = with_peer_heads(net, wrapper)
+    xs = [images[i:i + 1] for i in range(samples)]
+    rows = []
+    for name, mix in MIXES.items():
+        peer_thr = thresholds_for_mix(theirs, mix)[:, 0].clamp(max=1.0).tolist()
+        staged = staged_with_thresholds(wrapper, peer_thr)
+        peer_exits = [staged.infer(x).exit_taken for x in xs]
+        peer_frac = torch.bincount(torch.tensor([e if e >= 0 else net.num_exits for e in peer_exits]),
+                                   minlength=net.num_exits + 1).double() / samples
+        for heads, model, policy in (("each library's own", net, ExitPolicy("max_softmax", thresholds_for_mix(ours, mix))),
+                                     ("earlyon's in both", peer_net, policy_for(peer_thr, net.backbone.num_classes))):
+            exits = torch.tensor([model.infer_one(x, policy)[1] for x in xs])
+            frac = torch.bincount(exits, minlength=net.num_exits + 1).double() / samples
+            mine, peer = timed_pair(lambda m=model, p=policy: [m.infer(x, p) for x in xs],
+                                    lambda s=staged: [s.infer(x) for x in xs], 5, cpu)
+            rows.append({"heads": heads, "mix": name, "threads": torch.get_num_threads(), "fractions": frac.tolist(),
+                         "peer_fractions": peer_frac.tolist(), "eexit_ms": 1e3 * mine / samples,
+                         "earlyon_ms": 1e3 * peer / samples})
+    return rows
+
+
+def peer_table(rows: list[dict]) -> list[str]:
+    out = ["| heads | threads | mix | exit % eexit | exit % earlyon | eexit ms / image | earlyon staged ms / image | "
+           "eexit / earlyon |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        mix = ["/".join(f"{100 * f:.0f}" for f in r[k]) for k in ("fractions", "peer_fractions")]
+        out.append(f"| {r['heads']} | {r['threads']} | {r['mix']} | {mix[0]} | {mix[1]} | {r['eexit_ms']:.2f} | "
+                   f"{r['earlyon_ms']:.2f} | {r['eexit_ms'] / r['earlyon_ms']:.2f} |")
+    return out
+
+
 class Plain(torch.nn.Module):
     """The whole backbone as one graph (the plain network an early exit is compared against)."""
 
@@ -364,6 +406,8 @@ def main() -> None:
     ap.add_argument("--out", help="append to this file instead")
     ap.add_argument("--static", action="store_true", help="also time the smaller plain networks of the backbone's "
                                                           "family at the early exit's MACs (static_baseline.py)")
+    ap.add_argument("--peer", action="store_true", help="also time earlyon's staged runtime on the same network "
+                                                        "and mix (needs the peers extra: earlyon)")
     ap.add_argument("--threads", default="1,all", help="CPU thread counts to time, e.g. 1,all (default), 1 or 4")
     ap.add_argument("--runtime", default="torch", help="torch, onnxruntime, or both (torch,onnxruntime): "
                                                        "onnxruntime runs the ONNX export on the CPU")
@@ -400,7 +444,7 @@ def main() -> None:
     all_threads = torch.get_num_threads()
     thread_counts = sorted({1, all_threads} if args.threads == "1,all" else
                            {all_threads if t == "all" else int(t) for t in args.threads.split(",")})
-    rows = []
+    rows, peers = [], []
     import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         for threads in thread_counts:   # the CUDA rows once, with the CPU's full count
@@ -412,14 +456,18 @@ def main() -> None:
             if args.static:
                 rows += static_rows(net, [r for r in torch_rows if r["batch"] in (1, batches[-1])],
                                     images, min(args.samples, n_images))
+            if args.peer:
+                peers += peer_rows(net, images, min(args.samples, n_images))
             if "onnxruntime" in runtimes:
                 rows += [r for b in batches
                          for r in onnx_rows(net, b, min(args.samples, n_images), images, policies, Path(tmp))]
         torch.set_num_threads(all_threads)
     lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M')} — `python benchmarks/latency.py {what} --samples {args.samples}"
-             f"{' --no-fold' if args.no_fold else ''}{' --runtime ' + args.runtime if args.runtime != 'torch' else ''}`", "",
+             f"{' --no-fold' if args.no_fold else ''}{' --runtime ' + args.runtime if args.runtime != 'torch' else ''}{' --static' if args.static else ''}{' --peer' if args.peer else ''}`", "",
              f"{environment()}; fp32 on CPU; {described}; attach blocks {net.attach}; "
-             f"BatchNorm {'unfolded' if args.no_fold else 'folded into the convolutions'}.", ""] + table(rows)
+             f"BatchNorm {'unfolded' if args.no_fold else 'folded into the convolutions'}.", ""] + table(rows) \
+        + (["", "earlyon 0.3.0's staged runtime on the same network, images and mix, batch 1, timed in alternation:",
+            ""] + peer_table(peers) if peers else [])
     print("\n".join(lines))
     out = Path(args.out) if args.out else results_file("RESULTS-latency.md", args.record)
     with open(out, "a") as f:

@@ -61,3 +61,19 @@ def test_the_static_baseline_is_the_family_member_closest_in_macs():
     assert name.startswith("ResNet-16") and macs < full
     x = torch.zeros(2, 3, 32, 32)
     assert variants[name](x).shape == (2, 10)
+
+
+def test_earlyon_runs_the_same_network_and_exits_like_eexit_with_the_same_heads():
+    """The peer row compares like with like: with earlyon's heads in both libraries and the same thresholds, every
+    image leaves at the same exit in both; with each library's own heads the mix is matched share by share."""
+    pytest.importorskip("earlyon")   # part of the dev install (constraints.txt pins it)
+    from latency import build_net, peer_rows, peer_table, random_images
+    net = build_net("resnet20", "conv1d", "linear", 3, fold=True)
+    rows = peer_rows(net, random_images((3, 32, 32), 128), 16)
+    assert [(r["heads"], r["mix"]) for r in rows][:2] == [("each library's own", "early-heavy"),
+                                                          ("earlyon's in both", "early-heavy")]
+    for r in rows:
+        if r["heads"] == "earlyon's in both":
+            assert r["fractions"] == r["peer_fractions"]
+        assert r["eexit_ms"] > 0 and r["earlyon_ms"] > 0
+    assert len(peer_table(rows)) == 2 + len(rows)
