@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from hydra.experimental.callback import Callback
 from omegaconf import OmegaConf
 
 from eexit.errors import EExitError
@@ -100,7 +101,7 @@ def grid_jobs(config) -> list[list[str]] | None:
     return [job for batch in BasicSweeper.split_arguments(overrides, None) for job in batch]
 
 
-class SweepFolderCheck:
+class SweepFolderCheck(Callback):
     """Hydra callback: before a multirun writes anything (``multirun.yaml``, any job's ``.hydra/``), the rerun
     of a sweep into its folder must launch each finished job with the same settings; otherwise one line and
     exit 2, the folder untouched (values reordered or changed would put other jobs' results under these
@@ -117,8 +118,3 @@ class SweepFolderCheck:
         except EExitError as exc:   # Hydra turns a callback's exception into a warning: exit here
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)
-
-    def __getattr__(self, name):  # the other Hydra callback hooks: nothing to do
-        if name.startswith("on_"):
-            return lambda *a, **k: None
-        raise AttributeError(name)

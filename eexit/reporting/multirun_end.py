@@ -9,6 +9,8 @@ import json
 import logging
 from pathlib import Path
 
+from hydra.experimental.callback import Callback
+
 from eexit.jobs import FAILED_IN_SWEEP
 from eexit.reporting.results import atomic_write
 from eexit.reporting.sweep_plan import load_plans, merge_plans, sweep_plan_text
@@ -16,7 +18,7 @@ from eexit.reporting.sweep_plan import load_plans, merge_plans, sweep_plan_text
 log = logging.getLogger(__name__)
 
 
-class AggregateOnMultirunEnd:
+class AggregateOnMultirunEnd(Callback):
     """Hydra callback: aggregate the sweep folder when a multirun finishes."""
 
     def on_multirun_end(self, config, **kwargs) -> None:
@@ -39,8 +41,3 @@ class AggregateOnMultirunEnd:
             sweep_dashboard(config, s)
         except FileNotFoundError as exc:
             log.warning("no sweep summary: %s", exc)
-
-    def __getattr__(self, name):  # the other Hydra callback hooks: nothing to do
-        if name.startswith("on_"):
-            return lambda *a, **k: None
-        raise AttributeError(name)
