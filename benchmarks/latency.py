@@ -64,6 +64,12 @@ def random_images(image_shape: tuple[int, ...], n: int) -> torch.Tensor:
     return torch.randn(n, *image_shape, generator=torch.Generator().manual_seed(1))
 
 
+def exit_outputs(net: EarlyExitNet, images: torch.Tensor, device: torch.device):
+    """Every exit's outputs on ``images`` (in chunks of 512, labels unused), for setting thresholds."""
+    return predict_exits(net, [(images[i:i + 512], torch.zeros(min(512, images.shape[0] - i), dtype=torch.long))
+                               for i in range(0, images.shape[0], 512)], accelerator=device.type)
+
+
 def thresholds_for_mix(scores: torch.Tensor, mix: list[float]) -> torch.Tensor:
     """Per-head global thresholds so that fraction ``mix[k]`` of all samples leaves at head k."""
     n = scores.shape[1]
@@ -168,8 +174,7 @@ def mix_rows(net: EarlyExitNet, device: torch.device, batch: int, samples: int, 
         images = random_images(DEFAULT_IMAGE, max(2048, batch, samples))
     if images.shape[0] < max(batch, samples):
         raise SystemExit(f"error: {images.shape[0]} images but batch {batch} / --samples {samples} need more")
-    cached = predict_exits(net, [(images[i:i + 512], torch.zeros(min(512, images.shape[0] - i), dtype=torch.long))
-                                 for i in range(0, images.shape[0], 512)], accelerator=device.type)
+    cached = exit_outputs(net, images, device)
     net.to(device).eval()
     costs = exit_costs(net, tuple(images.shape[1:]))
     if policies is None:
@@ -243,8 +248,7 @@ def peer_rows(net: EarlyExitNet, images: torch.Tensor, samples: int) -> list[dic
     cpu, image_shape = torch.device("cpu"), tuple(images.shape[1:])
     wrapper = earlyon_staged(net, image_shape)
     calib = images[:2048]
-    ours = predict_exits(net, [(calib[i:i + 512], torch.zeros(min(512, calib.shape[0] - i), dtype=torch.long))
-                               for i in range(0, calib.shape[0], 512)], accelerator="cpu").scores("max_softmax")
+    ours = exit_outputs(net, calib, cpu).scores("max_softmax")
     theirs = peer_scores(wrapper, net, calib)
     peer_net = with_peer_heads(net, wrapper)
     xs = [images[i:i + 1] for i in range(samples)]
@@ -309,8 +313,7 @@ def onnx_rows(net: EarlyExitNet, batch: int, samples: int, images: torch.Tensor 
     if images is None:
         images = random_images(DEFAULT_IMAGE, max(2048, batch, samples))
     if policies is None:
-        cached = predict_exits(net, [(images[i:i + 512], torch.zeros(min(512, images.shape[0] - i), dtype=torch.long))
-                                     for i in range(0, images.shape[0], 512)], accelerator="cpu")
+        cached = exit_outputs(net, images, cpu)
         scores = cached.scores("max_softmax")
         policies = {name: ExitPolicy("max_softmax", thresholds_for_mix(scores, mix)) for name, mix in MIXES.items()}
     ort_net, ort_plain = onnx_nets(net, next(iter(policies.values())), tuple(images.shape[1:]), folder,
