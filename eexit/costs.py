@@ -73,8 +73,9 @@ def exit_costs(net: EarlyExitNet, image_shape: tuple[int, ...]) -> ExitCosts:
     blocks = block_macs(net.backbone, image_shape)
     shapes = net.backbone.feature_shapes(image_shape)
     device = next(net.parameters()).device
-    heads = [count_macs(_LogitsAndConfidence(h), torch.zeros(1, *shapes[a], device=device))
-             for h, a in zip(net.heads, net.attach)]
+    k = net.backbone.num_classes   # what combining exits (ZTW) add to each head is counted with it
+    heads = [count_macs(_LogitsAndConfidence(h), torch.zeros(1, *shapes[a], device=device)) + net.combine_macs(i, k)
+             for i, (h, a) in enumerate(zip(net.heads, net.attach))]
     cum_blocks, cum_heads = cumulative(blocks), cumulative(heads)
     per_exit = [cum_blocks[a] + cum_heads[i] for i, a in enumerate(net.attach)]
     per_exit.append(cum_blocks[-1] + (cum_heads[-1] if heads else 0))

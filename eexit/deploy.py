@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 
 from eexit.digest import payload_digest, state_digest
 from eexit.errors import EExitError
 from eexit.exits import ExitPolicy
-from eexit.models.early_exit import EarlyExitNet, build_exit_net
+from eexit.models.early_exit import EarlyExitNet
 
 FORMAT = "eexit-exit-net/2"   # 2: backbone and head are stored as configs (``_target_``), with the image shape
 
@@ -56,6 +56,8 @@ def save_exit_checkpoint(path: Path, net: EarlyExitNet, policy: ExitPolicy, cfg_
     payload = {"format": FORMAT, "attach": list(net.attach), "head": cfg_container["head"],
                 "backbone": net.backbone.arch, "backbone_config": backbone_cfg, "num_classes": net.backbone.num_classes,
                 "image_shape": list(image_shape), "heads": net.heads.state_dict(), "policy": policy.to_dict(),
+                "network_class": f"{type(net).__module__}.{type(net).__qualname__}",   # ZTWNet, ...
+                "extra_modules": net.extra_modules().state_dict(),
                 "data": {**cfg_container["data"], **({"mean": list(normalization[0]), "std": list(normalization[1])}
                                                      if normalization else {})}, "backbone_weights": backbone_weights,
                 "backbone_digest": state_digest(net.backbone),
@@ -101,10 +103,12 @@ def load_exit_checkpoint(path: str | Path, device: str | torch.device = "cpu") -
             raise EExitError(f"{path}: the frozen backbone's weights file {weights} changed since this checkpoint was "
                              f"written (its digest differs), so the heads would read other features; re-run the "
                              f"experiment, or restore that file")
-    net = build_exit_net(backbone, ck["attach"], instantiate(ck["head"]), ck["num_classes"], tuple(ck["image_shape"]))
+    network = get_class(ck.get("network_class", "eexit.models.early_exit.EarlyExitNet"))
+    net = network.assemble(backbone, ck["attach"], instantiate(ck["head"]), ck["num_classes"], tuple(ck["image_shape"]))
     if ck["network"] is not None:
         net.load_state_dict(ck["network"])
     else:
         net.heads.load_state_dict(ck["heads"])
+        net.extra_modules().load_state_dict(ck.get("extra_modules") or {})
     meta = {k: ck[k] for k in ("backbone", "head", "attach", "backbone_weights", "image_shape")}
     return ExitCheckpoint(net.to(device).eval(), ExitPolicy.from_dict(ck["policy"]), ck["data"], meta)

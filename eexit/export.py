@@ -60,6 +60,9 @@ def export_exit_net(net: EarlyExitNet, policy, out_dir: str | Path, image_shape:
     dynamo exporter, for onnxruntime) for every stage and ``exits.json``; returns ``out_dir``."""
     if fmt not in ("pt2", "onnx"):
         raise EExitError(f"export format '{fmt}' is not known; use pt2 or onnx")
+    if net.combines:
+        raise EExitError(f"{type(net).__name__}'s exits read earlier heads' outputs (cascade, ensemble), which the "
+                         f"exported stages do not carry yet; deploy it from its checkpoint (eexit.deploy)")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     net = (fold_batchnorm(net)[0] if fold else net).cpu().eval()

@@ -69,7 +69,7 @@ CHECKS = {
     "policy.min_support": positive_int, "policy.sweep": optional(lambda v: (
         isinstance(v, (list, tuple)) and all(_number(t) for t in v), "a list of thresholds")),
     "method.epochs": positive_int, "method.batch_size": positive_int, "method.optimizer.lr": positive,
-    "method.backbone": one_of("frozen", "joint"), "method.targets": one_of("backbone", "labels"),
+    "method.targets": one_of("backbone", "labels"),
     "method.feature_cache": one_of("auto", True, False), "method.feature_dtype": one_of("bfloat16", "float32"), "method.boosted.min_pool": count,
     "method.boosted.survivors": one_of(*SURVIVOR_RULES), "method.boosted.soft_temperature": positive,
     "method.boosted.folds": lambda v: (_int(v) and v >= 2, "an integer >= 2"),

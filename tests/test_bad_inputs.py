@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY, compose_cfg
+from conftest import CONF, TINY, compose_cfg
 
 from eexit.errors import EExitError
 from eexit.pipeline import run_experiment
@@ -76,7 +76,8 @@ BAD = [
     (["pretrain.optimizer.lr=0"], "pretrain.optimizer.lr=0"),
     (["method.optimizer.lr=-1"], "method.optimizer.lr=-1"),
     (["method.targets=teacher"], "method.targets='teacher'"),
-    (["method.backbone=thawed"], "method.backbone='thawed'"),
+    (["method=eenets", "method.targets=backbone"], "method=eenets: targets=backbone needs a frozen backbone"),
+    (["method=sdn", "+method.boosted=null"], "method=sdn: JointTraining.__init__() got an unexpected keyword argument 'boosted'"),
     (["method.boosted.min_pool=-1"], "method.boosted.min_pool=-1"),
     (["seed=abc"], "seed='abc'"),
     (["seed=1.5"], "seed=1.5"),
@@ -157,8 +158,8 @@ def test_bad_input_from_the_command_line_exits_2_with_one_line_and_a_failed_mark
 
 
 HYDRA_BAD = [
-    (["method=foo"], "error: method=foo is not an option of method: choose one of backbone, bts, eenets, linear, "
-                     "nonboosted, patience, pteenet, sdn (the yaml files in conf/method/)"),
+    (["method=foo"], "error: method=foo is not an option of method: choose one of " +
+     ", ".join(sorted(p.stem for p in (Path(CONF) / "method").glob("*.yaml"))) + " (the yaml files in conf/method/)"),
     (["data.batchsize=3"], "error: data.batchsize is not a key of the config (closest: data.batch_size,"),
     (["policy.margin"], "error: cannot read the override: Error parsing override 'policy.margin'"),
     (["-m", "method=bts,fooo"], "error: method=fooo is not an option of method"),

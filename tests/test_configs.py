@@ -15,8 +15,19 @@ OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((Path(CONF) / g).glob("*.
 def test_group_option_composes(group, option):
     cfg = compose_cfg([f"{group}={option}"])
     assert cfg.method.name and cfg.data._target_.startswith("eexit.data.")
-    for node in (cfg.data, cfg.backbone, cfg.head, cfg.policy, cfg.trainer):
+    for node in (cfg.data, cfg.backbone, cfg.head, cfg.method, cfg.policy, cfg.trainer):
         assert node._target_.startswith(("eexit.", "lightning."))
+
+
+@pytest.mark.parametrize("option", sorted(p.stem for p in (Path(CONF) / "method").glob("*.yaml")))
+def test_each_method_yaml_builds_its_recipe(option):
+    """``method=<name>`` instantiates a recipe (one class per method) without any data or training."""
+    from hydra.utils import instantiate
+
+    from eexit.methods import Recipe
+    cfg = compose_cfg([f"method={option}"])
+    recipe = instantiate(cfg.method)
+    assert isinstance(recipe, Recipe) and recipe.name == cfg.method.name
 
 
 def test_default_is_distorted_digits_on_cpu_budget():

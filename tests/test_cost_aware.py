@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-import eexit.pipeline.regimes as regimes
 from eexit.errors import EExitError
+from eexit.methods import FrozenHeads
 from eexit.pipeline import run_experiment
 from tests.conftest import TINY, compose_cfg
 
@@ -23,15 +23,15 @@ def run(tmp_path, cache, overrides, name):
 @pytest.mark.slow   # 14 s: a whole PTEENet run
 def test_pteenet_leaves_backbone_untouched(tmp_path, cache, monkeypatch):
     snapshots = {}
-    real = regimes.train_regime
+    real = FrozenHeads.heads
 
-    def wrapped(ctx, *args, **kwargs):
+    def wrapped(self, ctx, *args, **kwargs):
         snapshots["before"] = {k: v.clone() for k, v in ctx.backbone.state_dict().items()}
-        out = real(ctx, *args, **kwargs)
+        out = real(self, ctx, *args, **kwargs)
         snapshots["after"] = ctx.backbone.state_dict()
         return out
 
-    monkeypatch.setattr(regimes, "train_regime", wrapped)
+    monkeypatch.setattr(FrozenHeads, "heads", wrapped)
     results = run(tmp_path, cache, ["method=pteenet", "method.epochs=3", "method.feature_cache=false"], "p")
     before, after = snapshots["before"], snapshots["after"]
     assert any("running_mean" in k for k in before)          # BN statistics are part of the check

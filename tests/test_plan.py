@@ -72,7 +72,7 @@ def test_the_bts64_sweep_plan_on_cinic10_fits_the_gpu_machine(tmp_path):
 
 
 def test_feature_source_decides_by_the_measured_figures():
-    from eexit.pipeline.feature_source import feature_source
+    from eexit.methods.feature_source import feature_source
     plan = {"store_bytes": 30e9, "dtype": "bfloat16", "images": {"train": 90_000, "val": 90_000, "test": 90_000},
             "rates": {"backbone_images_per_s": 50_000.0}}
     assert feature_source(plan, True, None, 10**12)[0] is False                       # streamed: on the fly

@@ -14,6 +14,7 @@ from torch import nn
 
 from eexit.models.backbones.staged import StagedBackbone
 from eexit.models.heads import HeadOutput
+from eexit.models.inference import StagedInference, gather_rows, is_channels_last, pad_to_bucket  # noqa: F401 (re-exported)
 
 
 @dataclass
@@ -22,81 +23,6 @@ class AllExits:
 
     logits: list[torch.Tensor]
     confidences: list[torch.Tensor | None]
-
-
-class StagedInference:
-    """Real early exit over a chain of stages; a subclass says what a stage is.
-
-    ``stage(i, x) -> (features, HeadOutput)`` runs the backbone up to exit i (from exit
-    i-1's features) and head i; ``final(x) -> logits`` runs the rest. ``EarlyExitNet``
-    implements them with its modules, ``eexit.export.ExportedExitNet`` with exported
-    programs, so both share one inference loop and its guarantees.
-    """
-
-    num_exits: int
-
-    def stage(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, HeadOutput]:
-        raise NotImplementedError
-
-    def final(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    @torch.inference_mode()
-    def infer(self, x: torch.Tensor, policy, buckets: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Real early exit. Returns ``(prediction [B], exit index [B])``; index ``num_exits`` = backbone.
-
-        ``buckets`` (sorted batch sizes): the surviving batch is zero-padded up to the next bucket,
-        so every stage only ever sees those shapes (pre-warm them with :meth:`warmup`; no
-        per-shape autotuning or recompilation). Padded rows never reach a decision.
-        A batch of one takes :meth:`infer_one`'s path.
-        """
-        batch = x.shape[0]
-        if batch == 1:
-            pred, exit_index = self.infer_one(x, policy)
-            return (torch.tensor([pred], device=x.device), torch.tensor([exit_index], device=x.device))
-        preds = torch.empty(batch, dtype=torch.long, device=x.device)
-        exits = torch.full((batch,), self.num_exits, dtype=torch.long, device=x.device)
-        alive = torch.arange(batch, device=x.device)
-        x = pad_to_bucket(x, buckets)
-        prev = streak = None   # patience only: the survivors' previous prediction and streak
-        for i in range(self.num_exits):
-            x, out = self.stage(i, x)
-            n = alive.numel()
-            conf = None if out.confidence is None else out.confidence[:n]
-            if policy.needs_streak:
-                streak = policy.next_streak(out.logits[:n].argmax(1), prev, streak)
-            leave, pred = policy.decide(i, out.logits[:n], conf, streak)
-            prev = pred
-            leaving = int(leave.sum())  # the one host sync per exit: the survivor count sizes the next stage
-            if leaving == n:
-                preds[alive], exits[alive] = pred, i
-                return preds, exits
-            if leaving:
-                gone = alive[leave]
-                preds[gone], exits[gone] = pred[leave], i
-                stay = ~leave
-                x, alive = pad_to_bucket(gather_rows(x[:n], stay), buckets), alive[stay]
-                if streak is not None:
-                    prev, streak = prev[stay], streak[stay]
-        preds[alive] = self.final(x)[:alive.numel()].argmax(1)
-        return preds, exits
-
-    @torch.inference_mode()
-    def infer_one(self, x: torch.Tensor, policy) -> tuple[int, int]:
-        """One sample ``[1, C, H, W]`` -> ``(prediction, exit index)`` as Python ints.
-
-        The latency path (embedded, batch 1): no survivor bookkeeping, one host read
-        per exit; decisions are :meth:`ExitPolicy.decide_one`, equal to ``decide``'s."""
-        prev = streak = None
-        for i in range(self.num_exits):
-            x, out = self.stage(i, x)
-            if policy.needs_streak:
-                streak = policy.next_streak(out.logits.argmax(1), prev, streak)
-                prev = out.logits.argmax(1)
-            leave, pred = policy.decide_one(i, out.logits, out.confidence, streak)
-            if leave:
-                return pred, i
-        return int(self.final(x).argmax(1)), self.num_exits
 
 
 class EarlyExitNet(StagedInference, nn.Module):
@@ -126,8 +52,36 @@ class EarlyExitNet(StagedInference, nn.Module):
             feats.append(x)
         return feats, self.final(x)
 
-    def heads_on(self, feats: list[torch.Tensor]) -> list[HeadOutput]:
-        return [head(f) for head, f in zip(self.heads, feats)]
+    @classmethod
+    def assemble(cls, backbone: StagedBackbone, attach: list[int], head, num_classes: int,
+                 image_shape: tuple[int, ...]) -> "EarlyExitNet":
+        """Heads from ``head(in_shape, num_classes)`` after the ``attach`` blocks (see :func:`build_exit_net`)."""
+        return build_exit_net(backbone, attach, head, num_classes, image_shape)
+
+    def extra_modules(self) -> nn.Module:
+        """Modules beside backbone and heads that a checkpoint keeps (ZTW's cascade and ensembles)."""
+        return nn.ModuleDict()
+
+    def exit_module(self, i: int) -> nn.Module:
+        """The parameters whose training trains exit i (its head)."""
+        return self.heads[i]
+
+    def combine_macs(self, i: int, num_classes: int) -> int:
+        """Multiply-accumulates :meth:`combine` adds at exit i."""
+        return 0
+
+    def heads_on(self, feats: list[torch.Tensor], wanted=None) -> list[HeadOutput | None]:
+        """Every exit's answer on its features; exits not in ``wanted`` (default: all) give ``None``
+        (those a combining exit reads are still computed)."""
+        last = self.num_exits - 1 if wanted is None else max(wanted, default=-1)
+        outs, carry = [], None
+        for i in range(last + 1):
+            if self.combines or wanted is None or i in wanted:
+                out, carry = self.combine(i, self.heads[i](feats[i]), carry)
+                outs.append(out if wanted is None or i in wanted else None)
+            else:
+                outs.append(None)
+        return outs + [None] * (self.num_exits - len(outs))
 
     def forward_all(self, x: torch.Tensor) -> AllExits:
         feats, final = self.features(x)
@@ -137,6 +91,7 @@ class EarlyExitNet(StagedInference, nn.Module):
     forward = forward_all
 
     def stage(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, HeadOutput]:
+        """Blocks up to exit i and head i's raw output (``combine`` makes it the exit's answer)."""
         start, end = self.segments()[i]
         x = self.backbone(x, start, end)
         return x, self.heads[i](x)
@@ -158,25 +113,3 @@ def build_exit_net(backbone: StagedBackbone, attach: list[int], head, num_classe
     the ``attach`` blocks of ``backbone``, each sized for the feature map it reads."""
     shapes = backbone.feature_shapes(image_shape)
     return EarlyExitNet(backbone, attach, [head(shapes[a], num_classes) for a in attach])
-
-
-def is_channels_last(x: torch.Tensor) -> bool:
-    return x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
-
-
-def gather_rows(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """``x[keep]``, gathered along the NHWC view when ``x`` is channels_last so the result stays so."""
-    return x.permute(0, 2, 3, 1)[keep].permute(0, 3, 1, 2) if is_channels_last(x) else x[keep]
-
-
-def pad_to_bucket(x: torch.Tensor, buckets: list[int] | None) -> torch.Tensor:
-    """Zero-pad the batch up to the smallest bucket that holds it (unchanged if none does)."""
-    n = x.shape[0]
-    size = next((b for b in buckets if b >= n), n) if buckets else n
-    if size == n:
-        return x
-    out = x.new_zeros((size, *x.shape[1:]))
-    if is_channels_last(x):
-        out = out.contiguous(memory_format=torch.channels_last)
-    out[:n] = x
-    return out

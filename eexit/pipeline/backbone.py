@@ -23,7 +23,8 @@ from eexit.errors import EExitError
 from eexit.locks import exclusive
 from eexit.models.early_exit import EarlyExitNet
 from eexit.pipeline.backbone_cache import cache_key, cache_path, load_entry, save_entry
-from eexit.pipeline.build import epoch_checkpoint, make_trainer, resolve_precision, resumable
+from eexit.pipeline.build import make_trainer, resolve_precision
+from eexit.training.resume import epoch_checkpoint, resumable
 from eexit.training.losses import ExitCrossEntropy
 from eexit.training.module import EarlyExitModule
 from eexit.training.shard_audit import ShardAudit

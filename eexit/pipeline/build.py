@@ -1,22 +1,18 @@
-"""Objects a run instantiates from its config: Trainer, loggers, callbacks, loss.
+"""Objects a run instantiates from its config: Trainer, loggers, callbacks.
 
 Everything is ``hydra.utils.instantiate`` of a ``_target_``; what is added here is only
 what a config cannot know: the run folder, the epochs of each fit, ``precision: auto``.
 """
 from __future__ import annotations
 
-import inspect
-import logging
 import sys
 from pathlib import Path
 
 import lightning as L
 import torch
-from hydra.utils import get_object, instantiate
-from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import OmegaConf
-
-log = logging.getLogger(__name__)
 
 
 def resolve_precision(precision: str, accelerator: str) -> str:
@@ -58,39 +54,3 @@ def build_loggers(cfg, run_dir: Path) -> list:
     for lg in loggers:
         lg.log_hyperparams(config)
     return loggers
-
-
-def with_objects(node, **objects):
-    """Instantiate ``node`` with live Python objects as extra arguments. (Passed to
-    ``instantiate`` directly, a dataclass would be turned into a config node.)"""
-    return instantiate(node, _partial_=True)(**objects)
-
-
-def build_loss(loss_cfg, **context):
-    """Instantiate ``method.loss``, passing the ``context`` values (``costs``, ``num_train``,
-    ``seed``) that its class declares as parameters."""
-    params = inspect.signature(get_object(loss_cfg._target_)).parameters
-    return with_objects(loss_cfg, **{k: v for k, v in context.items() if k in params})
-
-
-def epoch_checkpoint(folder: Path) -> ModelCheckpoint:
-    """``last.ckpt`` (weights, optimizer, scheduler, epoch) replaced at every epoch's end, so a
-    killed training resumes where it was (Lightning writes it atomically)."""
-    return ModelCheckpoint(dirpath=folder, filename="last", save_top_k=1, monitor=None,
-                           save_on_train_epoch_end=True, enable_version_counter=False)
-
-
-def resumable(last: Path, what: str) -> str | None:
-    """``last`` when it holds a loadable training state (else None, and it is removed)."""
-    if not last.is_file():
-        return None
-    try:
-        state = torch.load(last, map_location="cpu", weights_only=False)
-        epoch = int(state["epoch"]) + 1
-    except Exception as exc:
-        log.warning("%s: cannot resume from %s (%s); training from the start", what, last,
-                    type(exc).__name__)
-        last.unlink(missing_ok=True)
-        return None
-    log.info("%s: resuming an interrupted training from %s (%d epochs done)", what, last, epoch)
-    return str(last)

@@ -3,31 +3,10 @@ training (disk under ``cache_dir``, host and GPU memory, a crop padding the imag
 images for a boosted stage)."""
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import torch
 
 from eexit.errors import EExitError
-
-
-def available_memory() -> int:
-    """Bytes the kernel says a new process can use without swapping (``MemAvailable``)."""
-    try:
-        for line in open("/proc/meminfo"):
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-
-
-def free_disk(folder) -> int:
-    path = Path(folder).resolve()
-    while not path.exists():
-        path = path.parent
-    return shutil.disk_usage(path).free
+from eexit.machine import available_memory, free_disk
 
 
 def check_fits(plan: dict, cache_dir) -> None:
@@ -47,14 +26,15 @@ def check_fits(plan: dict, cache_dir) -> None:
                          f"data.placement=cpu")
 
 
-def check_data_suits(plan: dict, cfg) -> None:
+def check_data_suits(plan: dict, cfg, min_train: int | None = None) -> None:
     """One line when the data cannot serve the settings, from the plan's counts and shape (before any training):
-    a crop padding of the image's side or more, or fewer training images than a boosted stage needs."""
+    a crop padding of the image's side or more, or fewer training images than the method needs (``min_train``,
+    its workload's: a boosted stage's ``min_pool``)."""
     side, pad = min(plan["image_shape"][1:]), cfg.data.get("crop_padding") or 0
     if pad >= side:
         raise EExitError(f"data.crop_padding={pad} is not below the images' side ({side} px): a random crop would "
                          f"be mostly padding; give data.crop_padding < {side} (4 for 32 px images, 0 to disable)")
-    need = (cfg.method.get("boosted") or {}).get("min_pool")
+    need = min_train
     if need and plan["images"]["train"] < need:
         raise EExitError(f"the training split has {plan['images']['train']} images, fewer than the "
                          f"method.boosted.min_pool={need} a boosted stage trains on; give more training data or a "

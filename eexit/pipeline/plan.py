@@ -75,20 +75,20 @@ def head_step_seconds(net, shapes: list[tuple], batch: int, dtype: torch.dtype) 
     return timed(step)
 
 
-def plan_run(cfg, dm, device) -> dict:
-    m = cfg.method
+def plan_run(cfg, dm, device, work=None) -> dict:
+    """``work``: the method's :class:`~eexit.methods.Workload` (default: its recipe's, instantiated from ``cfg``)."""
+    work = work or instantiate(cfg.method).workload()
     sizes, image_shape, counted_from = dm.planned_sizes()
     n_all, n_train = sum(sizes.values()), sizes["train"]
     extra = {"weights": None, **({"pretrained": False} if "pretrained" in cfg.backbone else {})}
     backbone = instantiate(cfg.backbone, num_classes=dm.num_classes, **extra).to(device)
     shapes = backbone.feature_shapes(tuple(image_shape))
     rate = forward_rate(backbone, image_shape, timing_batch(image_shape, int(dm.eval_batch_size)))
-    frozen = m.name != "backbone" and m.get("backbone") == "frozen"
     streaming = bool(getattr(dm, "streaming", False))
-    store = frozen and (m.feature_cache is True or (m.feature_cache == "auto" and not streaming))
-    bytes_el = 2 if m.get("feature_dtype", "bfloat16") == "bfloat16" else 4
+    store = work.frozen and (work.feature_cache is True or (work.feature_cache == "auto" and not streaming))
+    bytes_el = 2 if work.feature_dtype == "bfloat16" else 4
     blocks, step = [], 0.0
-    if m.name != "backbone":
+    if work.heads:
         attach = attach_points(cfg.placement, backbone, image_shape)
         net = build_exit_net(backbone, attach, instantiate(cfg.head), dm.num_classes, tuple(image_shape)).to(device)
         for b, head in zip(attach, net.heads):
@@ -97,7 +97,7 @@ def plan_run(cfg, dm, device) -> dict:
             stored = (c, *(size or (h, w)))
             blocks.append({"block": b, "name": block_name(b, size),
                            "shape": list(stored), "bytes_per_image": math.prod(stored) * bytes_el})
-        step = head_step_seconds(net, [tuple(x["shape"]) for x in blocks], int(m.batch_size),
+        step = head_step_seconds(net, [tuple(x["shape"]) for x in blocks], work.batch_size,
                                  torch.bfloat16 if bytes_el == 2 else torch.float32)
     per_image = sum(x["bytes_per_image"] for x in blocks) + 4 * dm.num_classes + 8
     store_bytes = per_image * n_all if store else 0
@@ -106,18 +106,10 @@ def plan_run(cfg, dm, device) -> dict:
     # an eval batch in flight: a residual block holds about 5 maps of its output's size (input, two convs,
     # their normalised outputs); measured on CIFAR ResNet18 (benchmarks/rehearsal.py)
     batch_act = int(dm.eval_batch_size) * max(math.prod(s) for s in shapes) * 4 * 5
-    joint = m.name != "backbone" and not frozen
-    epochs = int(m.epochs) if m.name != "backbone" else 0
-    # a step trains every head; BTS-EE's boosted regime trains one head per stage for epochs x stages,
-    # about the same work as its non-boosted twin's epochs over all heads, so count it once more
-    # (cross_fit survivors train folds copies of each boosted head on (folds - 1) / folds of its pool: folds - 1 more)
-    boosted = m.get("boosted")
-    boosted_units = 0 if boosted is None else 1 + (int(boosted.get("folds", 3)) - 1) * (boosted.get("survivors") == "cross_fit")
-    head_epochs = epochs * (boosted_units + 1 if boosted is not None and m.get("compare_nonboosted") else max(boosted_units, 1))
     seconds = {"backbone": int(cfg.pretrain.epochs) * n_train * 3 / rate if not cfg.backbone.get("weights") else 0.0,
                "features": n_all / rate if store else 0.0,
-               "heads": head_epochs * math.ceil(n_train / int(m.batch_size)) * step if m.name != "backbone" else 0.0,
-               "joint": epochs * n_train * 3 / rate if joint else 0.0,
+               "heads": work.head_epochs * math.ceil(n_train / work.batch_size) * step,
+               "joint": work.joint_epochs * n_train * 3 / rate,
                "evaluation": 3 * (sizes["val"] + sizes["test"]) / rate}
     on_gpu = device.type == "cuda"
     return {"images": sizes, "image_shape": list(image_shape), "counts_from": counted_from, "device": str(device),

@@ -31,7 +31,7 @@ from eexit.settings import check_config, check_writable
 from eexit.pipeline.phases import Phases
 from eexit.pipeline.fits import check_data_suits, check_fits
 from eexit.pipeline.plan import plan_run, plan_text
-from eexit.pipeline.regimes import run_method
+from eexit.pipeline.regimes import build_recipe, run_method
 from eexit.reporting.exit_plots import exits_plot
 from eexit.reporting.plots import tradeoff_plot
 from eexit.reporting.results import atomic_write, write_results
@@ -93,7 +93,9 @@ def _run_experiment(cfg, run_dir: Path, overrides: list[str] | None) -> dict:
         quiet_lightning()
         torch.set_float32_matmul_precision("high")
         dm = instantiate(cfg.data)
-        plan = plan_run(cfg, dm, device_of(cfg.trainer.accelerator))
+        recipe = build_recipe(cfg)   # the method: checks its own arguments before any work
+        work = recipe.workload()
+        plan = plan_run(cfg, dm, device_of(cfg.trainer.accelerator), work)
         log.info(plan_text(plan))
         if cfg.get("plan"):
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -101,7 +103,7 @@ def _run_experiment(cfg, run_dir: Path, overrides: list[str] | None) -> dict:
             return {"plan": plan, "plan_only": True}
         dm.check_present()   # a missing dataset is named before the disk it would need
         check_fits(plan, cfg.cache_dir)
-        check_data_suits(plan, cfg)
+        check_data_suits(plan, cfg, work.min_train)
     with phase("setup"):
         L.seed_everything(cfg.seed, workers=True, verbose=False)   # after the plan: results never depend on it
         dm.setup()
@@ -112,7 +114,7 @@ def _run_experiment(cfg, run_dir: Path, overrides: list[str] | None) -> dict:
     with phase("backbone"):
         ctx.backbone, ctx.backbone_info = obtain_backbone(cfg, dm, loggers, ctx.device)
     arch = ctx.backbone.arch
-    results: dict = {"dataset": dm.name, "backbone": arch, "method": cfg.method.name,
+    results: dict = {"dataset": dm.name, "backbone": arch, "method": recipe.name,
                      "overrides": list(overrides or []), "seed": cfg.seed, "cost_unit": "MACs (fvcore, batch 1)",
                      "backbone_test_acc": ctx.backbone_info["test_acc"], "backbone_val_acc": ctx.backbone_info["val_acc"],
                      "backbone_source": ctx.backbone_info["source"],
@@ -126,14 +128,14 @@ def _run_experiment(cfg, run_dir: Path, overrides: list[str] | None) -> dict:
     for lg in loggers:
         lg.log_metrics({"backbone/test_acc": results["backbone_test_acc"], "backbone/macs": float(cum[-1])})
 
-    series = run_method(ctx, results)
+    series = run_method(ctx, recipe, results)
     configured = {name: r["operating_point"] for name, r in (results.get("regimes") or {}).items()}
     plot = None
     if series and wants_plot(cfg.get("plot", "auto")):
         with phase("plot"):
             plot = tradeoff_plot(series, results["backbone_test_acc"], run_dir / "tradeoff.png",
-                                 f"{dm.name} / {arch} / {cfg.method.name}", configured)
-            exits_plot(results.get("regimes") or {}, run_dir / "exits.png", f"{dm.name} / {arch} / {cfg.method.name}")
+                                 f"{dm.name} / {arch} / {recipe.name}", configured)
+            exits_plot(results.get("regimes") or {}, run_dir / "exits.png", f"{dm.name} / {arch} / {recipe.name}")
     with phase("loggers"):
         run = wandb_run(loggers)
         log_tradeoff(run, series or {}, results, plot)

@@ -1,19 +1,17 @@
 """``BoostedTraining``: BTS-EE's staged training in one ``trainer.fit`` (methods.md §1).
 
-Stage k lasts ``epochs_per_stage`` epochs and trains head k alone: every other head is
-frozen (no gradients, eval mode). At the end of stage k the callback calibrates head k on
-the validation samples that heads < k keep (the calibrator, e.g. CPM, sees them as
-survivors), freezes it, and shrinks the training pool to the samples heads <= k do not
-exit, as the survivor rule decides (``survivors``: eexit/training/survivors.py; ``soft``
-keeps every sample and down-weights it instead); the DataModule serves the smaller pool
-from the next epoch, and the next stage starts with a fresh optimizer and learning-rate
-schedule over it. A stage whose pool is
-smaller than ``min_pool`` is skipped (its head stays untrained but is still calibrated).
+Stage k lasts ``epochs_per_stage`` epochs and trains head k alone: every other head is frozen (no gradients,
+eval mode). At the end of stage k the callback calibrates head k on the validation samples that heads < k keep
+(the calibrator, e.g. CPM, sees them as survivors), freezes it, and shrinks the training pool to the samples
+heads <= k do not exit, as the survivor rule decides (``survivors``: eexit/training/survivors.py; ``soft`` keeps
+every sample and down-weights it instead); the DataModule serves the smaller pool from the next epoch, and the
+next stage starts with a fresh optimizer and learning-rate schedule over it. A stage whose pool is smaller than
+``min_pool`` is skipped (its head stays untrained but is still calibrated).
 
-Stage, thresholds and both pools are in ``state_dict`` (the DataModule checkpoints the
-pool it serves), so a run resumed from a checkpoint taken at the end of any epoch (take
-them with ``ModelCheckpoint(save_on_train_epoch_end=True)``) ends as an uninterrupted one.
-Needs a DataModule with ``set_train_pool``, ``num_samples`` and ``loader`` (``FeatureDataModule``).
+Stage, thresholds and both pools are in ``state_dict`` (the DataModule checkpoints the pool it serves), so a
+run resumed from a checkpoint taken at the end of any epoch (take them with
+``ModelCheckpoint(save_on_train_epoch_end=True)``) ends as an uninterrupted one. Needs a DataModule with
+``set_train_pool``, ``num_samples`` and ``loader`` (``FeatureDataModule``).
 """
 from __future__ import annotations
 
@@ -38,7 +36,7 @@ log = logging.getLogger(__name__)
 class BoostedTraining(L.Callback):
     """Args:
         calibrator: fits a head's per-class thresholds (``eexit.exits.calibrators``, e.g. CPM).
-        epochs_per_stage: epochs each head trains (the Trainer needs ``epochs_per_stage x heads``).
+        epochs_per_stage: epochs each head trains (the callback sets the Trainer's ``max_epochs`` to this x heads).
         min_pool: a stage with fewer surviving training samples is skipped.
         batch_size: batch size of the passes that find which samples leave.
         survivors: which training samples the next head trains on (``eexit/training/survivors.py``):
@@ -55,7 +53,7 @@ class BoostedTraining(L.Callback):
         if self.epochs_per_stage < 1 or self.folds < 2 or not self.soft_temperature > 0:
             raise ValueError(f"BoostedTraining: epochs_per_stage={epochs_per_stage} (>= 1), folds={folds} (>= 2) "
                              f"and soft_temperature={soft_temperature} (> 0) are out of range")
-        self.weights: torch.Tensor | None = None     # soft: probability that earlier heads keep each sample
+        self.weights: torch.Tensor | None = None     # soft: probability earlier heads keep each sample
         self.head_init: dict | None = None           # cross_fit: the current head's weights before training
         self.stage, self.stage_start = 0, 0
         self.thresholds: torch.Tensor | None = None   # [E, K]; NaN rows: not calibrated yet
@@ -79,6 +77,7 @@ class BoostedTraining(L.Callback):
             raise TypeError("BoostedTraining needs a DataModule with set_train_pool/num_samples/loader "
                             "(eexit.data.features.FeatureDataModule)")
         trainer.reload_dataloaders_every_n_epochs = 1   # the pool shrinks between stages
+        trainer.fit_loop.max_epochs = self.max_epochs(pl_module.net.num_exits)   # one stage per head, whatever the Trainer had
         pl_module.schedule_epochs = self.epochs_per_stage
 
     def on_fit_start(self, trainer, pl_module):

@@ -4,7 +4,7 @@ A loss receives :class:`LossInputs` (every exit's logits, the early exits' confi
 targets, sample indices and which exits are trained in this step) and returns a scalar.
 Optional hooks ``on_train_epoch_start(epoch)`` / ``on_train_epoch_end()`` are forwarded by
 the module. A loss that declares ``costs`` or ``num_train`` constructor parameters gets
-them filled by the pipeline (``eexit.pipeline.build.build_loss``). A new loss is a class
+them filled by the pipeline (``eexit.methods.objects.build_loss``). A new loss is a class
 here plus a ``method.loss`` entry in yaml.
 """
 from __future__ import annotations

@@ -80,7 +80,7 @@ class EarlyExitModule(L.LightningModule):
 
     # -- which parts train -----------------------------------------------------------------
     def _trained_exits(self) -> list[int]:
-        heads = [i for i, h in enumerate(self.net.heads) if trainable(h)]
+        heads = [i for i in range(self.net.num_exits) if trainable(self.net.exit_module(i))]
         return heads + ([self.net.num_exits] if self.backbone_trainable else [])
 
     def on_train_epoch_start(self) -> None:
@@ -120,7 +120,7 @@ class EarlyExitModule(L.LightningModule):
                 return out.logits, out.confidences[:-1], labels, idx
             with torch.set_grad_enabled(self.backbone_trainable and torch.is_grad_enabled()):
                 feats, final = self.net.features(x)
-        outs = [self.net.heads[i](feats[i]) if i in wanted else None for i in range(self.net.num_exits)]
+        outs = self.net.heads_on(feats, list(wanted))
         return ([o.logits if o else None for o in outs] + [final], [o.confidence if o else None for o in outs],
                 labels, idx)
 

@@ -1,0 +1,12 @@
+"""Methods as recipes: one object per method (``conf/method/<name>.yaml``'s ``_target_``), one ``fit``.
+
+``BackboneOnly`` (no exits), ``FrozenHeads`` (heads on the frozen pretrained backbone: non-boosted, BTS-EE,
+PTEENet, PBEE, linear), ``JointTraining`` (backbone and exits from scratch: EENets, SDN). A new method is a
+class here plus a yaml.
+"""
+from eexit.methods.base import BackboneOnly, Recipe, Workload
+from eexit.methods.context import FitContext, Trained
+from eexit.methods.frozen import FrozenHeads
+from eexit.methods.joint import JointTraining
+
+__all__ = ["BackboneOnly", "FitContext", "FrozenHeads", "JointTraining", "Recipe", "Trained", "Workload"]
