@@ -77,7 +77,7 @@ BAD = [
     (["method.optimizer.lr=-1"], "method.optimizer.lr=-1"),
     (["method.targets=teacher"], "method.targets='teacher'"),
     (["method=eenets", "method.targets=backbone"], "method=eenets: targets=backbone needs a frozen backbone"),
-    (["method=sdn", "+method.boosted=null"], "method=sdn: JointTraining.__init__() got an unexpected keyword argument 'boosted'"),
+    (["method=mixed", "+method.boosted=null"], "method=mixed: JointTraining.__init__() got an unexpected keyword argument 'boosted'"),
     (["method.boosted.min_pool=-1"], "method.boosted.min_pool=-1"),
     (["seed=abc"], "seed='abc'"),
     (["seed=1.5"], "seed=1.5"),

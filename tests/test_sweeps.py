@@ -116,7 +116,7 @@ class FakeWandbApi:
             return File()
 
 
-@pytest.mark.slow   # 40 s: the multirun summary and figures are covered fast by test_two_job_multirun_and_aggregate
+@pytest.mark.slow   # 60 s: the multirun summary and figures are covered fast by test_two_job_multirun_and_aggregate
 def test_compare_sweep_puts_every_regime_in_one_figure(tmp_path):
     sweep_dir = tmp_path / "compare"
     cmd = [sys.executable, "run.py", "-m", "sweep=compare", "data=digits", "pretrain.epochs=2", "method.epochs=2",
@@ -126,10 +126,10 @@ def test_compare_sweep_puts_every_regime_in_one_figure(tmp_path):
                           env={**os.environ, "WANDB_MODE": "disabled"})
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads((sweep_dir / "summary.json").read_text())
-    assert summary["stats"]["configurations"] == 6 and not summary["stats"]["failed_jobs"]
+    assert summary["stats"]["configurations"] == 8 and not summary["stats"]["failed_jobs"]
     md = (sweep_dir / "summary.md").read_text()
     for label in ("boosted [conv1d]", "nonboosted [conv1d]", "pteenet [convx]", "eenets [eenet]", "sdn [linear]",
-                  "patience [linear]", "nonboosted [linear]"):
+                  "patience [linear]", "nonboosted [linear]", "ztw [linear]", "mixed [linear]"):
         assert label in md
     assert (sweep_dir / "fronts.png").stat().st_size > 1000
 
