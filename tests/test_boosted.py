@@ -40,7 +40,7 @@ def trained(tmp_path_factory):
     return dm, backbone, cache
 
 
-def boosted_fit(trained, callbacks=(), ckpt_path=None, max_epochs=None, min_pool=32, survivors="in_sample"):
+def boosted_fit(trained, callbacks=(), ckpt_path=None, min_pool=32, survivors="in_sample"):
     dm, backbone, cache = trained
     torch.manual_seed(0)
     net = build_exit_net(backbone, ATTACH, functools.partial(Conv1dHead, width=16), 10, (3, 32, 32))
@@ -49,7 +49,7 @@ def boosted_fit(trained, callbacks=(), ckpt_path=None, max_epochs=None, min_pool
     boost = BoostedTraining(ClassPrecisionMargin(margin=0.05), epochs_per_stage=EPOCHS, min_pool=min_pool,
                             survivors=survivors)
     data = FeatureDataModule(dm, backbone, ATTACH, cache_dir=cache, batch_size=128, seed=0)
-    trainer = L.Trainer(max_epochs=max_epochs or boost.max_epochs(3), accelerator="cpu", logger=False,
+    trainer = L.Trainer(max_epochs=1, accelerator="cpu", logger=False,   # the callback sets epochs x heads itself
                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
                         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
                         callbacks=[boost, *callbacks])
@@ -72,6 +72,7 @@ def test_stage_k_trains_on_the_survivors_of_earlier_heads_and_nothing_else_moves
     spy = Spy()
     module, boost, data = boosted_fit(trained, [spy])
     net, thresholds = module.net.eval(), boost.thresholds
+    assert module.trainer.max_epochs == boost.max_epochs(3) == 3 * EPOCHS
     assert not torch.isnan(thresholds).any() and len(boost.stages) == 3 and len(spy.pools) == 3 * EPOCHS
     feats = data.data["train"].feats
     keep = torch.ones(len(data.data["train"].labels), dtype=torch.bool)
@@ -169,3 +170,19 @@ print(json.dumps({{"extracted": data.extracted, "train": data.data["train"].feat
     assert other["extracted"] == []                # everything loaded from disk, nothing recomputed
     assert other["train"] == pytest.approx(data.data["train"].feats[0].sum().item(), rel=1e-6)
     assert [f.stat().st_mtime_ns for f in files] == stamps
+
+
+def test_a_checkpoint_of_the_module_loads_back_with_load_from_checkpoint(trained, tmp_path):
+    """``save_hyperparameters``: the settings come from the checkpoint, the weights into the network given
+    (objects are not pickled, so the file loads with torch's ``weights_only=True``)."""
+    module, _, data = boosted_fit(trained, [ModelCheckpoint(dirpath=tmp_path, save_on_train_epoch_end=True,
+                                                            save_last=True)])
+    torch.manual_seed(1)   # another initialisation: every weight must come from the file
+    net = build_exit_net(trained[1], ATTACH, functools.partial(Conv1dHead, width=16), 10, (3, 32, 32))
+    back = EarlyExitModule.load_from_checkpoint(tmp_path / "last.ckpt", net=net, loss=ExitCrossEntropy(),
+                                                weights_only=True)
+    batch = next(iter(data.loader("val", batch_size=64)))
+    assert back.prefix == "boosted" and back.targets == "backbone"
+    with torch.no_grad():
+        for a, b in zip(module.eval().exit_outputs(batch)[0], back.eval().exit_outputs(batch)[0]):
+            assert torch.equal(a, b)

@@ -45,16 +45,19 @@ class EarlyExitModule(L.LightningModule):
     """Args:
         net: the backbone with exit heads.
         loss: a loss taking :class:`~eexit.training.losses.LossInputs` (``eexit/training/losses.py``).
-        optimizer: ``optimizer(params)`` (a ``functools.partial``; ``_partial_: true`` in yaml).
+        optimizer: ``optimizer(params)`` (a ``functools.partial``; ``_partial_: true`` in yaml); None: not for training.
         scheduler: optional ``scheduler(optimizer, epochs=, steps_per_epoch=)``, stepped per batch.
         backbone_trainable: False keeps the backbone frozen (eval mode, no gradients); True trains it.
         targets: ``labels`` or ``backbone`` (the frozen backbone's argmax: pseudo-labels).
         prefix: metric name prefix (``boosted``, ``pteenet``, ``backbone``, ...).
     """
 
-    def __init__(self, net: EarlyExitNet, loss: nn.Module, optimizer, scheduler=None,
+    def __init__(self, net: EarlyExitNet, loss: nn.Module, optimizer=None, scheduler=None,
                  backbone_trainable: bool = False, targets: str = "labels", prefix: str = ""):
         super().__init__()
+        # the plain settings; network, loss and optimizer are objects a checkpoint does not pickle (it stays loadable
+        # with torch's weights_only=True): EarlyExitModule.load_from_checkpoint(path, net=..., loss=...)
+        self.save_hyperparameters(ignore=["net", "loss", "optimizer", "scheduler"], logger=False)
         if targets not in TARGETS:
             raise EExitError(f"targets={targets} is unknown; choose labels or backbone")
         if backbone_trainable and targets == "backbone":
@@ -178,6 +181,8 @@ class EarlyExitModule(L.LightningModule):
                 if self.backbone_trainable or not name.startswith("backbone.")]
 
     def configure_optimizers(self):
+        if self.optimizer is None:
+            raise EExitError(f"{self.prefix or 'EarlyExitModule'}: no optimizer was given; pass optimizer= to train")
         optimizer = self.optimizer(self.parameters_to_optimize())
         if self.scheduler is None:
             return optimizer
