@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -23,6 +22,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from eexit.results_file import Results  # noqa: E402
 SMOKE = ["data=digits", "backbone=resnet20", "data.batch_size=128", "pretrain.epochs=15", "method.epochs=5",
          "method.batch_size=128", "trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "group=profile"]
 GRID = {"placement.rule": ["pareto", "fine", "linear", "gold_ratio"], "policy.margin": ["0.01", "0.02", "0.05", "0.1"],
@@ -47,7 +48,7 @@ def sweep(jobs: int, cache: str, tmp: str, env: dict) -> tuple[float, list[dict]
     folder = Path(tmp) / f"sweep{jobs}"
     seconds = run(["-m", "sweep=bts64", *SMOKE, *grid_overrides(jobs), f"cache_dir={cache}",
                    f"hydra.sweep.dir={folder}"], env)
-    return seconds, [json.loads(p.read_text()) for p in folder.glob("*/results.json")]
+    return seconds, [Results.read(p) for p in folder.glob("*/results.json")]
 
 
 def phase_table(results: list[dict], seconds: float) -> list[str]:
@@ -78,7 +79,7 @@ def size_rows(sizes: list[int], tmp: str, env: dict) -> list[str]:
         run(["method=nonboosted", *common, "method.epochs=0", f"hydra.run.dir={tmp}/feat{n}"], env)  # features
         run(["sweep=bts64", "placement.rule=linear", "policy.margin=0.02", "head.width=32", *common, *heads,
              f"hydra.sweep.dir={tmp}/size{n}", "-m"], env)
-        r = json.loads(next(Path(tmp, f"size{n}").glob("*/results.json")).read_text())
+        r = Results.read(next(Path(tmp, f"size{n}").glob("*/results.json")))
         train = sum(v for k, v in r["phase_seconds"].items() if k.endswith("/train"))
         rows.append(f"| {n} | {r['wall_seconds']:.2f} | {train:.2f} | {r['wall_seconds'] - train:.2f} |")
         print(rows[-1], {k: round(v, 2) for k, v in r["phase_seconds"].items()}, flush=True)

@@ -6,7 +6,6 @@ the process id (``${eexit_pid:}``), so two runs started in the same second never
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import OmegaConf
 
 from eexit.errors import EExitError
+from eexit.results_file import Results
 
 FAILED_IN_SWEEP: list[str] = []   # filled by the sweep summary at a multirun's end, whatever the launcher
 
@@ -64,10 +64,10 @@ def completed_results(run_dir: Path, overrides: list[str]) -> dict | None:
     if not path.is_file():
         return None
     try:
-        results = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None   # unreadable: run the job again (the new file replaces it atomically)
-    if "wall_seconds" not in results:
+        results = Results.read(path)
+    except EExitError:
+        return None   # unreadable or foreign: run the job again (the new file replaces it atomically)
+    if results.wall_seconds is None:
         return None
     if sorted(results.get("overrides", [])) != sorted(overrides):
         raise EExitError(f"{run_dir} holds results of another job ({' '.join(results.get('overrides', []))}); "

@@ -3,10 +3,10 @@
 Light on purpose: ``run.py`` calls it before torch, Lightning and W&B load, so a bad setting answers in
 about a second (torch is imported only for a GPU setting, a library model name only when one is used).
 
-The composed config is checked against ``CHECKS`` (a key absent from the config is not checked:
-each method, head and policy brings its own keys), then the places a run writes to. Reaching the
-end of a 40-minute pretraining before ``instantiate`` rejects a margin of 1.5 loses the training;
-so does finding the cache unwritable after it.
+The composed config is checked against ``CHECKS`` (a key absent from the config is not checked), then the
+places a run writes to. Heads, policies and method recipes check their own arguments when built (the run
+builds them in its plan, before any training; ``eexit.pipeline.build.built`` names the config key): a user's
+own head may have an option called ``block`` without being judged by ours.
 """
 from __future__ import annotations
 
@@ -61,16 +61,9 @@ CHECKS = {
                                                                 "true, false or a weights name"), "pretrain.label_smoothing": lambda v: (_number(v) and 0 <= v < 1, "a number in [0, 1)"),
     "pretrain.optimizer.lr": positive,
     "placement.num_exits": optional(positive_int), "placement.rule": one_of(*RULES), "placement.blocks": blocks,
-    "head.width": positive_int, "head.layers": positive_int, "head.kernel_size": positive_int,
-    "head.pool_to": positive_int, "head.depth": lambda v: (_int(v) and 1 <= v <= 3, "1, 2 or 3 conv blocks"), "head.block": one_of("plain", "pool", "bnpool"),
-    "policy.score": one_of(*SCORES), "policy.threshold": lambda v: (_number(v) and v >= 0, "a number >= 0"), "policy.margin": margin,
-    "policy.margins": margins, "policy.margin_form": one_of("additive", "multiplicative"),
-    "policy.precision_reference": one_of("labels", "backbone"), "policy.calibrate_on": one_of("survivors", "all"),
-    "policy.min_support": positive_int, "policy.sweep": optional(lambda v: (
-        isinstance(v, (list, tuple)) and all(_number(t) for t in v), "a list of thresholds")),
-    "method.epochs": positive_int, "method.batch_size": positive_int, "method.optimizer.lr": positive,
-    "method.targets": one_of("backbone", "labels"),
-    "method.feature_cache": one_of("auto", True, False), "method.feature_dtype": one_of("bfloat16", "float32"), "method.boosted.min_pool": count,
+    # head.*, policy.margin* and the recipes' own arguments (method.epochs, ...): each class checks its own
+    "policy.score": one_of(*SCORES), "policy.threshold": lambda v: (_number(v) and v >= 0, "a number >= 0"),
+    "method.optimizer.lr": positive, "method.boosted.min_pool": count,
     "method.boosted.survivors": one_of(*SURVIVOR_RULES), "method.boosted.soft_temperature": positive,
     "method.boosted.folds": lambda v: (_int(v) and v >= 2, "an integer >= 2"),
     "data.copies": positive_int, "data.skew": positive,

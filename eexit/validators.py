@@ -56,3 +56,13 @@ def image_size(v):
 def blocks(v):
     ok = v is None or (isinstance(v, (list, tuple)) and len(v) > 0 and all(_int(b) and b >= 0 for b in v))
     return ok, "null or a non-empty list of block indices >= 0 (see results.json \"blocks\")"
+
+
+def require(owner: str, **arguments) -> None:
+    """``require("Conv1dHead", width=(width, positive_int), ...)``: a :class:`~eexit.errors.BadArgument` for the
+    first argument its check refuses (classes check their own arguments with it)."""
+    from eexit.errors import BadArgument
+    for name, (value, check) in arguments.items():
+        ok, allowed = check(value)
+        if not ok:
+            raise BadArgument(owner, name, value, allowed)

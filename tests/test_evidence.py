@@ -116,7 +116,8 @@ def fake_job(folder, config: list[str], seed: int, boosted: float, nonboosted: f
                 "cost_table": [{"budget": b, "test_acc": 0.9 + b / 20} for b in (0.25, 0.5, 0.75, 1.0)],
                 "exit_test_acc": [0.9, backbone], "test_samples": 1000, "chance_acc": 0.1}
     regimes = {"boosted": regime(boosted), "nonboosted": regime(nonboosted)}
-    results = {"overrides": config + [f"seed={seed}"], "seed": seed, "method": "bts", "backbone_test_acc": backbone,
+    results = {"dataset": "digits", "backbone": "resnet20", "overrides": config + [f"seed={seed}"], "seed": seed,
+               "method": "bts", "backbone_test_acc": backbone,
                "regimes": regimes, "headlines": {k: r["headline"] for k, r in regimes.items()},
                "comparison": {"pair": ["boosted", "nonboosted"]}}
     results["guards"] = guards(results)

@@ -144,7 +144,8 @@ def fake_threshold_job(folder: Path, threshold: float) -> None:
     regime = {"head": "convx", "curve": curve, "operating_point": point, "headline": headline}
     folder.mkdir(parents=True)
     (folder / "results.json").write_text(json.dumps({
-        "method": "pteenet", "backbone_test_acc": 0.99, "overrides": [f"policy.threshold={threshold}", "sweep=threshold"],
+        "dataset": "digits", "backbone": "resnet20", "seed": 0, "method": "pteenet", "backbone_test_acc": 0.99,
+        "overrides": [f"policy.threshold={threshold}", "sweep=threshold"],
         "regimes": {"pteenet": regime}, "headlines": {"pteenet": headline}}))
 
 

@@ -19,6 +19,9 @@ import torch
 from eexit.exits.cached import CachedExits
 from eexit.exits.cpm import calibrate_cpm, class_precision
 from eexit.exits.policy import SCORES, ExitPolicy
+from eexit.validators import _number, one_of, optional, positive_int, require
+from eexit.validators import margin as margin_check
+from eexit.validators import margins as margins_check
 
 GLOBAL_SETTINGS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96,
                    0.97, 0.98, 0.99, 0.995, 0.999, 0.9999, 1.0)
@@ -56,6 +59,8 @@ class GlobalThreshold(Calibrator):
     validation scores, so it is dense where the scores lie."""
 
     def __init__(self, score: str = "max_softmax", threshold: float = 0.9, sweep: Sequence[float] | None = None):
+        require("GlobalThreshold", sweep=(None if sweep is None else list(sweep), optional(lambda v: (
+            isinstance(v, (list, tuple)) and all(_number(t) for t in v), "a list of thresholds"))))
         self.score, self.setting = _check_score(score), float(threshold)
         self.sweep = tuple(sweep) if sweep else GLOBAL_SETTINGS
 
@@ -95,6 +100,10 @@ class ClassPrecisionMargin(Calibrator):
     def __init__(self, score: str = "max_softmax", margin: float = 0.02, margin_form: str = "additive",
                  precision_reference: str = "labels", calibrate_on: str = "survivors", min_support: int = 5,
                  margins: Sequence[float] = (0.0, 0.01, 0.02, 0.05, 0.1)):
+        require("ClassPrecisionMargin", margin=(margin, margin_check), margins=(list(margins), margins_check),
+                margin_form=(margin_form, one_of("additive", "multiplicative")),
+                precision_reference=(precision_reference, one_of("labels", "backbone")),
+                calibrate_on=(calibrate_on, one_of("survivors", "all")), min_support=(min_support, positive_int))
         self.score, self.setting = _check_score(score), float(margin)
         self.margin_form, self.precision_reference = margin_form, precision_reference
         self.calibrate_on, self.min_support, self.margins = calibrate_on, int(min_support), tuple(margins)

@@ -15,6 +15,7 @@ from typing import Iterator
 
 from eexit.errors import EExitError
 from eexit.methods.context import FitContext, Trained
+from eexit.validators import positive_int, require
 
 
 @dataclass
@@ -52,11 +53,9 @@ class Recipe:
         return Workload()
 
 
-def positive_int(owner: str, **values) -> None:
-    """One line naming the argument when a count is not a positive integer (the CLI and Python alike)."""
-    for key, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise EExitError(f"{owner}: {key}={value!r} must be a positive integer")
+def positive_ints(owner: str, **values) -> None:
+    """One line naming the argument when a count is not a positive integer (the CLI names its key)."""
+    require(owner, **{key: (value, positive_int) for key, value in values.items()})
 
 
 SHARED_SETTINGS = {"epochs", "batch_size"}   # a command line shared by every method (``++method.epochs=2``) sets them

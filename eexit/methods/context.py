@@ -57,7 +57,9 @@ class Trained:
 
     ``whole_network``: the backbone was trained too, so the checkpoint stores it (a frozen one is
     referenced by its weights file). ``extra``: method-specific facts kept in the regime's record
-    (boosted stages, the cost-aware loss, training seconds)."""
+    (boosted stages, the cost-aware loss, training seconds). ``thresholds``: ``[exits, classes]`` exit
+    thresholds the fit calibrated itself (BTS-EE's boosted stages), used as they are for the configured
+    operating point; ``None``: the run's calibrator sets them on validation."""
 
     net: EarlyExitNet
     costs: ExitCosts
@@ -65,3 +67,4 @@ class Trained:
     test: CachedExits
     extra: dict = field(default_factory=dict)
     whole_network: bool = False
+    thresholds: torch.Tensor | None = None

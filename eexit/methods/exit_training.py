@@ -14,13 +14,13 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from eexit.costs import exit_costs
-from eexit.errors import EExitError
 from eexit.exits import CachedExits
-from eexit.methods.base import Recipe, positive_int
+from eexit.methods.base import Recipe
 from eexit.methods.context import FitContext, Trained
 from eexit.methods.objects import build_loss
 from eexit.models.early_exit import EarlyExitNet
 from eexit.training.module import TARGETS, EarlyExitModule
+from eexit.validators import one_of, positive_int, require
 
 log = logging.getLogger(__name__)
 EVAL_BATCH = 1024
@@ -41,9 +41,8 @@ class ExitTraining(Recipe):
     def __init__(self, name: str, epochs: int, batch_size: int, loss, optimizer, scheduler=None,
                  targets: str = "backbone", regime: str | None = None):
         super().__init__(name, regime)
-        positive_int(f"method={name}", epochs=epochs, batch_size=batch_size)
-        if targets not in TARGETS:
-            raise EExitError(f"method={name}: targets={targets} is unknown; choose one of {', '.join(TARGETS)}")
+        require(type(self).__name__, epochs=(epochs, positive_int), batch_size=(batch_size, positive_int),
+                targets=(targets, one_of(*TARGETS)))
         self.epochs, self.batch_size, self.targets = int(epochs), int(batch_size), targets
         self.loss, self.optimizer, self.scheduler = loss, optimizer, scheduler
 

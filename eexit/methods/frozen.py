@@ -13,13 +13,13 @@ from typing import Iterator
 import torch
 
 from eexit.data.features import FeatureDataModule
-from eexit.errors import EExitError
 from eexit.machine import available_memory
 from eexit.methods.base import Workload
 from eexit.methods.context import FitContext, Trained
 from eexit.methods.exit_training import EVAL_BATCH, ExitTraining
 from eexit.methods.feature_source import feature_source
 from eexit.methods.objects import with_objects
+from eexit.validators import one_of, require
 
 log = logging.getLogger(__name__)
 BASELINE = "nonboosted"   # the regime the boosted heads are compared with
@@ -38,10 +38,8 @@ class FrozenHeads(ExitTraining):
                  targets: str = "backbone", regime: str | None = None, feature_cache="auto",
                  feature_dtype: str = "bfloat16", boosted=None, compare_nonboosted: bool = False):
         super().__init__(name, epochs, batch_size, loss, optimizer, scheduler, targets, regime)
-        if feature_cache not in ("auto", True, False):
-            raise EExitError(f"method={name}: feature_cache={feature_cache!r} is unknown; give auto, true or false")
-        if feature_dtype not in ("bfloat16", "float32"):
-            raise EExitError(f"method={name}: feature_dtype={feature_dtype!r} is unknown; give bfloat16 or float32")
+        require(type(self).__name__, feature_cache=(feature_cache, one_of("auto", True, False)),
+                feature_dtype=(feature_dtype, one_of("bfloat16", "float32")))
         self.feature_cache, self.feature_dtype = feature_cache, feature_dtype
         self.boosted, self.compare_nonboosted = boosted, bool(compare_nonboosted) and boosted is not None
         if self.compare_nonboosted:
@@ -90,5 +88,5 @@ class FrozenHeads(ExitTraining):
                              (data.loader("val", batch_size=EVAL_BATCH), data.loader("test", batch_size=EVAL_BATCH)),
                              extra)
         if boosted is not None:
-            trained.extra["stages"] = callbacks[0].stages
+            trained.extra["stages"], trained.thresholds = callbacks[0].stages, callbacks[0].thresholds.clone()
         return trained

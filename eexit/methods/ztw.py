@@ -13,7 +13,7 @@ from typing import Iterator
 
 from hydra.utils import instantiate
 
-from eexit.methods.base import Workload, positive_int
+from eexit.methods.base import Workload, positive_ints
 from eexit.methods.context import FitContext, Trained
 from eexit.methods.exit_training import EVAL_BATCH
 from eexit.methods.frozen import FrozenHeads
@@ -33,7 +33,7 @@ class ZTW(FrozenHeads):
                  feature_dtype: str = "bfloat16", ensemble_epochs: int = 10, ensemble_optimizer=None):
         super().__init__(name, epochs, batch_size, loss, optimizer, scheduler, targets, regime, feature_cache,
                          feature_dtype)
-        positive_int(f"method={name}", ensemble_epochs=ensemble_epochs)
+        positive_ints("ZTW", ensemble_epochs=ensemble_epochs)
         self.ensemble_epochs, self.ensemble_optimizer = int(ensemble_epochs), ensemble_optimizer or optimizer
 
     def workload(self) -> Workload:

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import OmegaConf
+
+from eexit.errors import BadArgument
 
 
 def resolve_precision(precision: str, accelerator: str) -> str:
@@ -54,3 +57,16 @@ def build_loggers(cfg, run_dir: Path) -> list:
     for lg in loggers:
         lg.log_hyperparams(config)
     return loggers
+
+
+def built(group: str, make):
+    """``make()``, with a class's refusal of its own argument named by the config key (``head.width=0 is not
+    allowed: ...``; from Python the same check names the class: ``Conv1dHead: width=0 ...``)."""
+    try:
+        return make()
+    except InstantiationException as exc:
+        if isinstance(exc.__cause__, BadArgument):
+            raise exc.__cause__.at(group) from None
+        raise
+    except BadArgument as exc:
+        raise exc.at(group) from None

@@ -11,28 +11,29 @@ import logging
 import torch
 from omegaconf import OmegaConf
 
-from eexit.costs import ExitCosts
 from eexit.deploy import backbone_weights_file, save_exit_checkpoint
 from eexit.evaluation import curve, evaluate, headline, pareto_front, simulate, validated_headline
 from eexit.exit_analysis import anytime, budgeted, budgeted_geometric, calibration, confusion, cost_table
 from eexit.exits import CachedExits, ExitPolicy
+from eexit.methods import Trained
 from eexit.models.heads import head_kind
 from eexit.reporting.guards import guards
 
 log = logging.getLogger(__name__)
 
 
-def evaluate_regime(ctx, net, costs: ExitCosts, val: CachedExits, test: CachedExits, name: str,
-                    extra: dict | None = None, whole_network: bool = False) -> dict:
-    """The regime's record for ``results.json`` (``whole_network``: the checkpoint keeps the
-    backbone's weights too, for jointly trained networks)."""
+def evaluate_regime(ctx, name: str, trained: Trained) -> dict:
+    """The regime's record for ``results.json``. The configured operating point uses the thresholds the fit
+    calibrated itself when it did (``trained.thresholds``: BTS-EE's boosted stages), else the calibrator's on
+    validation; the checkpoint keeps the backbone's weights too when the fit trained it (``whole_network``)."""
+    net, costs, val, test, extra = trained.net, trained.costs, trained.val, trained.test, trained.extra
     calib, fractions, phase = ctx.calibrator, costs.fractions, ctx.phases
     with phase(f"{name}/calibrate+curve"):
         thresholds_for, settings = calib.thresholds_fn(val), calib.settings(val)
         points = curve(test, calib.score, settings, thresholds_for, fractions)
         val_raw = curve(val, calib.score, settings, thresholds_for, fractions)   # what every choice is made on
         val_points = [{("val_acc" if k == "test_acc" else k): v for k, v in p.items()} for p in val_raw]
-        thresholds = thresholds_for(calib.setting)
+        thresholds = thresholds_for(calib.setting) if trained.thresholds is None else trained.thresholds
         point = {"setting": calib.setting, **evaluate(test, calib.score, thresholds, fractions)}
     policy = ExitPolicy(calib.score, thresholds)
     with phase(f"{name}/real_skip"):
@@ -57,7 +58,7 @@ def evaluate_regime(ctx, net, costs: ExitCosts, val: CachedExits, test: CachedEx
     ckpt = ctx.run_dir / "checkpoints" / f"{name}.pt"
     with phase(f"{name}/checkpoint"):
         save_exit_checkpoint(ckpt, net, policy, OmegaConf.to_container(ctx.cfg, resolve=True),
-                             backbone_weights_file(ctx.backbone_info), ctx.dm.image_shape, whole_network,
+                             backbone_weights_file(ctx.backbone_info), ctx.dm.image_shape, trained.whole_network,
                              (ctx.dm.mean, ctx.dm.std))
     regime["checkpoint"] = str(ckpt)
     for lg in ctx.loggers:
@@ -108,28 +109,3 @@ def spread_over_exits(exit_idx: torch.Tensor, samples: int) -> torch.Tensor:
                 take[i] += 1
                 left -= 1
     return torch.sort(torch.cat([g[:t] for g, t in zip(groups, take)])).values
-
-
-PRIMARY_KEYS = ("exits", "curve", "pareto_front", "headline", "oracle", "operating_point", "val_curve", "cost_table")
-
-
-def publish(results: dict, regimes: dict[str, dict], primary: str) -> dict[str, list]:
-    """Put the regimes into ``results`` (the primary one's curve and headline at top level), with
-    the guards a reader needs, and return the curves to plot."""
-    results.update({k: regimes[primary][k] for k in PRIMARY_KEYS})
-    results["headline_selection"] = "validation"   # "oracle": the same, selected on test
-    results["regimes"] = regimes
-    results["headlines"] = {name: r["headline"] for name, r in regimes.items()}
-    results["guards"] = guards(results)
-    return {name: r["curve"] for name, r in regimes.items()}
-
-
-def compare(regimes: dict[str, dict], a: str, b: str) -> dict:
-    """Regime ``a`` against ``b`` in one run: both cost reductions per allowed drop (validation-
-    selected headlines) and their difference. One seed: no verdict; the sweep summary pairs seeds."""
-    out = {"pair": [a, b]}
-    for drop, point in regimes[a]["headline"].items():
-        x = (point or {}).get("cost_reduction")
-        y = (regimes[b]["headline"].get(drop) or {}).get("cost_reduction")
-        out[drop] = {a: x, b: y, "difference": None if x is None or y is None else x - y}
-    return out

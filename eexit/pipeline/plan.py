@@ -20,6 +20,7 @@ from hydra.utils import instantiate
 from eexit.data.feature_store import block_name
 from eexit.models.early_exit import build_exit_net
 from eexit.models.heads import input_reduction
+from eexit.pipeline.build import built
 from eexit.placement import attach_points
 
 SPLITS = ("train", "val", "test")
@@ -90,7 +91,8 @@ def plan_run(cfg, dm, device, work=None) -> dict:
     blocks, step = [], 0.0
     if work.heads:
         attach = attach_points(cfg.placement, backbone, image_shape)
-        net = build_exit_net(backbone, attach, instantiate(cfg.head), dm.num_classes, tuple(image_shape)).to(device)
+        net = built("head", lambda: build_exit_net(backbone, attach, instantiate(cfg.head), dm.num_classes,
+                                                  tuple(image_shape))).to(device)   # the heads check their options
         for b, head in zip(attach, net.heads):
             size = input_reduction(head)
             c, h, w = shapes[b]

@@ -2,7 +2,7 @@
 
 The recipe (``conf/method/``'s ``_target_``, ``eexit/methods``) trains; this module hands it the
 :class:`~eexit.methods.FitContext` of the run and gives each trained regime to ``evaluate_regime``
-(calibration, curves, real-skip check, checkpoint), then publishes them into ``results``.
+(calibration, curves, real-skip check, checkpoint); ``eexit.reporting.report`` makes the results of them.
 """
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ from hydra.utils import get_object, instantiate
 
 from eexit.errors import EExitError
 from eexit.methods import FitContext, Recipe
-from eexit.pipeline.build import make_trainer
-from eexit.pipeline.evaluate import compare, evaluate_regime, publish
+from eexit.pipeline.build import built, make_trainer
+from eexit.pipeline.evaluate import evaluate_regime
 from eexit.placement import attach_points
 
 
 def build_recipe(cfg) -> Recipe:
     """The ``method`` group's recipe; a setting its class does not take is one line naming both."""
     try:
-        return instantiate(cfg.method)
+        return built("method", lambda: instantiate(cfg.method))
     except InstantiationException as exc:
         if isinstance(exc.__cause__, TypeError):
             target = get_object(cfg.method._target_)
@@ -45,12 +45,6 @@ def fit_context(ctx) -> FitContext:
                       cache_dir=cfg.cache_dir, trainer=trainer, phases=ctx.phases, plan=ctx.plan)
 
 
-def run_method(ctx, recipe: Recipe, results: dict) -> dict[str, list]:
-    """Every regime the recipe trains, evaluated into ``results``; returns the curves to plot."""
-    regimes = {name: evaluate_regime(ctx, t.net, t.costs, t.val, t.test, name, t.extra, t.whole_network)
-               for name, t in recipe.fit(fit_context(ctx))}
-    if not regimes:
-        return {}
-    if recipe.comparison:
-        results["comparison"] = compare(regimes, *recipe.comparison)
-    return publish(results, regimes, recipe.primary)
+def run_method(ctx, recipe: Recipe) -> dict[str, dict]:
+    """Every regime the recipe trains, by name, evaluated (each record as ``results.json`` keeps it)."""
+    return {name: evaluate_regime(ctx, name, trained) for name, trained in recipe.fit(fit_context(ctx))}

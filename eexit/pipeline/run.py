@@ -26,7 +26,7 @@ from eexit.errors import EExitError
 from eexit.flops import block_macs, cumulative
 from eexit.loggers import finish_wandb, wandb_run
 from eexit.pipeline.backbone import obtain_backbone
-from eexit.pipeline.build import build_loggers, device_of
+from eexit.pipeline.build import build_loggers, built, device_of
 from eexit.settings import check_config, check_writable
 from eexit.pipeline.phases import Phases
 from eexit.pipeline.fits import check_data_suits, check_fits
@@ -34,7 +34,8 @@ from eexit.pipeline.plan import plan_run, plan_text
 from eexit.pipeline.regimes import build_recipe, run_method
 from eexit.reporting.exit_plots import exits_plot
 from eexit.reporting.plots import tradeoff_plot
-from eexit.reporting.results import atomic_write, write_results
+from eexit.reporting.report import report, with_times
+from eexit.results_file import Results, atomic_write
 from eexit.reporting.wandb_report import log_tradeoff
 from eexit.training import quiet_lightning
 
@@ -93,7 +94,8 @@ def _run_experiment(cfg, run_dir: Path, overrides: list[str] | None) -> dict:
         quiet_lightning()
         torch.set_float32_matmul_precision("high")
         dm = instantiate(cfg.data)
-        recipe = build_recipe(cfg)   # the method: checks its own arguments before any work
+        recipe = build_recipe(cfg)   # method and policy check their own arguments before any work
+        calibrator = built("policy", lambda: instantiate(cfg.policy))
         work = recipe.workload()
         plan = plan_run(cfg, dm, device_of(cfg.trainer.accelerator), work)
         log.info(plan_text(plan))
@@ -110,41 +112,42 @@ def _run_experiment(cfg, run_dir: Path, overrides: list[str] | None) -> dict:
     with phase("loggers"):
         loggers = build_loggers(cfg, run_dir)
     ctx = RunContext(cfg, dm, loggers, run_dir, device_of(cfg.trainer.accelerator),
-                     calibrator=instantiate(cfg.policy), head=instantiate(cfg.head), phases=phase, plan=plan)
+                     calibrator=calibrator, head=instantiate(cfg.head), phases=phase, plan=plan)
     with phase("backbone"):
         ctx.backbone, ctx.backbone_info = obtain_backbone(cfg, dm, loggers, ctx.device)
     arch = ctx.backbone.arch
-    results: dict = {"dataset": dm.name, "backbone": arch, "method": recipe.name,
-                     "overrides": list(overrides or []), "seed": cfg.seed, "cost_unit": "MACs (fvcore, batch 1)",
-                     "backbone_test_acc": ctx.backbone_info["test_acc"], "backbone_val_acc": ctx.backbone_info["val_acc"],
-                     "backbone_source": ctx.backbone_info["source"],
-                     "backbone_data_parallel": ctx.backbone_info.get("data_parallel")}
     with phase("costs"):
         blocks = block_macs(ctx.backbone, dm.image_shape)
     cum = cumulative(blocks)
-    results["backbone_macs"] = cum[-1]
-    results["blocks"] = [{"block": i, "name": n, "macs": m, "cumulative_macs": c, "cumulative_fraction": c / cum[-1]}
-                         for i, (n, m, c) in enumerate(zip(ctx.backbone.block_names, blocks, cum))]
+    facts = {"dataset": dm.name, "backbone": arch, "method": recipe.name, "overrides": list(overrides or []),
+             "seed": cfg.seed, "backbone_test_acc": ctx.backbone_info["test_acc"],
+             "backbone_val_acc": ctx.backbone_info["val_acc"], "backbone_source": ctx.backbone_info["source"],
+             "backbone_data_parallel": ctx.backbone_info.get("data_parallel"), "backbone_macs": cum[-1],
+             "blocks": [{"block": i, "name": n, "macs": m, "cumulative_macs": c, "cumulative_fraction": c / cum[-1]}
+                        for i, (n, m, c) in enumerate(zip(ctx.backbone.block_names, blocks, cum))]}
     for lg in loggers:
-        lg.log_metrics({"backbone/test_acc": results["backbone_test_acc"], "backbone/macs": float(cum[-1])})
+        lg.log_metrics({"backbone/test_acc": facts["backbone_test_acc"], "backbone/macs": float(cum[-1])})
 
-    series = run_method(ctx, recipe, results)
-    configured = {name: r["operating_point"] for name, r in (results.get("regimes") or {}).items()}
+    regimes = run_method(ctx, recipe)
+    results = report(facts, regimes, recipe.primary, recipe.comparison)
+    series = {name: r["curve"] for name, r in regimes.items()}
     plot = None
     if series and wants_plot(cfg.get("plot", "auto")):
         with phase("plot"):
-            plot = tradeoff_plot(series, results["backbone_test_acc"], run_dir / "tradeoff.png",
-                                 f"{dm.name} / {arch} / {recipe.name}", configured)
-            exits_plot(results.get("regimes") or {}, run_dir / "exits.png", f"{dm.name} / {arch} / {recipe.name}")
+            title = f"{dm.name} / {arch} / {recipe.name}"
+            plot = tradeoff_plot(series, results.backbone_test_acc, run_dir / "tradeoff.png", title,
+                                 {name: r["operating_point"] for name, r in regimes.items()})
+            exits_plot(regimes, run_dir / "exits.png", title)
     with phase("loggers"):
         run = wandb_run(loggers)
-        log_tradeoff(run, series or {}, results, plot)
+        log_tradeoff(run, series, results, plot)
         for lg in loggers:
             lg.save()
         if run is not None:   # W&B keeps a copy (sweeps/aggregate.py --wandb-group reads it back)
-            write_results(Path(run.dir), finish_times(results, phase, start))
+            finished(results, phase, start).write(run.dir)
         finish_wandb()
-    write_results(run_dir, finish_times(results, phase, start))
+    results = finished(results, phase, start)
+    results.write(run_dir)
     return results
 
 
@@ -158,11 +161,9 @@ def wants_plot(setting) -> bool:
     return not (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN)
 
 
-def finish_times(results: dict, phase: Phases, start: float) -> dict:
-    """Wall seconds per phase and in all, and the peak memory the process reached (host: ``ru_maxrss``;
+def finished(results: Results, phase: Phases, start: float) -> Results:
+    """With wall seconds per phase and in all, and the peak memory the process reached (host: ``ru_maxrss``;
     GPU: what torch allocated), to compare with the plan."""
-    results["phase_seconds"] = dict(phase.seconds)
-    results["wall_seconds"] = time.perf_counter() - start
-    results["peak_host_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    results["peak_gpu_bytes"] = torch.cuda.max_memory_allocated() if torch.cuda.is_available() else 0
-    return results
+    return with_times(results, phase.seconds, time.perf_counter() - start,
+                      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                      torch.cuda.max_memory_allocated() if torch.cuda.is_available() else 0)

@@ -16,20 +16,15 @@ from pathlib import Path
 from eexit.errors import EExitError
 from eexit.jobs import grid_jobs
 from eexit.reporting.configurations import configuration_rows, verdict_counts
-from eexit.reporting.results import atomic_write
 from eexit.reporting.summary_markdown import markdown
 from eexit.reporting.sweep_figures import plot_fronts, plot_wins
+from eexit.results_file import Results, atomic_write
 
 
 def load_runs(sweep_dir: Path) -> list[dict]:
     runs = []
     for path in sorted(Path(sweep_dir).glob("*/results.json"), key=lambda p: (len(p.parent.name), p.parent.name)):
-        try:
-            r = json.loads(path.read_text())
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise EExitError(f"{path} is not valid JSON ({exc}); rerun that job or delete its folder") from None
-        if not isinstance(r, dict) or "regimes" not in r and "backbone_test_acc" not in r:
-            raise EExitError(f"{path} is not an eexit results.json; rerun that job or delete its folder")
+        r = Results.read(path).to_dict()   # one line when damaged, foreign or of a newer format
         r["_job"] = path.parent.name
         runs.append(r)
     return runs

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from eexit.models.heads.base import HeadOutput
+from eexit.validators import positive_int, require
 
 
 class Conv1dHead(nn.Module):
@@ -22,6 +23,8 @@ class Conv1dHead(nn.Module):
     def __init__(self, in_shape: tuple[int, int, int], num_classes: int, width: int = 32,
                  kernel_size: int = 3, layers: int = 2, pool_to: int = 8):
         super().__init__()
+        require("Conv1dHead", width=(width, positive_int), kernel_size=(kernel_size, positive_int),
+                layers=(layers, positive_int), pool_to=(pool_to, positive_int))
         c, h, w = in_shape
         # the parameter-free first step: a feature store may apply it once and keep the reduced map
         # (pooling an already pooled map to the same size is the identity)

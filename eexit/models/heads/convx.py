@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from eexit.models.heads.base import ConfidenceHead, HeadOutput
+from eexit.validators import _int, require
 
 
 class ConvXHead(nn.Module):
@@ -16,8 +17,7 @@ class ConvXHead(nn.Module):
 
     def __init__(self, in_shape: tuple[int, int, int], num_classes: int, depth: int = 2):
         super().__init__()
-        if not 1 <= depth <= 3:
-            raise ValueError(f"convx depth must be 1, 2 or 3, got {depth}")
+        require("ConvXHead", depth=(depth, lambda v: (_int(v) and 1 <= v <= 3, "1, 2 or 3 conv blocks")))
         c = in_shape[0]
         layers: list[nn.Module] = []
         for _ in range(depth):

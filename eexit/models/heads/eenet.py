@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from eexit.models.heads.base import ConfidenceHead, HeadOutput
+from eexit.validators import one_of, require
 
 
 class EENetHead(nn.Module):
@@ -18,6 +19,7 @@ class EENetHead(nn.Module):
 
     def __init__(self, in_shape: tuple[int, int, int], num_classes: int, block: str = "pool"):
         super().__init__()
+        require("EENetHead", block=(block, one_of("plain", "pool", "bnpool")))
         c, h, w = in_shape
         if block == "plain":
             self.body, features = nn.Flatten(), c * h * w
