@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -55,10 +56,11 @@ def extract(per_split: int, cache: str, new: bool) -> dict:
     dm, backbone = synthetic(per_split), resnet18(10).eval()
     dm.setup()
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    options = dict(reductions=[(8, 8)] * len(UNION), cache_dir=cache, dtype="bfloat16") if new else \
-        dict(cache_dir=None, dtype="float32")
+    options = dict(cache_dir=cache, dtype="bfloat16") if new else dict(cache_dir=None, dtype="float32")
+    reduction = (8, 8) if new else None   # what heads that pool to 8 x 8 first read (SimpleNamespace: no heads needed)
+    net = SimpleNamespace(backbone=backbone, attach=UNION, heads=[SimpleNamespace(input_reduction=reduction)] * len(UNION))
     start = time.perf_counter()
-    data = FeatureDataModule(dm, backbone, UNION, **options)
+    data = FeatureDataModule(dm, net, **options)
     data.setup()
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -44,3 +44,11 @@ def fixture_files_pass_md5(monkeypatch):
         return os.path.isfile(fpath)
     for module in (torchvision.datasets.cifar, torchvision.datasets.svhn, eexit.data.torchvision_sets):
         monkeypatch.setattr(module, "check_integrity", present)
+
+
+def reading(backbone, attach, reduction=None):
+    """What ``FeatureDataModule`` needs of a network: a backbone, attach points and heads; these heads keep
+    the full maps (``reduction=None``) or average-pool them to ``reduction`` first."""
+    from types import SimpleNamespace
+    return SimpleNamespace(backbone=backbone, attach=list(attach),
+                           heads=[SimpleNamespace(input_reduction=reduction) for _ in attach])

@@ -19,7 +19,7 @@ from eexit.exits.rule import passes
 from eexit.models.early_exit import build_exit_net
 from eexit.models.heads import Conv1dHead
 from eexit.training import BoostedTraining, EarlyExitModule, ExitCrossEntropy
-from tests.conftest import TINY, compose_cfg
+from tests.conftest import TINY, compose_cfg, reading
 
 ROOT = Path(__file__).resolve().parents[1]
 ATTACH, EPOCHS = [3, 5, 7], 2
@@ -48,7 +48,7 @@ def boosted_fit(trained, callbacks=(), ckpt_path=None, min_pool=32, survivors="i
                              targets="backbone", prefix="boosted")
     boost = BoostedTraining(ClassPrecisionMargin(margin=0.05), epochs_per_stage=EPOCHS, min_pool=min_pool,
                             survivors=survivors)
-    data = FeatureDataModule(dm, backbone, ATTACH, cache_dir=cache, batch_size=128, seed=0)
+    data = FeatureDataModule(dm, net, cache_dir=cache, batch_size=128, seed=0)
     trainer = L.Trainer(max_epochs=1, accelerator="cpu", logger=False,   # the callback sets epochs x heads itself
                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
                         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
@@ -146,7 +146,7 @@ def test_stages_with_too_few_survivors_are_skipped(trained):
 
 def test_features_on_disk_are_reused_by_another_process(trained, tmp_path):
     dm, backbone, cache = trained
-    data = FeatureDataModule(dm, backbone, ATTACH, cache_dir=tmp_path)
+    data = FeatureDataModule(dm, reading(backbone, ATTACH), cache_dir=tmp_path)
     data.setup()
     assert len(data.extracted) == 3 * 5            # 3 splits x (3 blocks, final logits, labels)
     files = sorted((tmp_path / "features").rglob("*.npy"))
@@ -157,10 +157,12 @@ def test_features_on_disk_are_reused_by_another_process(trained, tmp_path):
     script = f"""
 import json, torch
 from eexit.data import DigitsDataModule
+from types import SimpleNamespace
 from eexit.data.features import FeatureDataModule
 from eexit.models.backbones import cifar_resnet
 dm = DigitsDataModule(val_size=360, test_size=360, seed=0, crop_padding=2, flip=False, batch_size=64, eval_batch_size=512)
-data = FeatureDataModule(dm, cifar_resnet(20, weights={str(weights)!r}), {ATTACH}, cache_dir={str(tmp_path)!r})
+net = SimpleNamespace(backbone=cifar_resnet(20, weights={str(weights)!r}), attach={ATTACH}, heads=[None] * 3)
+data = FeatureDataModule(dm, net, cache_dir={str(tmp_path)!r})
 data.setup()
 print(json.dumps({{"extracted": data.extracted, "train": data.data["train"].feats[0].sum().item()}}))
 """
@@ -186,3 +188,34 @@ def test_a_checkpoint_of_the_module_loads_back_with_load_from_checkpoint(trained
     with torch.no_grad():
         for a, b in zip(module.eval().exit_outputs(batch)[0], back.eval().exit_outputs(batch)[0]):
             assert torch.equal(a, b)
+
+
+def test_the_module_receives_features_whether_stored_or_computed_on_the_fly(trained):
+    """One batch contract: with ``store=False`` the DataModule runs the frozen backbone on each batch, so the
+    module gets the same ``FeatureBatch`` (and the same outputs) as from stored features."""
+    from eexit.data.feature_batch import FeatureBatch
+    from eexit.exits import CachedExits
+    dm, backbone, cache = trained
+    torch.manual_seed(0)
+    net = build_exit_net(backbone, ATTACH, functools.partial(Conv1dHead, width=16), 10, (3, 32, 32))
+    seen, outputs = [], {}
+
+    class Spy(EarlyExitModule):
+        def training_step(self, batch, batch_idx):
+            seen.append(type(batch))
+            return super().training_step(batch, batch_idx)
+
+    runs = []
+    for store in (True, False):
+        data = FeatureDataModule(dm, net, cache_dir=cache, dtype="float32", store=store, batch_size=256)
+        module = Spy(net, ExitCrossEntropy(), functools.partial(torch.optim.Adam, lr=0.0), targets="backbone")
+        trainer = L.Trainer(max_epochs=1, limit_train_batches=2, accelerator="cpu", logger=False,
+                            enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
+                            num_sanity_val_steps=0, limit_val_batches=0)
+        outputs[store] = [CachedExits.cat(b) for b in trainer.predict(module, datamodule=data)]
+        runs.append((trainer, module, data))
+    for trainer, module, data in runs:   # after predicting: training moves the heads' BatchNorm statistics
+        trainer.fit(module, datamodule=data)
+    assert seen == [FeatureBatch] * 4
+    for stored, on_the_fly in zip(outputs[True], outputs[False]):
+        torch.testing.assert_close(stored.logits, on_the_fly.logits, rtol=1e-5, atol=1e-5)

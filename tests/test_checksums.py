@@ -12,6 +12,7 @@ import torch
 from eexit.data import SyntheticDataModule
 from eexit.data.features import FeatureDataModule
 from eexit.models.backbones import cifar_resnet
+from tests.conftest import reading
 
 ATTACH = [3, 5]
 
@@ -24,7 +25,7 @@ def parts():
 
 def features(parts, cache):
     dm, backbone = parts
-    data = FeatureDataModule(dm, backbone, ATTACH, cache_dir=cache, eval_batch_size=512)
+    data = FeatureDataModule(dm, reading(backbone, ATTACH), cache_dir=cache, eval_batch_size=512)
     data.setup()
     return data
 

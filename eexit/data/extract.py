@@ -67,3 +67,14 @@ def extract(backbone, loader, wanted: dict[str, tuple[int, tuple | None]], dtype
         raise
     log.info("features: extracted %s of %s in %.1f s", ", ".join(sinks), split, time.perf_counter() - start)
     return {n: sink.result() for n, sink in sinks.items() if hasattr(sink, "result")}
+
+
+@torch.no_grad()
+def features_of(backbone, x: torch.Tensor, attach: list[int], reductions: list) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """One batch through the frozen backbone: each attach block's output, reduced as its head reduces it,
+    and the final logits (what :func:`extract` stores, computed for a batch instead of a split)."""
+    feats, first = [], 0
+    for block, size in zip(attach, reductions):
+        x, first = backbone(x, first, block + 1), block + 1
+        feats.append(x if size is None else F.adaptive_avg_pool2d(x, size))
+    return feats, backbone(x, first)

@@ -1,25 +1,26 @@
 """``FeatureDataModule``: a frozen backbone's features at the attach points, computed once.
 
-With a frozen backbone (non-boosted, BTS-EE, PTEENet) the feature maps at the attach
-points never change, so they are computed once per split (no augmentation), stored on
-disk (``eexit/data/feature_store.py``) and served as :class:`FeatureBatch` es to every head
-of every job. What is stored is what the heads read: a head that starts with a parameter-free
-average pooling (``input_reduction``) gets the pooled map, pooled once here; bfloat16 by default. The training pool can shrink between epochs (``set_train_pool``: BTS-EE's
-boosted stages); the pool is part of the DataModule's checkpointed state.
-With ``store=False`` the same batches are served as images instead and the module runs
-the frozen backbone on every access (slow, same results; for comparison and tests).
+With a frozen backbone the feature maps at the attach points never change, so they are computed once per
+split (no augmentation), stored on disk (``eexit/data/feature_store.py``) and served as :class:`FeatureBatch`
+es to every head of every job. What is stored is what the heads read: a head that starts with a
+parameter-free average pooling (``input_reduction``) gets the pooled map, pooled once here; bfloat16 by
+default. The training pool can shrink between epochs (``set_train_pool``: BTS-EE's boosted stages); the pool
+is part of the DataModule's checkpointed state. With ``store=False`` the images are served and the frozen
+backbone runs on each batch once it is on the device (``on_after_batch_transfer``): the module receives the
+same :class:`FeatureBatch` either way (one batch contract; same results, the backbone's cost every epoch).
 """
 from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import lightning as L
 import torch
 
 from eexit.data.augment import normalize
-from eexit.data.extract import MemorySink, extract
+from eexit.data.extract import MemorySink, extract, features_of
+from eexit.data.feature_batch import FeatureBatch
 from eexit.data.feature_store import FeatureStore, block_name, store_key
 from eexit.data.loader import IndexedLoader
 from eexit.distributed import is_global_zero
@@ -28,41 +29,28 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 
 
-class FeatureBatch(NamedTuple):
-    """Cached frozen-backbone outputs for a batch: feature maps at every attach point,
-    the backbone's final logits, labels and the samples' indices in their split."""
-
-    feats: list[torch.Tensor]
-    final: torch.Tensor
-    labels: torch.Tensor
-    idx: torch.Tensor
-
-
 class FeatureDataModule(L.LightningDataModule):
     """Args:
         images: the image DataModule (its eval loaders, without augmentation, feed the backbone).
-        backbone: the frozen staged backbone, on the device to extract on.
-        attach: the blocks whose outputs heads read.
-        reductions: per attach point, the ``(h, w)`` its head average-pools to first
-            (``eexit.models.heads.input_reduction``), or ``None`` for the full map; default all full.
+        net: the early-exit network whose heads read the features: its frozen backbone (on the device to
+            extract on), its attach points, and per head the ``(h, w)`` the head average-pools its input to first
+            (``input_reduction``; absent: the full map is kept).
         cache_dir: where the feature store lives (``None``: keep features in memory only).
         dtype: storage dtype, ``bfloat16`` (default, on every device: on digits its results equal
             float32's within a few test images, docs/paper-scale.md) or ``float32``.
         batch_size, eval_batch_size: training and evaluation batch sizes.
         seed: seeds the training order.
-        store: False serves images instead of features (the backbone then runs on every access):
-            what a dataset too large to hold its features (ImageNet) needs; a streamed one is read
-            through its own DataLoader workers, unaugmented.
+        store: False runs the backbone on every batch instead: what a dataset too large to hold its features
+            (ImageNet) needs; a streamed one is read through its own DataLoader workers, unaugmented.
         placement: ``auto`` (GPU when present and the features take < half its free memory) | cpu | cuda.
     """
 
-    def __init__(self, images, backbone: torch.nn.Module, attach: list[int], reductions: list | None = None,
-                 cache_dir=None, dtype: str = "bfloat16", batch_size: int = 128, eval_batch_size: int = 1024,
+    def __init__(self, images, net, cache_dir=None, dtype: str = "bfloat16", batch_size: int = 128, eval_batch_size: int = 1024,
                  seed: int = 0, store: bool = True, placement: str = "auto"):
         super().__init__()
-        self.images, self.backbone, self.attach = images, backbone, list(attach)
-        self.reductions = [None] * len(self.attach) if reductions is None else [None if r is None else tuple(r)
-                                                                               for r in reductions]
+        self.images, self.backbone, self.attach = images, net.backbone, list(net.attach)
+        self.reductions = [None if r is None else tuple(r) for r in (getattr(h, "input_reduction", None)
+                                                                     for h in net.heads)]
         self.names = [block_name(b, r) for b, r in zip(self.attach, self.reductions)]
         self.cache_dir, self.batch_size, self.eval_batch_size = cache_dir, int(batch_size), int(eval_batch_size)
         self.seed, self.store, self.placement = seed, store, placement
@@ -74,13 +62,6 @@ class FeatureDataModule(L.LightningDataModule):
         # the training pool (None: every sample), the epoch it was set, the attach positions training reads (None:
         # all) and, per training sample, how often it is drawn (None: once each); set_train_pool sets them
         self.set_train_pool(None, 0)
-
-    @classmethod
-    def for_net(cls, images, net, **options) -> "FeatureDataModule":
-        """The features ``net``'s heads read: its attach points, each reduced as its head says it reduces
-        its input (``input_reduction``, the pooled ``(h, w)``; absent = the full map)."""
-        return cls(images, net.backbone, list(net.attach), [getattr(h, "input_reduction", None) for h in net.heads],
-                   **options)
 
     # -- building ---------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
@@ -184,6 +165,9 @@ class FeatureDataModule(L.LightningDataModule):
     def test_dataloader(self):
         return self.loader("test")
 
+    def predict_dataloader(self):   # every exit's outputs on validation (calibration) and test (reporting)
+        return [self.loader("val"), self.loader("test")]
+
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
         """Feature batches move tensor by tensor (Lightning's generic walk through the named
         tuple costs about a millisecond a batch, a visible share of a head's training step)."""
@@ -191,6 +175,16 @@ class FeatureDataModule(L.LightningDataModule):
             return FeatureBatch([None if f is None else f.to(device) for f in batch.feats], batch.final.to(device),
                                 batch.labels.to(device), batch.idx.to(device))
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx):
+        """``store=False``: the frozen backbone's features of an image batch, on the device, under the Trainer's
+        precision (as stored ones, reduced as the heads reduce, but not rounded to the storage dtype)."""
+        if isinstance(batch, FeatureBatch):
+            return batch
+        x, labels, idx = batch
+        with self.trainer.strategy.precision_plugin.forward_context():
+            feats, final = features_of(self.backbone, x, self.attach, self.reductions)
+        return FeatureBatch([f.float() for f in feats], final.float(), labels, idx)
 
     def state_dict(self) -> dict:
         return {"train_pool": self.train_pool, "pool_since": self.pool_since, "train_blocks": self.train_blocks,

@@ -63,9 +63,10 @@ class ExitTraining(Recipe):
                                  backbone_trainable=backbone_trainable, targets=self.targets, prefix=name)
         return module, costs
 
-    def train(self, ctx: FitContext, name: str, module, costs, trainer, fit, loaders, extra: dict | None = None,
+    def train(self, ctx: FitContext, name: str, module, costs, trainer, fit, predict, extra: dict | None = None,
               whole_network: bool = False) -> Trained:
-        """``fit()`` runs the Trainer; then every exit's output on ``loaders`` (validation, test) is predicted."""
+        """``fit()`` runs the Trainer; ``predict()`` then gives every exit's outputs on validation and test
+        (``trainer.predict``'s batches of each)."""
         start = time.perf_counter()
         fit()
         seconds = time.perf_counter() - start
@@ -74,7 +75,7 @@ class ExitTraining(Recipe):
         log.info("%s: trained %d epochs in %.1f s%s", name, trainer.current_epoch, seconds,
                  "" if last is None else f", final train loss {float(last):.3f}")
         with ctx.phases(f"{name}/predict"):
-            val, test = (CachedExits.cat(trainer.predict(module, dataloaders=loader)).cpu() for loader in loaders)
+            val, test = (CachedExits.cat(batches).cpu() for batches in predict())
         out = {"train_seconds": seconds, **(extra or {})}
         if getattr(module.loss, "needs_confidence", False):
             out["loss"] = self.loss_config()

@@ -63,7 +63,7 @@ class FrozenHeads(ExitTraining):
                                         available_memory())
             log.info("features (method.feature_cache=auto): %s", why)
         with ctx.phases("features"):   # extracted (or loaded) once, before any regime's clock starts
-            data = FeatureDataModule.for_net(   # what each head reads, reduced as the head reduces it
+            data = FeatureDataModule(   # what each head reads, reduced as the head reduces it
                 ctx.dm, self.build_net(ctx, ctx.backbone), cache_dir=ctx.cache_dir, store=store, seed=ctx.seed,
                 dtype=self.feature_dtype, batch_size=self.batch_size, eval_batch_size=EVAL_BATCH)
             data.setup()
@@ -83,10 +83,8 @@ class FrozenHeads(ExitTraining):
             # heads on stored features train in one process (cheap; DDP serves backbone training)
             trainer = ctx.trainer(self.epochs, callbacks, devices=1, strategy="auto")
         data.set_train_pool(None, 0)   # every regime starts from the whole training split
-        extra = {}
         trained = self.train(ctx, name, module, costs, trainer, lambda: trainer.fit(module, datamodule=data),
-                             (data.loader("val", batch_size=EVAL_BATCH), data.loader("test", batch_size=EVAL_BATCH)),
-                             extra)
+                             lambda: trainer.predict(module, datamodule=data))
         if boosted is not None:
             trained.extra["stages"], trained.thresholds = callbacks[0].stages, callbacks[0].thresholds.clone()
         return trained

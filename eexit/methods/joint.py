@@ -1,7 +1,7 @@
 """``JointTraining``: backbone and exits trained together on images (EENets, SDN).
 
-The network trains on the image DataModule with its augmentation; its progress is checkpointed every
-epoch under the run folder, so a killed run resumes where it was. The checkpoint keeps the whole network.
+The network trains on the image DataModule (``JointTrainingData``: its augmentation, the recipe's batch size);
+its progress is checkpointed every epoch under the run folder, so a killed run resumes where it was. The checkpoint keeps the whole network.
 :meth:`JointTraining.start` says which backbone the fit begins from: a fresh one here; a subclass may begin
 elsewhere (the pretrained backbone, for mixed training).
 """
@@ -12,6 +12,7 @@ from typing import Iterator
 
 import torch
 
+from eexit.data.joint_view import JointTrainingData
 from eexit.errors import EExitError
 from eexit.methods.base import Workload
 from eexit.methods.context import FitContext, Trained
@@ -45,12 +46,10 @@ class JointTraining(ExitTraining):
             module, costs = self.module(ctx, net, name, backbone_trainable=True)
             progress = ctx.run_dir / "checkpoints" / f"{name}.training"   # resumes from here
             trainer = ctx.trainer(self.epochs, [epoch_checkpoint(progress)], enable_checkpointing=True)
-        dm = ctx.dm
+        data = JointTrainingData(ctx.dm, self.batch_size)
 
         def fit():
-            trainer.fit(module, dm.loader("train", train=True, batch_size=self.batch_size, with_index=True,
-                                          shard_by=trainer),
-                        dm.loader("val", shard_by=trainer), ckpt_path=resumable(progress / "last.ckpt", name))
+            trainer.fit(module, datamodule=data, ckpt_path=resumable(progress / "last.ckpt", name))
             shutil.rmtree(progress, ignore_errors=True)
-        yield name, self.train(ctx, name, module, costs, trainer, fit, (dm.loader("val"), dm.loader("test")),
+        yield name, self.train(ctx, name, module, costs, trainer, fit, lambda: trainer.predict(module, datamodule=data),
                                whole_network=True)

@@ -15,7 +15,6 @@ from hydra.utils import instantiate
 
 from eexit.methods.base import Workload, positive_ints
 from eexit.methods.context import FitContext, Trained
-from eexit.methods.exit_training import EVAL_BATCH
 from eexit.methods.frozen import FrozenHeads
 from eexit.models.ztw import ZTWNet
 from eexit.training.losses import ExitCrossEntropy
@@ -60,4 +59,4 @@ class ZTW(FrozenHeads):
             net.ensembling = True    # fit 2: only the ensembles train
             trainer.fit(ensembles, datamodule=data)
         yield name, self.train(ctx, name, ensembles, costs, trainer, fit,
-                               (data.loader("val", batch_size=EVAL_BATCH), data.loader("test", batch_size=EVAL_BATCH)))
+                               lambda: trainer.predict(ensembles, datamodule=data))

@@ -8,7 +8,9 @@ targets) and callbacks (``BoostedTraining``), not this code.
 Which parts train follows ``requires_grad``: the backbone when ``backbone_trainable``, and
 every head whose parameters require gradients (``BoostedTraining`` freezes all heads but
 the current one). Frozen parts stay in eval mode, so their BatchNorm statistics never move.
-Batches are images ``(x, y[, idx])`` or cached features (``eexit.data.features.FeatureBatch``).
+Batches are a frozen backbone's features (``eexit.data.feature_batch.FeatureBatch``, which ``FeatureDataModule``
+serves whether it stored them or computes them on the fly), or images ``(x, y[, idx])`` for a network the module
+runs whole (joint training, backbone pretraining, evaluation from Python).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import torchmetrics
 from lightning.pytorch.trainer.states import TrainerFn
 from torch import nn
 
-from eexit.data.features import FeatureBatch
+from eexit.data.feature_batch import FeatureBatch
 from eexit.errors import EExitError
 from eexit.exits.cached import CachedExits
 from eexit.models.early_exit import EarlyExitNet
