@@ -4,7 +4,8 @@ epoch progress, nothing else.
 ``quiet_lightning()`` raises Lightning's loggers to WARNING (the device banner and the "Tip" lines every
 Trainer logs at INFO) and silences the warnings eexit's own use of Lightning makes on purpose: frozen parts
 (a backbone, finished heads) are in eval mode at the start of a fit; small sets have few batches; a
-resumed fit finds its checkpoint folder; Lightning's own deprecations in its internals.
+resumed fit finds its checkpoint folder; a Trainer without ``max_epochs`` (``BoostedTraining`` sets them);
+Lightning's own deprecations in its internals.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import warnings
 
 INTENDED = (".*log_every_n_steps.*", ".*LeafSpec.*", ".*does not have many workers.*", ".*limit_val_batches.*",
             ".*torch.jit.*deprecated.*", ".*in eval mode at the start of training.*",
-            ".*Checkpoint directory .* exists and is not empty.*")
+            ".*Checkpoint directory .* exists and is not empty.*", ".*`max_epochs` was not set.*")
 
 
 def quiet_lightning() -> None:
