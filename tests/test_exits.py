@@ -294,7 +294,7 @@ def test_curves_span_from_the_backbone_to_the_first_exit(make):
 
 
 def test_real_skip_sample_is_spread_over_the_exits():
-    from eexit.pipeline.evaluate import spread_over_exits
+    from eexit.pipeline.settle import spread_over_exits
     exit_idx = torch.tensor([0, 0, 0, 1, 3, 3, 0])
     assert spread_over_exits(exit_idx, 4).tolist() == [0, 1, 3, 4]          # round robin over exits 0, 1, 3
     assert spread_over_exits(exit_idx, 6).tolist() == [0, 1, 2, 3, 4, 5]

@@ -163,7 +163,7 @@ def test_cost_conventions_hand_computed():
     assert own.tolist() == pytest.approx([110632 / total, 147496 / total, 1.0])
     assert cumulative[-1] > cumulative[-2]        # the final exit is the most expensive, as it really is
     from eexit.errors import EExitError
-    with pytest.raises(EExitError, match="cost_convention=cheap is unknown"):
+    with pytest.raises(EExitError, match="CostAwareLoss: cost_convention='cheap' is not allowed: give one of cumulative, own_head"):
         CostAwareLoss("v1", costs=costs, cost_convention="cheap")
 
 

@@ -132,7 +132,7 @@ def test_checkpoint_reloads_the_deployed_network(tmp_path, cache):
     # the run's real-skip check, on a sample spread over the exits and on the whole split, and that it can fail
     from types import SimpleNamespace
 
-    from eexit.pipeline.evaluate import real_skip_matches
+    from eexit.pipeline.settle import real_skip_matches
     from eexit.training.predict import predict_exits
     test, ctx = predict_exits(loaded.net, dm.loader("test"), "cpu"), SimpleNamespace(dm=dm, device=torch.device("cpu"))
     assert real_skip_matches(ctx, loaded.net, loaded.policy, test, 16)

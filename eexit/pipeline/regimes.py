@@ -2,7 +2,8 @@
 
 The recipe (``conf/method/``'s ``_target_``, ``eexit/methods``) trains; this module hands it the
 :class:`~eexit.methods.FitContext` of the run and gives each trained regime to ``evaluate_regime``
-(calibration, curves, real-skip check, checkpoint); ``eexit.reporting.report`` makes the results of them.
+(calibration, curves) and settles it (real-skip check, checkpoint, logs); ``eexit.reporting.report`` makes the
+results of them.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from eexit.errors import EExitError
 from eexit.methods import FitContext, Recipe
 from eexit.pipeline.build import built, make_trainer
 from eexit.pipeline.evaluate import evaluate_regime
+from eexit.pipeline.settle import settle
 from eexit.placement import attach_points
 
 
@@ -46,5 +48,9 @@ def fit_context(ctx) -> FitContext:
 
 
 def run_method(ctx, recipe: Recipe) -> dict[str, dict]:
-    """Every regime the recipe trains, by name, evaluated (each record as ``results.json`` keeps it)."""
-    return {name: evaluate_regime(ctx, name, trained) for name, trained in recipe.fit(fit_context(ctx))}
+    """Every regime the recipe trains, by name, evaluated and settled (each record as ``results.json`` keeps it)."""
+    regimes = {}
+    for name, trained in recipe.fit(fit_context(ctx)):
+        record, policy = evaluate_regime(ctx, name, trained)
+        regimes[name] = settle(ctx, name, trained, record, policy)
+    return regimes

@@ -18,6 +18,11 @@ from torch import nn
 from eexit.costs import ExitCosts
 from eexit.errors import EExitError
 from eexit.training.cost_aware import LOSSES, cost_aware_loss, per_sample_ce, v4_tags
+from eexit.validators import _number, count, one_of, positive_int, require
+
+
+def non_negative(v):
+    return _number(v) and v >= 0, "a number >= 0"
 
 
 @dataclass
@@ -73,11 +78,9 @@ class CostAwareLoss(nn.Module):
                  two_stage_epochs: int = 0, cost_convention: str = "cumulative", v4_weighting: str = "reference",
                  costs: ExitCosts | None = None, num_train: int = 0, seed: int = 0):
         super().__init__()
-        if version not in LOSSES:
-            raise EExitError(f"method.loss.version={version} is unknown; choose one of {', '.join(LOSSES)}")
-        if cost_convention not in COST_CONVENTIONS:
-            raise EExitError(f"method.loss.cost_convention={cost_convention} is unknown; "
-                             f"choose one of {', '.join(COST_CONVENTIONS)}")
+        require("CostAwareLoss", version=(version, one_of(*LOSSES)),
+                cost_convention=(cost_convention, one_of(*COST_CONVENTIONS)), lam=(lam, non_negative),
+                two_stage_epochs=(two_stage_epochs, count), v4_weighting=(v4_weighting, one_of("reference", "balanced")))
         if costs is None:
             raise ValueError("CostAwareLoss needs the network's exit costs (eexit.costs.exit_costs(net))")
         self.version, self.lam, self.divide_by_exits = version, float(lam), bool(divide_by_exits)
@@ -125,8 +128,7 @@ class SDNLoss(nn.Module):
 
     def __init__(self, epochs: int, max_weights: list[float] | None = None, start: float = 0.01):
         super().__init__()
-        if epochs < 1:
-            raise EExitError(f"SDNLoss needs epochs >= 1 (the weights grow over them), got {epochs}")
+        require("SDNLoss", epochs=(epochs, positive_int))   # the weights grow over them
         self.epochs, self.max_weights, self.start, self.epoch = int(epochs), max_weights, float(start), 0
 
     def on_train_epoch_start(self, epoch: int) -> None:
@@ -135,7 +137,7 @@ class SDNLoss(nn.Module):
     def weights(self, num_heads: int) -> list[float]:
         tau = self.max_weights or [0.9 * (i + 1) / num_heads for i in range(num_heads)]
         if len(tau) != num_heads:
-            raise EExitError(f"method.loss.max_weights has {len(tau)} values for {num_heads} heads")
+            raise EExitError(f"SDNLoss: max_weights has {len(tau)} values for {num_heads} heads; give one per head")
         return [min(t, self.start + (self.epoch + 1) * t / self.epochs) for t in tau]
 
     def forward(self, inp: LossInputs) -> torch.Tensor:
