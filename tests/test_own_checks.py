@@ -38,3 +38,17 @@ def test_a_recipe_checks_its_own_arguments_from_python():
 def test_a_users_own_head_option_is_not_judged_by_our_key_names():
     """``head.block`` belongs to EENetHead; another head may have an option of that name with other values."""
     check_config(compose_cfg(["head=linear", "+head.block=flat", "+head.depth=9"]))   # no error: not ours to judge
+
+
+def test_pretraining_is_a_recipe_that_checks_its_arguments_and_keeps_cache_keys():
+    from hydra.utils import instantiate
+
+    from eexit.methods import Pretraining, Recipe
+    from eexit.pipeline.backbone import pretrain_config
+    cfg = compose_cfg()
+    recipe = instantiate(cfg.pretrain)
+    assert isinstance(recipe, Pretraining) and isinstance(recipe, Recipe) and recipe.epochs == cfg.pretrain.epochs
+    # how the recipe is built is not part of what determines the backbone: cache entries keep their keys
+    assert set(pretrain_config(cfg)) == {"epochs", "label_smoothing", "optimizer", "scheduler"}
+    with pytest.raises(BadArgument, match=r"Pretraining: label_smoothing=1.0 is not allowed: give a number in \[0, 1\)"):
+        Pretraining(epochs=1, optimizer=None, label_smoothing=1.0)

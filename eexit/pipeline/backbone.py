@@ -1,7 +1,7 @@
 """Obtain the trained backbone: from ``backbone.weights``, from the backbone cache, or by training it.
 
-Training is plain classification through the same ``EarlyExitModule`` (a network with no
-heads, cross-entropy on its final exit); validation and test accuracy come from
+Training is the ``pretrain`` recipe (``eexit.methods.Pretraining``: plain classification through the same
+``EarlyExitModule``, a network with no heads); validation and test accuracy come from
 ``trainer.validate``/``trainer.test``. A trained backbone is cached under a key derived
 from everything that determines it (``backbone_spec``), including the content
 fingerprint of the data, so two datasets never share an entry.
@@ -21,11 +21,9 @@ from omegaconf import OmegaConf
 from eexit.distributed import is_global_zero
 from eexit.errors import EExitError
 from eexit.locks import exclusive
-from eexit.models.early_exit import EarlyExitNet
 from eexit.pipeline.backbone_cache import cache_key, cache_path, load_entry, save_entry
-from eexit.pipeline.build import make_trainer, resolve_precision
+from eexit.pipeline.build import built, make_trainer, resolve_precision
 from eexit.training.resume import epoch_checkpoint, resumable
-from eexit.training.losses import ExitCrossEntropy
 from eexit.training.module import EarlyExitModule
 from eexit.training.shard_audit import ShardAudit
 
@@ -57,15 +55,23 @@ def backbone_spec(cfg, dm) -> dict:
     trainer = {k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items()
                if k not in PRESENTATION and v is not None}
     return {"data": dm.describe(), "data_fingerprint": dm.fingerprint(), "backbone": backbone_config(cfg),
-            "num_classes": dm.num_classes, "seed": cfg.seed, "pretrain": OmegaConf.to_container(cfg.pretrain, resolve=True),
+            "num_classes": dm.num_classes, "seed": cfg.seed, "pretrain": pretrain_config(cfg),
             "precision": resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator), "trainer": trainer}
 
 
+def pretrain_config(cfg) -> dict:
+    """The pretraining recipe's settings (without how it is built: a cache key stays the same across that)."""
+    return {k: v for k, v in OmegaConf.to_container(cfg.pretrain, resolve=True).items()
+            if k not in ("_target_", "_recursive_")}
+
+
+def pretraining(cfg):
+    """The ``pretrain`` recipe (``eexit.methods.Pretraining``); it checks its own arguments."""
+    return built("pretrain", lambda: instantiate(cfg.pretrain))
+
+
 def classification_module(cfg, backbone) -> EarlyExitModule:
-    p = cfg.pretrain
-    return EarlyExitModule(EarlyExitNet(backbone, [], []), ExitCrossEntropy(p.label_smoothing),
-                           instantiate(p.optimizer), instantiate(p.scheduler) if p.scheduler else None,
-                           backbone_trainable=True, targets="labels", prefix="backbone")
+    return pretraining(cfg).module(backbone)
 
 
 def accuracies(trainer: L.Trainer, module: EarlyExitModule, dm) -> dict:
@@ -152,8 +158,7 @@ def train_backbone(cfg, dm, loggers, device, backbone, path: Path, spec: dict, s
         trainer = make_trainer(cfg, loggers, cfg.pretrain.epochs, [audit])
     resume = resumable(progress / "last.ckpt", "backbone") if cfg.backbone_cache else None
     start = time.perf_counter()
-    if cfg.pretrain.epochs > 0:
-        trainer.fit(module, datamodule=dm, ckpt_path=resume)
+    pretraining(cfg).train(module, dm, trainer, resume)
     seconds = time.perf_counter() - start
     shards = audit.report and {**audit.report, "train_samples": dm.num_samples("train")}
     metrics = {**accuracies(trainer, module, dm), "train_seconds": seconds, "data_parallel": shards}

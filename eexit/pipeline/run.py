@@ -25,7 +25,7 @@ from eexit.distributed import global_rank, is_global_zero
 from eexit.errors import EExitError
 from eexit.flops import block_macs, cumulative
 from eexit.loggers import finish_wandb, wandb_run
-from eexit.pipeline.backbone import obtain_backbone
+from eexit.pipeline.backbone import obtain_backbone, pretraining
 from eexit.pipeline.build import build_loggers, built, device_of
 from eexit.settings import check_config, check_writable
 from eexit.pipeline.phases import Phases
@@ -94,8 +94,9 @@ def _run_experiment(cfg, run_dir: Path, overrides: list[str] | None) -> dict:
         quiet_lightning()
         torch.set_float32_matmul_precision("high")
         dm = instantiate(cfg.data)
-        recipe = build_recipe(cfg)   # method and policy check their own arguments before any work
+        recipe = build_recipe(cfg)   # method, policy and pretraining check their own arguments before any work
         calibrator = built("policy", lambda: instantiate(cfg.policy))
+        pretraining(cfg)
         work = recipe.workload()
         plan = plan_run(cfg, dm, device_of(cfg.trainer.accelerator), work)
         log.info(plan_text(plan))
