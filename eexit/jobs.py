@@ -56,7 +56,7 @@ def gpus_here() -> int:
     return int(torch.cuda.is_available())
 
 
-def completed_results(run_dir: Path, overrides: list[str]) -> dict | None:
+def completed_results(run_dir: Path, overrides: list[str]) -> Results | None:
     """The job's results when a finished run of the same job is in ``run_dir`` (``results.json`` is
     written last and atomically, so a complete one means the job finished), else None. A folder
     holding another job's results is an error: a rerun must use the same sweep settings."""

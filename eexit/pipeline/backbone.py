@@ -149,7 +149,8 @@ def train_backbone(cfg, dm, loggers, device, backbone, path: Path, spec: dict, s
         log.warning("backbone: only %d optimizer steps (pretrain.epochs=%d x %d batches of data.batch_size=%d); "
                     "raise pretrain.epochs or lower data.batch_size for at least %d", steps, cfg.pretrain.epochs,
                     -(-dm.num_samples("train") // int(dm.batch_size)), dm.batch_size, FEW_STEPS)
-    module, audit = classification_module(cfg, backbone), ShardAudit()
+    recipe, audit = pretraining(cfg), ShardAudit()
+    module = recipe.module(backbone)
     progress = path.with_suffix(".training")   # last.ckpt of an unfinished training, beside the entry
     if cfg.backbone_cache:
         trainer = make_trainer(cfg, loggers, cfg.pretrain.epochs, [audit, epoch_checkpoint(progress)],
@@ -158,7 +159,7 @@ def train_backbone(cfg, dm, loggers, device, backbone, path: Path, spec: dict, s
         trainer = make_trainer(cfg, loggers, cfg.pretrain.epochs, [audit])
     resume = resumable(progress / "last.ckpt", "backbone") if cfg.backbone_cache else None
     start = time.perf_counter()
-    pretraining(cfg).train(module, dm, trainer, resume)
+    recipe.train(module, dm, trainer, resume)
     seconds = time.perf_counter() - start
     shards = audit.report and {**audit.report, "train_samples": dm.num_samples("train")}
     metrics = {**accuracies(trainer, module, dm), "train_seconds": seconds, "data_parallel": shards}
