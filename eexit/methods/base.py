@@ -15,7 +15,6 @@ from typing import Iterator
 
 from eexit.errors import EExitError
 from eexit.methods.context import FitContext, Trained
-from eexit.validators import positive_int, require
 
 
 @dataclass
@@ -51,11 +50,6 @@ class Recipe:
 
     def workload(self) -> Workload:
         return Workload()
-
-
-def positive_ints(owner: str, **values) -> None:
-    """One line naming the argument when a count is not a positive integer (the CLI names its key)."""
-    require(owner, **{key: (value, positive_int) for key, value in values.items()})
 
 
 SHARED_SETTINGS = {"epochs", "batch_size"}   # a command line shared by every method (``++method.epochs=2``) sets them

@@ -13,12 +13,13 @@ from typing import Iterator
 
 from hydra.utils import instantiate
 
-from eexit.methods.base import Workload, positive_ints
+from eexit.methods.base import Workload
 from eexit.methods.context import FitContext, Trained
 from eexit.methods.frozen import FrozenHeads
 from eexit.models.ztw import ZTWNet
 from eexit.training.losses import ExitCrossEntropy
 from eexit.training.module import EarlyExitModule, set_trainable
+from eexit.validators import positive_int, require
 
 
 class ZTW(FrozenHeads):
@@ -32,7 +33,7 @@ class ZTW(FrozenHeads):
                  feature_dtype: str = "bfloat16", ensemble_epochs: int = 10, ensemble_optimizer=None):
         super().__init__(name, epochs, batch_size, loss, optimizer, scheduler, targets, regime, feature_cache,
                          feature_dtype)
-        positive_ints("ZTW", ensemble_epochs=ensemble_epochs)
+        require("ZTW", ensemble_epochs=(ensemble_epochs, positive_int))
         self.ensemble_epochs, self.ensemble_optimizer = int(ensemble_epochs), ensemble_optimizer or optimizer
 
     def workload(self) -> Workload:
