@@ -89,10 +89,13 @@ def clear_failed(run_dir: Path) -> None:
     (Path(run_dir) / "FAILED").unlink(missing_ok=True)
 
 
+GRID_SWEEPERS = ("BasicSweeper", "GridSweeper")   # Hydra's, and ours (hydra_plugins/eexit_grid_sweeper): one grid
+
+
 def grid_jobs(config) -> list[list[str]] | None:
     """Each job's overrides, in launch order, as Hydra's basic sweeper expands the grid (the sweep config's
     parameters, then the command line); None for a sweeper without a fixed grid (Optuna & co.)."""
-    if not str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):
+    if not str(config.hydra.sweeper.get("_target_", "")).endswith(GRID_SWEEPERS):
         return None
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
