@@ -135,6 +135,36 @@ def test_cpm_ties_move_together():
     assert t[0] == pytest.approx(0.9)
 
 
+def per_class_thresholds(scores, pred, reference, target, min_support=1):
+    """CPM one class at a time, straight from the definition: the reference the vectorised form must equal."""
+    out = torch.full((target.numel(),), INF)
+    for c in range(target.numel()):
+        mine = pred == c
+        if int(mine.sum()) < max(min_support, 1):
+            continue
+        s, order = scores[mine].float().sort(descending=True)
+        n = torch.arange(1, s.numel() + 1, dtype=torch.float32)
+        precision = (reference[mine][order] == c).float().cumsum(0) / n
+        cut = torch.cat([s[:-1] > s[1:], torch.tensor([True])])
+        ok = cut & (precision >= target[c] - 1e-12) & (n >= min_support)
+        if ok.any():
+            out[c] = float(s[int(torch.nonzero(ok).max())])
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_cpm_thresholds_equal_the_per_class_definition(seed):
+    g = torch.Generator().manual_seed(seed)
+    n, k = int(torch.randint(0, 400, (1,), generator=g)), 7
+    scores = (torch.rand(n, generator=g) * 20).round() / 20   # many ties
+    pred, ref = torch.randint(0, k - 1, (n,), generator=g), torch.randint(0, k, (n,), generator=g)
+    ref = torch.where(torch.rand(n, generator=g) < 0.7, pred, ref)
+    for min_support in (1, 5):
+        target = torch.rand(k, generator=g) * 0.5 + 0.5
+        got = cpm_head_thresholds(scores, pred, ref, target, min_support)
+        assert torch.equal(got, per_class_thresholds(scores, pred, ref, target, min_support)), (got, seed)
+
+
 def test_calibrate_cpm_on_survivors():
     # head 0 exits sample 0 (score .9 >= threshold); head 1 is calibrated only on samples 1, 2
     scores = torch.tensor([[0.9, 0.1, 0.2], [0.99, 0.8, 0.6]])
