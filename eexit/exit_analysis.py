@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torchmetrics.functional.classification import binary_auroc, multiclass_confusion_matrix
 
-from eexit.evaluation import operating_point, simulate
+from eexit.evaluation import operating_point, operating_points, simulate
 from eexit.exits.cached import CachedExits
 
 BINS = 15   # reliability bins (the usual choice for ECE on CIFAR-scale test sets)
@@ -51,8 +51,9 @@ def budgeted(val: CachedExits, test: CachedExits, score_kind: str, cost_fraction
     no threshold meets the budget (it is below the first exit's cost)."""
     val_scores, test_scores = val.scores(score_kind), test.scores(score_kind)
     shape = (val.num_exits, val.num_classes)
-    tried = [(t, point_at(val, val_scores, torch.full(shape, t), cost_fractions))
-             for t in threshold_candidates(val_scores)]
+    candidates = threshold_candidates(val_scores)
+    table = torch.tensor(candidates, dtype=torch.float32).view(-1, 1, 1).expand(-1, *shape)
+    tried = list(zip(candidates, operating_points(val, val_scores, table, cost_fractions)))
     return budget_rows(tried, budgets, "threshold",
                        lambda t: point_at(test, test_scores, torch.full(shape, t), cost_fractions))
 
@@ -164,9 +165,10 @@ def budgeted_geometric(val: CachedExits, test: CachedExits, score_kind: str, cos
     ratios = ratios or [round(0.1 * 1.15 ** i, 4) for i in range(40)]
     val_scores, test_scores = val.scores(score_kind), test.scores(score_kind)
     e, k = val.num_exits, val.num_classes
-    tried, fitted = [], {}
+    fitted = {}
     for q in ratios:
         share = torch.tensor([q ** j for j in range(e + 1)], dtype=torch.float64)
         fitted[q] = geometric_thresholds(val_scores, share / share.sum()).view(e, 1).expand(e, k).clone()
-        tried.append((q, point_at(val, val_scores, fitted[q], cost_fractions)))
+    table = torch.stack(list(fitted.values())) if fitted else torch.empty(0, e, k)
+    tried = list(zip(fitted, operating_points(val, val_scores, table, cost_fractions)))
     return budget_rows(tried, budgets, "ratio", lambda q: point_at(test, test_scores, fitted[q], cost_fractions))

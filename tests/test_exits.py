@@ -433,3 +433,23 @@ def test_geometric_budgets_follow_the_shares_and_meet_each_budget():
     for row in rows[1:]:
         assert row["val_cost_fraction"] <= row["budget"] and row["test_acc"] == row["val_acc"]
     assert rows[2]["val_acc"] >= rows[1]["val_acc"]
+
+
+@pytest.mark.parametrize("num_exits", [0, 1, 3])
+def test_operating_points_equal_one_table_at_a_time(num_exits):
+    """The batched evaluation of many threshold tables (curves, budgeted analyses) gives exactly the numbers
+    of simulate + operating_point per table, with ties, 'never' (inf) and 'always' (-inf) thresholds."""
+    from eexit.evaluation import operating_point, operating_points, simulate
+    g = torch.Generator().manual_seed(num_exits)
+    n, k = 97, 5
+    logits = (torch.randn(num_exits + 1, n, k, generator=g) * 4).round()
+    cached = CachedExits(logits, torch.full((num_exits, n), float("nan")), torch.randint(0, k, (n,), generator=g))
+    scores = cached.scores("max_softmax")
+    tables = torch.rand(70, num_exits, k, generator=g)
+    tables[3], tables[5] = float("inf"), -float("inf")
+    tables[7, :, 1] = float("inf")
+    costs = torch.tensor([0.3, 0.5, 0.7, 1.1][-(num_exits + 1):])
+    batched = operating_points(cached, scores, tables, costs, chunk=16)
+    one_by_one = [operating_point(*simulate(scores, cached.head_pred, cached.backbone_pred, t), cached.labels,
+                                  cached.backbone_pred, costs) for t in tables]
+    assert batched == one_by_one

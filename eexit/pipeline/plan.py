@@ -61,8 +61,16 @@ def timing_batch(image_shape, eval_batch: int) -> int:
 
 def head_step_seconds(net, shapes: list[tuple], batch: int, dtype: torch.dtype) -> float:
     """One training step of every head on a batch of stored features: gather from a stored-dtype
-    tensor, to float32, forward, backward, Adam."""
+    tensor, to float32, forward, backward, Adam. Measured once per process for each set of heads (their
+    layers, as printed), input shapes, batch, dtype and device: the jobs of a bts64 sweep share 16."""
     device = next(net.parameters()).device
+    key = ("heads", repr(net.heads), tuple(map(tuple, shapes)), batch, str(dtype), str(device))
+    if key not in RATES:
+        RATES[key] = _head_step(net, shapes, batch, dtype, device)
+    return RATES[key]
+
+
+def _head_step(net, shapes, batch, dtype, device) -> float:
     store = [torch.randn(batch * 2, *s).to(dtype).to(device) for s in shapes]
     idx = torch.randperm(batch * 2, device=device)[:batch]
     opt = torch.optim.Adam(net.heads.parameters(), lr=1e-3)
