@@ -4,9 +4,12 @@
 
 1. Runs ``sweep=bts64`` with ``make bts64-smoke``'s settings (digits / ResNet20, 5 head epochs, W&B offline,
    backbone cached beforehand and not timed) on the first 8, 16 and 64 configurations of the grid, and reports
-   whole-sweep wall time, time per job, and (largest sweep) the mean seconds of every phase of a job, read from
-   each job's ``results.json`` (``phase_seconds``). Time outside the jobs (Hydra, imports, aggregation) is the sweep's
-   wall time minus the jobs' own.
+   whole-sweep wall time, time per job, and (largest sweep) the mean and median seconds of every phase of a job,
+   read from each job's ``results.json`` (``phase_seconds``). Time outside the jobs (Hydra, imports, aggregation)
+   is the sweep's wall time minus the jobs' own; between two jobs, from one's ``results.json`` to the next one's
+   ``.hydra/config.yaml``. The steady state is the median job and gap: their share outside head training is the
+   fixed cost per job.
+   ``--root DIR`` times another checkout's ``run.py`` (an older commit: before/after, interleaved by hand).
 2. Runs one bts64 job on synthetic data with 1k, 10k and 90k training samples (features at the last stage of an
    untrained ResNet20, extracted once beforehand and not timed) to show how a job grows with the training set.
 """
@@ -38,34 +41,57 @@ def grid_overrides(jobs: int) -> list[str]:
 
 def run(args: list[str], env: dict) -> float:
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "run.py", *args], cwd=ROOT, capture_output=True, text=True, env=env)
+    done = subprocess.run([sys.executable, "run.py", *args], cwd=env.get("EEXIT_TIMED_ROOT", ROOT), capture_output=True, text=True, env=env)
     if done.returncode:
         sys.exit(f"run.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return time.perf_counter() - start
 
 
-def sweep(jobs: int, cache: str, tmp: str, env: dict) -> tuple[float, list[dict]]:
+def sweep(jobs: int, cache: str, tmp: str, env: dict) -> tuple[float, list[dict], float]:
+    """Wall seconds, the jobs' results and the median gap between one job's end and the next one's start."""
     folder = Path(tmp) / f"sweep{jobs}"
     seconds = run(["-m", "sweep=bts64", *SMOKE, *grid_overrides(jobs), f"cache_dir={cache}",
                    f"hydra.sweep.dir={folder}"], env)
-    return seconds, [Results.read(p) for p in folder.glob("*/results.json")]
+    return seconds, [Results.read(p) for p in folder.glob("*/results.json")], median_gap(folder)
+
+
+def median_gap(folder: Path) -> float:
+    """Between two jobs, outside both: from one job's ``results.json`` written to the next job's
+    ``.hydra/config.yaml`` (Hydra writes it after composing the job's config, before calling the task), plus
+    what the job does after writing its results (the summary, W&B's last words). The median pair is the
+    steady state; the first job's imports are inside it."""
+    jobs = sorted((p.stat().st_mtime, p.parent) for p in folder.glob("*/.hydra/config.yaml"))
+    ends = [(job / "results.json").stat().st_mtime for _, job in jobs]
+    return statistics.median(start - end for (start, _), end in zip(jobs[1:], ends[:-1]))
 
 
 def phase_table(results: list[dict], seconds: float) -> list[str]:
+    """Mean and median seconds of every phase; the median job is the steady state (the mean carries the first
+    job's imports and the feature extraction of each new placement)."""
     names = sorted({k for r in results for k in r["phase_seconds"]}, key=lambda k: -sum(
         r["phase_seconds"].get(k, 0) for r in results))
-    mean = {k: statistics.mean(r["phase_seconds"].get(k, 0.0) for r in results) for k in names}
-    job = statistics.mean(r["wall_seconds"] for r in results)
-    train = sum(v for k, v in mean.items() if k.endswith("/train"))
-    rows = ["| phase | mean s per job | share |", "|---|---|---|"]
-    rows += [f"| {k} | {v:.3f} | {100 * v / job:.0f} % |" for k, v in mean.items()]
+    per = {k: [r["phase_seconds"].get(k, 0.0) for r in results] for k in names}
+    jobs = [r["wall_seconds"] for r in results]
+    job = statistics.mean(jobs)
+    rows = ["| phase | mean s per job | share | median s per job |", "|---|---|---|---|"]
+    rows += [f"| {k} | {statistics.mean(v):.3f} | {100 * statistics.mean(v) / job:.0f} % | {statistics.median(v):.3f} |"
+             for k, v in per.items()]
     outside = seconds / len(results) - job
-    rows += [f"| (unaccounted inside the job) | {job - sum(mean.values()):.3f} | |",
-             f"| **job total** (`wall_seconds`) | **{job:.2f}** | |",
-             f"| outside the jobs (Hydra, imports, aggregation), per job | {outside:.2f} | |", "",
-             f"Head training (`*/train`): {train:.2f} s of a {job:.2f} s job; everything else (fixed cost per job, "
-             f"outside-the-job share included): {job - train + outside:.2f} s."]
+    rows += [f"| (unaccounted inside the job) | {job - sum(map(statistics.mean, per.values())):.3f} | | |",
+             f"| **job total** (`wall_seconds`) | **{job:.2f}** | | **{statistics.median(jobs):.2f}** |",
+             f"| outside the jobs (Hydra, imports, aggregation), per job | {outside:.2f} | | |"]
     return rows
+
+
+def steady_state(results: list[dict], gap: float) -> str:
+    """The median job's share outside head training (``*/train``), with the median time between jobs (Hydra
+    composing the next job, the summary): what a long sweep pays per job besides training."""
+    train = [sum(v for k, v in r["phase_seconds"].items() if k.endswith("/train")) for r in results]
+    job, trained = statistics.median(r["wall_seconds"] for r in results), statistics.median(train)
+    out = f"Steady state (median job): head training {trained:.2f} s of {job:.2f} s, the rest {job - trained:.2f} s " \
+          f"({100 * (job - trained) / job:.0f} %)"
+    return out + (f"; between jobs {gap:.2f} s (median), so {100 * (job - trained + gap) / (job + gap):.0f} % of a "
+                  f"job's time is not head training.")
 
 
 def size_rows(sizes: list[int], tmp: str, env: dict) -> list[str]:
@@ -86,8 +112,8 @@ def size_rows(sizes: list[int], tmp: str, env: dict) -> list[str]:
     return rows
 
 
-def profile(jobs: list[int], sizes: list[int]) -> list[str]:
-    env = {**os.environ, "WANDB_MODE": "offline"}
+def profile(jobs: list[int], sizes: list[int], root: str) -> list[str]:
+    env = {**os.environ, "WANDB_MODE": "offline", "EEXIT_TIMED_ROOT": root}
     lines = []
     with tempfile.TemporaryDirectory() as tmp:
         cache = f"{tmp}/cache"
@@ -100,15 +126,21 @@ def profile(jobs: list[int], sizes: list[int]) -> list[str]:
             lines += ["(d) `sweep=bts64` with `make bts64-smoke`'s settings (digits / ResNet20, 5 head epochs, "
                       "boosted + non-boosted per job, W&B offline, backbone cached):", "",
                       "| configurations | sweep s | s per configuration |", "|---|---|---|"]
-            lines += [f"| {n} | {s:.1f} | {s / n:.2f} |" for n, (s, _) in measured.items()] + [""]
+            lines += [f"| {n} | {s:.1f} | {s / n:.2f} |" for n, (s, _, _) in measured.items()] + [""]
             biggest = max(measured)
-            lines += [f"Per-phase profile of the {biggest}-job sweep (mean over its jobs):", ""] + \
-                phase_table(measured[biggest][1], measured[biggest][0]) + [""]
+            seconds, results, gap = measured[biggest]
+            lines += [f"Per-phase profile of the {biggest}-job sweep:", ""] + phase_table(results, seconds) + \
+                ["", steady_state(results, gap), ""]
         if sizes:
             lines += ["(d) one bts64 job against the training-set size (synthetic, features of an untrained "
                       "ResNet20's last stage, 64x8x8, stored beforehand; 5 head epochs, batch 128, no logger):", ""]
             lines += size_rows(sizes, tmp, env) + [""]
     return lines
+
+
+def commit_of(root: str) -> str:
+    done = subprocess.run(["git", "log", "-1", "--format=%h %s"], cwd=root, capture_output=True, text=True)
+    return done.stdout.strip()[:90] or root
 
 
 def main() -> None:
@@ -118,11 +150,13 @@ def main() -> None:
     ap.add_argument("--jobs", default="8,16,64", help="sweep sizes (of 8, 16, 32, 64)")
     ap.add_argument("--sizes", default="1000,10000,90000", help="training-set sizes for the one-job scaling row")
     ap.add_argument("--record", action="store_true", help="append to the tracked benchmarks/RESULTS.md")
+    ap.add_argument("--root", default=str(ROOT), help="the checkout whose run.py is timed (default: this one)")
     args = ap.parse_args()
     jobs = [int(j) for j in args.jobs.split(",") if j]
     sizes = [int(s) for s in args.sizes.split(",") if s]
     lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M')} — `python benchmarks/sweep_profile.py --jobs {args.jobs} "
-             f"--sizes {args.sizes}`", "", environment(), ""] + profile(jobs, sizes)
+             f"--sizes {args.sizes}{'' if args.root == str(ROOT) else ' --root ' + args.root}`", "", environment(),
+             f"Timed checkout: {commit_of(args.root)}", ""] + profile(jobs, sizes, args.root)
     print("\n".join(lines))
     out = results_file("RESULTS.md", args.record)
     with open(out, "a") as f:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
@@ -25,15 +26,23 @@ class CachedExits:
     def num_classes(self) -> int:
         return self.logits.shape[2]
 
-    @property
+    # Computed once per object: a regime's evaluation, analyses and real-skip check read the same scores and
+    # predictions tens of times (the outputs are never changed in place; subset/cpu/cat make new objects).
+    @cached_property
     def backbone_pred(self) -> torch.Tensor:
         return self.logits[-1].argmax(1)
 
-    @property
+    @cached_property
     def head_pred(self) -> torch.Tensor:
         return self.logits[:-1].argmax(2)
 
     def scores(self, kind: str) -> torch.Tensor:
+        known = self.__dict__.setdefault("_scores", {})
+        if kind not in known:
+            known[kind] = self._scores_of(kind)
+        return known[kind]
+
+    def _scores_of(self, kind: str) -> torch.Tensor:
         if kind == "patience":   # the streak of agreeing exits, computed along the exits
             out, prev, streak = [], None, None
             for pred in self.head_pred:
