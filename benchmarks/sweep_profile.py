@@ -60,7 +60,7 @@ def median_gap(folder: Path) -> float:
     ``.hydra/config.yaml`` (Hydra writes it after composing the job's config, before calling the task), plus
     what the job does after writing its results (the summary, W&B's last words). The median pair is the
     steady state; the first job's imports are inside it."""
-    jobs = sorted((p.stat().st_mtime, p.parent) for p in folder.glob("*/.hydra/config.yaml"))
+    jobs = sorted((p.stat().st_mtime, p.parent.parent) for p in folder.glob("*/.hydra/config.yaml"))
     ends = [(job / "results.json").stat().st_mtime for _, job in jobs]
     return statistics.median(start - end for (start, _), end in zip(jobs[1:], ends[:-1]))
 
