@@ -112,18 +112,40 @@ def timed_pair(fn_a, fn_b, repeats: int, device) -> tuple[float, float | None]:
     return medians[0], (medians[1] if fn_b is not None else None)
 
 
-def chain_times(stage, final, num_exits: int, x: torch.Tensor, repeats: int, device) -> list[float]:
+def chain_times(stage, final, num_exits: int, x: torch.Tensor, repeats: int, device, plain=None) -> list[float]:
     """Seconds a batch ``x`` takes when it leaves at exit k (stages 0..k run one after another, each a
     backbone segment and its head, no decision), for each k, and through every stage and the rest of the
     backbone (last entry). Timed as whole chains, as a sample meets them: a segment timed alone, its weights
     hot in the cache from the previous repeat, runs faster than inside the chain, which made the earlier
-    per-segment prediction promise more than any router could deliver."""
+    per-segment prediction promise more than any router could deliver. ``plain``: each chain is timed in
+    alternation with it, as the real skip is, so both see the cache the plain network leaves behind (timed
+    back to back, an early chain kept its small weights in the cache and predicted 5-10 % more than a router
+    alternating with the plain network can get)."""
     def upto(k: int):
         h = x
         for i in range(min(k, num_exits - 1) + 1):
             h = stage(i, h)[0]
         return final(h) if k == num_exits else h
-    return [timed(lambda k=k: upto(k), repeats, device) for k in range(num_exits + 1)]
+    return [timed_pair(lambda k=k: upto(k), plain, repeats, device)[0] for k in range(num_exits + 1)]
+
+
+def survivor_time(net, x: torch.Tensor, exits: torch.Tensor, plain, repeats: int, device) -> float:
+    """Seconds of the stages alone at the batch sizes the survivors of ``x`` have (``exits``: where each sample
+    leaves): the real skip's work with the decisions and the compaction taken away, so measured / this is the
+    router's own cost. The stage-time prediction scales full-batch stage times by the share of samples, which
+    a CPU cannot meet: a stage's time per image grows as its batch shrinks. Timed in alternation with ``plain``."""
+    counts = [int((exits >= i).sum()) for i in range(net.num_exits + 1)]
+
+    @torch.inference_mode()
+    def ideal():
+        h = x
+        for i in range(net.num_exits):
+            if counts[i] == 0:
+                return
+            h = net.stage(i, h[:counts[i]])[0]
+        if counts[-1]:
+            net.final(h[:counts[-1]])
+    return timed_pair(ideal, plain, repeats, device)[0]
 
 
 def percentiles(times: list[float]) -> list[float]:
@@ -187,7 +209,8 @@ def mix_rows(net: EarlyExitNet, device: torch.device, batch: int, samples: int, 
     timed_n = samples if batch == 1 else batch
     x_batch = images[:batch].to(device)
     xs = [images[i:i + 1].to(device) for i in range(samples)] if batch == 1 else None
-    stages = chain_times(net.stage, net.final, net.num_exits, x_batch, 20 if batch == 1 else 5, device)
+    stages = chain_times(net.stage, net.final, net.num_exits, x_batch, 20 if batch == 1 else 5, device,
+                         plain=lambda: net.backbone(x_batch))
     backbone_time = timed(lambda: net.backbone(x_batch), 20 if batch == 1 else 5, device)
     rows = []
     for name, policy in policies.items():
@@ -201,7 +224,8 @@ def mix_rows(net: EarlyExitNet, device: torch.device, batch: int, samples: int, 
         else:
             plain, skip = timed_pair(lambda: net.backbone(x_batch),
                                      lambda p=policy: net.infer(x_batch, p, buckets), repeats, device)
-            extra = {"plain_per_s": batch / plain, "skip_per_s": batch / skip}
+            ideal = survivor_time(net, x_batch, ex[:batch], lambda: net.backbone(x_batch), repeats, device)
+            extra = {"plain_per_s": batch / plain, "skip_per_s": batch / skip, "survivor_pred": plain / ideal}
         stage_pred = backbone_time / float(sum(f * t for f, t in zip(frac.tolist(), stages)))
         rows.append({"device": device.type, "threads": torch.get_num_threads(), "batch": batch, "mix": name,
                      "fractions": frac.tolist(), "flop_pred": 1 / costs.expected(frac), "stage_pred": stage_pred,
@@ -321,7 +345,8 @@ def onnx_rows(net: EarlyExitNet, batch: int, samples: int, images: torch.Tensor 
     x_batch = images[:batch]
     xs = [images[i:i + 1] for i in range(samples)] if batch == 1 else None
     reps = 20 if batch == 1 else 5
-    cum = chain_times(ort_net.stage, ort_net.final, ort_net.num_exits, x_batch, reps, cpu)
+    cum = chain_times(ort_net.stage, ort_net.final, ort_net.num_exits, x_batch, reps, cpu,
+                      plain=lambda: ort_plain(x_batch))
     plain_time = timed(lambda: ort_plain(x_batch), reps, cpu)
     rows = []
     with torch.no_grad():
@@ -337,6 +362,7 @@ def onnx_rows(net: EarlyExitNet, batch: int, samples: int, images: torch.Tensor 
                 extra = {"plain_per_s": batch / plain, "skip_per_s": batch / skip}
                 torch_skip, ort_skip = timed_pair(lambda p=policy: net.infer(x_batch, p),
                                                   lambda p=policy: ort_net.infer(x_batch, p), 10, cpu)
+            row = {k: v for k, v in row.items() if k != "survivor_pred"}   # torch's; onnxruntime's is not timed
             rows.append({**row, **extra, "device": "cpu (onnxruntime)", "measured": plain / skip,
                          "vs_torch": torch_skip / ort_skip,
                          "stage_pred": plain_time / float(sum(f * t for f, t in zip(frac, cum)))})
@@ -361,8 +387,9 @@ def table(rows: list[dict]) -> list[str]:
     """Speed-ups against both predictions, then latency (batch 1: per-sample p50/p95/p99 in ms, early exit and
     plain) or throughput (images per second), and onnxruntime's real skip against torch's."""
     out = ["| runtime | threads | batch | mix | exit % | FLOP-predicted | stage-time-predicted | measured | "
-           "measured / FLOP | measured / stage | early exit p50/p95/p99 ms or img/s | plain p50/p95/p99 ms or img/s "
-           "| onnxruntime skip vs torch skip |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "measured / FLOP | measured / stage | measured / stages at survivor batch | early exit p50/p95/p99 ms or "
+           "img/s | plain p50/p95/p99 ms or img/s | onnxruntime skip vs torch skip |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         sp, m = r["stage_pred"], r["measured"]
         mix = "—" if r["fractions"] is None else "/".join(f"{100 * f:.0f}" for f in r["fractions"])
@@ -375,9 +402,10 @@ def table(rows: list[dict]) -> list[str]:
         else:
             ee = plain = "—"
         vs = f"{r['vs_torch']:.2f}x" if "vs_torch" in r else "—"
+        survivor = f"{m / r['survivor_pred']:.2f}" if "survivor_pred" in r else "—"
         out.append(f"| {r['device']} | {r.get('threads', '—')} | {r['batch']} | {r['mix']} | {mix} | "
-                   f"{r['flop_pred']:.2f}x | {stage} | {m:.2f}x | {m / r['flop_pred']:.2f} | {stage_ratio} | {ee} | "
-                   f"{plain} | {vs} |")
+                   f"{r['flop_pred']:.2f}x | {stage} | {m:.2f}x | {m / r['flop_pred']:.2f} | {stage_ratio} | "
+                   f"{survivor} | {ee} | {plain} | {vs} |")
     return out
 
 

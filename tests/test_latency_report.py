@@ -21,7 +21,9 @@ def test_chain_times_run_each_exit_path_as_a_chain(monkeypatch):
     """Leaving at exit k runs stages 0..k in order; the last entry runs every stage and then the final part."""
     import latency
     calls = []
-    monkeypatch.setattr(latency, "timed", lambda fn, repeats, device: (calls.clear(), fn(), list(calls))[2])
+    partners = []
+    monkeypatch.setattr(latency, "timed_pair", lambda fn, other, repeats, device: (
+        partners.append(other), calls.clear(), fn(), list(calls))[3:] + (None,))
 
     def stage(i, h):
         calls.append(f"s{i}")
@@ -30,8 +32,31 @@ def test_chain_times_run_each_exit_path_as_a_chain(monkeypatch):
     def final(h):
         calls.append("final")
         return h
-    got = chain_times(stage, final, 3, torch.zeros(1), 1, torch.device("cpu"))
+    plain = object()
+    got = chain_times(stage, final, 3, torch.zeros(1), 1, torch.device("cpu"), plain=plain)
     assert got == [["s0"], ["s0", "s1"], ["s0", "s1", "s2"], ["s0", "s1", "s2", "final"]]
+    assert partners == [plain] * 4   # each chain alternates with the plain network, as the real skip is timed
+
+
+def test_the_survivor_prediction_runs_each_stage_at_its_survivors_batch(monkeypatch):
+    """6 samples leaving at exits 0, 0, 1, 3, 3, 2 (3 = the backbone): stage 0 sees 6, stage 1 four, stage 2
+    three, the rest of the backbone two; no decision is made."""
+    import latency
+    from latency import survivor_time
+    sizes = []
+    monkeypatch.setattr(latency, "timed_pair", lambda fn, other, repeats, device: (fn(), None))
+
+    class Net:
+        num_exits = 3
+
+        def stage(self, i, h):
+            sizes.append((f"s{i}", h.shape[0]))
+            return h, None
+
+        def final(self, h):
+            sizes.append(("final", h.shape[0]))
+    survivor_time(Net(), torch.zeros(6, 2), torch.tensor([0, 0, 1, 3, 3, 2]), None, 1, torch.device("cpu"))
+    assert sizes == [("s0", 6), ("s1", 4), ("s2", 3), ("final", 2)]
 
 
 def test_the_table_shows_latency_throughput_and_the_runtime_comparison():
@@ -39,10 +64,13 @@ def test_the_table_shows_latency_throughput_and_the_runtime_comparison():
              "stage_pred": 1.6, "measured": 1.6, "skip_ms": [1.0, 2.0, 3.0], "plain_ms": [4.0, 4.5, 5.0]},
             {"device": "cpu (onnxruntime)", "threads": 2, "batch": 64, "mix": "m", "fractions": [0.5, 0.5],
              "flop_pred": 2.0, "stage_pred": 1.5, "measured": 1.2, "skip_per_s": 120.0, "plain_per_s": 100.0,
-             "vs_torch": 1.3}]
+             "vs_torch": 1.3},
+            {"device": "cpu", "threads": 2, "batch": 64, "mix": "m", "fractions": [0.5, 0.5], "flop_pred": 2.0,
+             "stage_pred": 1.5, "measured": 1.2, "skip_per_s": 120.0, "plain_per_s": 100.0, "survivor_pred": 1.25}]
     lines = table(rows)
-    assert lines[2] == "| cpu | 1 | 1 | m | 50/50 | 2.00x | 1.60x | 1.60x | 0.80 | 1.00 | 1.00/2.00/3.00 | 4.00/4.50/5.00 | — |"
-    assert lines[3] == "| cpu (onnxruntime) | 2 | 64 | m | 50/50 | 2.00x | 1.50x | 1.20x | 0.60 | 0.80 | 120/s | 100/s | 1.30x |"
+    assert lines[2] == "| cpu | 1 | 1 | m | 50/50 | 2.00x | 1.60x | 1.60x | 0.80 | 1.00 | — | 1.00/2.00/3.00 | 4.00/4.50/5.00 | — |"
+    assert lines[3] == "| cpu (onnxruntime) | 2 | 64 | m | 50/50 | 2.00x | 1.50x | 1.20x | 0.60 | 0.80 | — | 120/s | 100/s | 1.30x |"
+    assert lines[4] == "| cpu | 2 | 64 | m | 50/50 | 2.00x | 1.50x | 1.20x | 0.60 | 0.80 | 0.96 | 120/s | 100/s | — |"
 
 
 def test_the_static_baseline_is_the_family_member_closest_in_macs():
