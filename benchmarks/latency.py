@@ -264,6 +264,43 @@ def static_rows(net: EarlyExitNet, rows: list[dict], images: torch.Tensor, sampl
     return out
 
 
+def static_accuracy(ck, policy: ExitPolicy) -> list[str]:
+    """With ``--checkpoint --static``: the backbone, the early exit at its calibrated policy, and the two members
+    of the backbone's family around the early exit's MACs, trained as the backbone was (``static_baseline.py``),
+    on the checkpoint's own test split: test accuracy and MACs side by side."""
+    from hydra.utils import instantiate
+    from static_baseline import around, builders, family, macs_of, train_like_backbone, training_recipe
+
+    from eexit.evaluation import evaluate
+    from eexit.models.backbones import StagedBackbone
+    net, image_shape = ck.net, tuple(ck.meta["image_shape"])
+    spec = training_recipe(ck.meta["backbone_weights"])
+    variants = {n: m for n, m in family(net.backbone.arch, net.backbone.num_classes).items()
+                if isinstance(m, StagedBackbone)}
+    if spec is None or not variants:
+        return ["", "Static baselines not trained: " + ("the checkpoint's backbone weights are the user's own, so "
+                                                         "there is no training recipe to repeat" if spec is None else
+                                                         f"no smaller family is known for {net.backbone.arch}")]
+    dm = instantiate(ck.data)
+    cached = predict_exits(net, list(dm.loader("test")), accelerator="cpu")
+    costs = exit_costs(net, image_shape)
+    ee = evaluate(cached, policy.score_kind, policy.thresholds, costs.fractions)
+    full = count_macs(net.backbone, torch.zeros(1, *image_shape))
+    macs = macs_of(variants, image_shape)
+    backbone_acc = float((cached.backbone_pred == cached.labels).double().mean())
+    rows = [f"| backbone {net.backbone.arch} (the checkpoint's) | 1.00 | {100 * backbone_acc:.2f} | — |",
+            f"| early exit, {policy.score_kind} policy as calibrated | {ee['cost_fraction']:.2f} | "
+            f"{100 * ee['test_acc']:.2f} | — |"]
+    for name in around(macs, ee["cost_fraction"] * full):
+        got = train_like_backbone(builders(net.backbone.arch, net.backbone.num_classes)[name], ck.data, spec)
+        rows.append(f"| static {name}, trained like the backbone | {macs[name] / full:.2f} | {100 * got['test_acc']:.2f} "
+                    f"| {got['train_seconds']:.0f} s |")
+    epochs = spec["pretrain"]["epochs"]
+    return ["", f"Accuracy at about the same compute, on the checkpoint's {cached.labels.numel()} test images of "
+                f"{dm.name} (static members trained {epochs} epochs with the backbone's recipe and seed {spec['seed']}):",
+            "", "| network | MACs / backbone | test accuracy % | training |", "|---|---|---|---|", *rows]
+
+
 @torch.no_grad()
 def peer_rows(net: EarlyExitNet, images: torch.Tensor, samples: int) -> list[dict]:
     """eexit's ``infer`` against earlyon's staged runtime at batch 1 on the same network, images and exit mix
@@ -436,7 +473,9 @@ def main() -> None:
     ap.add_argument("--record", action="store_true", help="append to the tracked benchmarks/RESULTS-latency.md")
     ap.add_argument("--out", help="append to this file instead")
     ap.add_argument("--static", action="store_true", help="also time the smaller plain networks of the backbone's "
-                                                          "family at the early exit's MACs (static_baseline.py)")
+                                                          "family at the early exit's MACs (static_baseline.py); with "
+                                                          "--checkpoint also train the two around it like the backbone "
+                                                          "and compare test accuracy")
     ap.add_argument("--peer", action="store_true", help="also time earlyon's staged runtime on the same network "
                                                         "and mix (needs the peers extra: earlyon)")
     ap.add_argument("--threads", default="1,all", help="CPU thread counts to time, e.g. 1,all (default), 1 or 4")
@@ -493,12 +532,13 @@ def main() -> None:
                 rows += [r for b in batches
                          for r in onnx_rows(net, b, min(args.samples, n_images), images, policies, Path(tmp))]
         torch.set_num_threads(all_threads)
+    accuracy = static_accuracy(ck, next(iter(policies.values()))) if args.static and args.checkpoint else []
     lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M')} — `python benchmarks/latency.py {what} --samples {args.samples}"
              f"{' --no-fold' if args.no_fold else ''}{' --runtime ' + args.runtime if args.runtime != 'torch' else ''}{' --static' if args.static else ''}{' --peer' if args.peer else ''}`", "",
              f"{environment()}; fp32 on CPU; {described}; attach blocks {net.attach}; "
              f"BatchNorm {'unfolded' if args.no_fold else 'folded into the convolutions'}.", ""] + table(rows) \
         + (["", "earlyon 0.3.0's staged runtime on the same network, images and mix, batch 1, timed in alternation:",
-            ""] + peer_table(peers) if peers else [])
+            ""] + peer_table(peers) if peers else []) + accuracy
     print("\n".join(lines))
     out = Path(args.out) if args.out else results_file("RESULTS-latency.md", args.record)
     with open(out, "a") as f:

@@ -98,6 +98,25 @@ def test_checkpoint_reloads_the_deployed_network(tmp_path, cache):
     assert row["skip_ms"] == sorted(row["skip_ms"]) and row["plain_ms"] == sorted(row["plain_ms"])   # p50<=p95<=p99
     (batched,) = mix_rows(loaded.net, torch.device("cpu"), 8, 8, repeats=2, images=images, policies={"p": loaded.policy})
     assert batched["skip_per_s"] == pytest.approx(batched["plain_per_s"] * batched["measured"])
+    # --static with a checkpoint trains smaller family members as the backbone was trained: given the backbone's
+    # own builder that repeats its training exactly; the table sets two members around the early exit's MACs
+    # beside the early exit's accuracy (the simulation's) and the backbone's
+    from functools import partial
+
+    from latency import static_accuracy
+    from static_baseline import train_like_backbone, training_recipe
+
+    from eexit.models.backbones import cifar_resnet
+    spec = training_recipe(loaded.meta["backbone_weights"])
+    again = train_like_backbone(partial(cifar_resnet, 20, 10), loaded.data, spec)
+    assert (again["val_acc"], again["test_acc"]) == (results["backbone_val_acc"], results["backbone_test_acc"])
+    lines = static_accuracy(loaded, loaded.policy)
+    ee = [line for line in lines if line.startswith("| early exit")][0].split(" | ")
+    static = [line.split(" | ") for line in lines if line.startswith("| static")]
+    point = results["regimes"]["nonboosted"]["operating_point"]
+    assert float(ee[2]) == pytest.approx(100 * point["test_acc"], abs=0.005) and float(ee[1]) == pytest.approx(
+        point["cost_fraction"], abs=0.005)
+    assert len(static) == 2 and float(static[0][1]) <= point["cost_fraction"] < float(static[1][1])
     # python -m eexit.export: standalone stage programs that infer like the (folded) network
     from eexit.export import ExportedExitNet, main as export_main
     from eexit.models.fold import fold_batchnorm
