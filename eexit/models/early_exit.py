@@ -33,6 +33,8 @@ class EarlyExitNet(StagedInference, nn.Module):
         if list(attach) != sorted(set(attach)) or (attach and attach[-1] >= backbone.num_blocks - 1):
             raise ValueError(f"attach blocks {attach} must increase and precede the classifier")
         self.backbone, self.attach, self.heads = backbone, list(attach), nn.ModuleList(heads)
+        bounds = [0] + [a + 1 for a in self.attach] + [backbone.num_blocks]
+        self._segments = list(zip(bounds[:-1], bounds[1:]))   # fixed with the attach points; read per stage call
 
     @property
     def num_exits(self) -> int:
@@ -41,8 +43,7 @@ class EarlyExitNet(StagedInference, nn.Module):
 
     def segments(self) -> list[tuple[int, int]]:
         """Block ranges between consecutive exits: head i reads the output of segment i."""
-        bounds = [0] + [a + 1 for a in self.attach] + [self.backbone.num_blocks]
-        return list(zip(bounds[:-1], bounds[1:]))
+        return list(self._segments)
 
     def features(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Feature maps at every attach point and the backbone's final logits."""
@@ -92,12 +93,12 @@ class EarlyExitNet(StagedInference, nn.Module):
 
     def stage(self, i: int, x: torch.Tensor) -> tuple[torch.Tensor, HeadOutput]:
         """Blocks up to exit i and head i's raw output (``combine`` makes it the exit's answer)."""
-        start, end = self.segments()[i]
+        start, end = self._segments[i]
         x = self.backbone(x, start, end)
         return x, self.heads[i](x)
 
     def final(self, x: torch.Tensor) -> torch.Tensor:
-        return self.backbone(x, self.segments()[-1][0])
+        return self.backbone(x, self._segments[-1][0])
 
     @torch.no_grad()
     def warmup(self, buckets: list[int], image_shape: tuple[int, ...]) -> None:
