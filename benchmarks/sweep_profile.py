@@ -102,7 +102,7 @@ def size_rows(sizes: list[int], tmp: str, env: dict) -> list[str]:
                   "trainer.enable_progress_bar=false", "placement.blocks=[7,8,9]", f"cache_dir={tmp}/cache{n}"]
         heads = ["method.epochs=5", "method.batch_size=128"]
         run(["method=backbone", *common, f"hydra.run.dir={tmp}/pre{n}"], env)                    # not timed
-        run(["method=nonboosted", *common, "method.epochs=0", f"hydra.run.dir={tmp}/feat{n}"], env)  # features
+        run(["method=nonboosted", *common, "method.epochs=1", f"hydra.run.dir={tmp}/feat{n}"], env)  # features
         run(["sweep=bts64", "placement.rule=linear", "policy.margin=0.02", "head.width=32", *common, *heads,
              f"hydra.sweep.dir={tmp}/size{n}", "-m"], env)
         r = Results.read(next(Path(tmp, f"size{n}").glob("*/results.json")))

@@ -225,6 +225,24 @@ def test_one_by_one_infer_equals_simulation_at_the_boundary(kind, opts, score_ki
     assert (sim_exit == 0).sum() >= 6                          # the median sample itself leaves at head 0
 
 
+@pytest.mark.parametrize("kind,opts,score_kind", HEADS[1:3])
+def test_one_by_one_infer_equals_simulation_with_per_class_and_closed_exits(kind, opts, score_kind):
+    """decide_one reads the class only where it decides: per-class thresholds (some classes never leave), an exit
+    closed to every class (all inf, nothing computed) and a shared threshold must all exit as the simulation does."""
+    net = make_net(kind, opts)
+    x = torch.randn(16, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    cached = collect(net, [(x, torch.zeros(16, dtype=torch.long))])
+    scores = cached.scores(score_kind)
+    thr = scores.median(dim=1, keepdim=True).values.expand(3, 10).clone()
+    thr[0, ::2] = float("inf")              # head 0: even classes never leave, odd ones at the median
+    thr[1] = float("inf")                   # head 1: closed
+    policy = ExitPolicy(score_kind, thr)
+    sim_pred, sim_exit = simulate(scores, cached.head_pred, cached.backbone_pred, thr)
+    one = [net.infer_one(x[i:i + 1], policy) for i in range(16)]
+    assert [p for p, _ in one] == sim_pred.tolist() and [e for _, e in one] == sim_exit.tolist()
+    assert 1 not in sim_exit.tolist() and len(set(sim_exit.tolist())) >= 2
+
+
 def test_fold_batchnorm_keeps_outputs_and_leaves_the_original():
     from eexit.models.fold import fold_batchnorm
     net = make_net("conv1d", {})
