@@ -91,10 +91,10 @@ class ExitPolicy:
         """:meth:`decide` for a batch of one, as Python values: ``(leave, class)``, the class only when the sample
         leaves (else None). The same float32 score and :func:`eexit.exits.rule.passes` evaluated on the host (one
         Python comparison instead of the gather and compare operators that dominate a one-sample decision on a CPU;
-        tests check both forms decide alike, ties included). Right after a stage each tiny operator and host read
-        costs 20-35 us (profiled, ResNet18 on a CPU), so only what decides is computed: an exit whose thresholds are
-        all ``inf`` computes nothing, and one whose classes share a threshold reads the class only for a sample
-        that leaves."""
+        tests check both forms decide alike, ties included). Right after a stage's convolutions a tiny operator
+        costs several times what it does timed alone (profiled on a CPU), so only what decides is computed: an exit
+        whose thresholds are all ``inf`` computes nothing, and one whose classes share a threshold reads the class
+        only for a sample that leaves."""
         shared = self._shared[exit_index]
         if shared == math.inf:
             return False, None
