@@ -87,7 +87,7 @@ class ExitPolicy:
         return passes(s, pred, self.thresholds_on(logits.device)[exit_index]), pred
 
     def decide_one(self, exit_index: int, logits: torch.Tensor, confidence: torch.Tensor | None,
-                   streak: torch.Tensor | None = None) -> tuple[bool, int]:
+                   streak: torch.Tensor | None = None) -> tuple[bool, int | None]:
         """:meth:`decide` for a batch of one, as Python values: ``(leave, class)``, the class only when the sample
         leaves (else None). The same float32 score and :func:`eexit.exits.rule.passes` evaluated on the host (one
         Python comparison instead of the gather and compare operators that dominate a one-sample decision on a CPU;
