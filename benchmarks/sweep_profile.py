@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,19 +40,20 @@ def grid_overrides(jobs: int) -> list[str]:
     return [f"{k}={','.join(v[:n])}" for (k, v), n in zip(GRID.items(), sizes)]
 
 
-def run(args: list[str], env: dict) -> float:
+def run(args: list[str], env: dict, cwd: str | Path = ROOT) -> float:
+    """Seconds of ``python run.py ARGS`` in the checkout ``cwd``."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "run.py", *args], cwd=env.get("EEXIT_TIMED_ROOT", ROOT), capture_output=True, text=True, env=env)
+    done = subprocess.run([sys.executable, "run.py", *args], cwd=cwd, capture_output=True, text=True, env=env)
     if done.returncode:
         sys.exit(f"run.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return time.perf_counter() - start
 
 
-def sweep(jobs: int, cache: str, tmp: str, env: dict) -> tuple[float, list[dict], float]:
+def sweep(jobs: int, cache: str, tmp: str, launch) -> tuple[float, list[dict], float]:
     """Wall seconds, the jobs' results and the median gap between one job's end and the next one's start."""
     folder = Path(tmp) / f"sweep{jobs}"
-    seconds = run(["-m", "sweep=bts64", *SMOKE, *grid_overrides(jobs), f"cache_dir={cache}",
-                   f"hydra.sweep.dir={folder}"], env)
+    seconds = launch(["-m", "sweep=bts64", *SMOKE, *grid_overrides(jobs), f"cache_dir={cache}",
+                      f"hydra.sweep.dir={folder}"])
     return seconds, [Results.read(p) for p in folder.glob("*/results.json")], median_gap(folder)
 
 
@@ -94,17 +96,17 @@ def steady_state(results: list[dict], gap: float) -> str:
                   f"job's time is not head training.")
 
 
-def size_rows(sizes: list[int], tmp: str, env: dict) -> list[str]:
+def size_rows(sizes: list[int], tmp: str, launch) -> list[str]:
     rows = ["| training samples | job s | head training s | rest s |", "|---|---|---|---|"]
     for n in sizes:
         common = ["data=synthetic", "backbone=resnet20", "data.batch_size=128", f"data.train_size={n}", "data.val_size=1000",
                   "data.test_size=1000", "pretrain.epochs=0", "trainer.accelerator=cpu", "logger=none",
                   "trainer.enable_progress_bar=false", "placement.blocks=[7,8,9]", f"cache_dir={tmp}/cache{n}"]
         heads = ["method.epochs=5", "method.batch_size=128"]
-        run(["method=backbone", *common, f"hydra.run.dir={tmp}/pre{n}"], env)                    # not timed
-        run(["method=nonboosted", *common, "method.epochs=1", f"hydra.run.dir={tmp}/feat{n}"], env)  # features
-        run(["sweep=bts64", "placement.rule=linear", "policy.margin=0.02", "head.width=32", *common, *heads,
-             f"hydra.sweep.dir={tmp}/size{n}", "-m"], env)
+        launch(["method=backbone", *common, f"hydra.run.dir={tmp}/pre{n}"])                    # not timed
+        launch(["method=nonboosted", *common, "method.epochs=1", f"hydra.run.dir={tmp}/feat{n}"])  # features
+        launch(["sweep=bts64", "placement.rule=linear", "policy.margin=0.02", "head.width=32", *common, *heads,
+             f"hydra.sweep.dir={tmp}/size{n}", "-m"])
         r = Results.read(next(Path(tmp, f"size{n}").glob("*/results.json")))
         train = sum(v for k, v in r["phase_seconds"].items() if k.endswith("/train"))
         rows.append(f"| {n} | {r['wall_seconds']:.2f} | {train:.2f} | {r['wall_seconds'] - train:.2f} |")
@@ -113,14 +115,15 @@ def size_rows(sizes: list[int], tmp: str, env: dict) -> list[str]:
 
 
 def profile(jobs: list[int], sizes: list[int], root: str) -> list[str]:
-    env = {**os.environ, "WANDB_MODE": "offline", "EEXIT_TIMED_ROOT": root}
+    launch = partial(run, env={**os.environ, "WANDB_MODE": "offline"}, cwd=root)
     lines = []
     with tempfile.TemporaryDirectory() as tmp:
         cache = f"{tmp}/cache"
-        run(["method=backbone", *[a for a in SMOKE if not a.startswith("method.")], f"cache_dir={cache}", f"hydra.run.dir={tmp}/pre"], env)
+        launch(["method=backbone", *[a for a in SMOKE if not a.startswith("method.")], f"cache_dir={cache}",
+                f"hydra.run.dir={tmp}/pre"])
         measured = {}
         for n in jobs:
-            measured[n] = sweep(n, cache, tmp, env)
+            measured[n] = sweep(n, cache, tmp, launch)
             print(f"{n} jobs: {measured[n][0]:.1f} s", flush=True)
         if jobs:
             lines += ["(d) `sweep=bts64` with `make bts64-smoke`'s settings (digits / ResNet20, 5 head epochs, "
@@ -134,7 +137,7 @@ def profile(jobs: list[int], sizes: list[int], root: str) -> list[str]:
         if sizes:
             lines += ["(d) one bts64 job against the training-set size (synthetic, features of an untrained "
                       "ResNet20's last stage, 64x8x8, stored beforehand; 5 head epochs, batch 128, no logger):", ""]
-            lines += size_rows(sizes, tmp, env) + [""]
+            lines += size_rows(sizes, tmp, launch) + [""]
     return lines
 
 

@@ -49,8 +49,10 @@ def curve(cached: CachedExits, score_kind: str, settings: Iterable[float],
           thresholds_for: Callable[[float], torch.Tensor], cost_fractions: torch.Tensor) -> list[dict]:
     """One operating point per setting (a global threshold T, a CPM margin m, ...)."""
     settings = [float(s) for s in settings]
-    table = torch.stack([thresholds_for(s) for s in settings]) if settings else None
-    points = operating_points(cached, cached.scores(score_kind), table, cost_fractions) if settings else []
+    if not settings:
+        return []
+    table = torch.stack([thresholds_for(s) for s in settings])
+    points = operating_points(cached, cached.scores(score_kind), table, cost_fractions)
     return [{"setting": s, **p} for s, p in zip(settings, points)]
 
 

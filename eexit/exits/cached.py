@@ -1,7 +1,7 @@
 """Every exit's output on one split, kept so that thresholds can be swept without a forward pass."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import torch
@@ -17,6 +17,7 @@ class CachedExits:
     logits: torch.Tensor
     confidences: torch.Tensor
     labels: torch.Tensor
+    _scores: dict = field(default_factory=dict, init=False, repr=False, compare=False)   # per kind, see scores()
 
     @property
     def num_exits(self) -> int:
@@ -37,10 +38,9 @@ class CachedExits:
         return self.logits[:-1].argmax(2)
 
     def scores(self, kind: str) -> torch.Tensor:
-        known = self.__dict__.setdefault("_scores", {})
-        if kind not in known:
-            known[kind] = self._scores_of(kind)
-        return known[kind]
+        if kind not in self._scores:
+            self._scores[kind] = self._scores_of(kind)
+        return self._scores[kind]
 
     def _scores_of(self, kind: str) -> torch.Tensor:
         if kind == "patience":   # the streak of agreeing exits, computed along the exits
