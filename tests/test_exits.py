@@ -341,6 +341,27 @@ def test_curves_span_from_the_backbone_to_the_first_exit(make):
     assert len({round(p["cost_fraction"], 6) for p in points}) >= 5        # and points in between
 
 
+def test_cpm_calibrates_each_margin_once_and_hands_out_copies(monkeypatch):
+    """A regime's validation curve, test curve and operating point ask for the same margins: each is calibrated
+    once, every caller gets the same values in its own tensor, and with ``fixed`` rows kept."""
+    import eexit.exits.calibrators as calibrators
+    calls = []
+    real = calibrators.calibrate_cpm
+    monkeypatch.setattr(calibrators, "calibrate_cpm", lambda *a: calls.append(a[4]) or real(*a))
+    val = cached_case(0)
+    fixed = torch.full((2, 4), float("nan"))
+    fixed[0] = 0.75
+    fn = ClassPrecisionMargin(margin=0.02, min_support=1).thresholds_fn(val, fixed)
+    first = fn(0.05)
+    first.fill_(-1.0)                                            # a caller's change stays its own
+    again, other = fn(0.05), fn(0.1)
+    assert calls == [0.05, 0.1]
+    assert torch.equal(again, real(val.scores("max_softmax"), val.head_pred, val.labels,
+                                   calibrators.class_precision(val.backbone_pred, val.labels, 4), 0.05,
+                                   "additive", True, 1, fixed))
+    assert (again[0] == 0.75).all() and not torch.equal(again, other)
+
+
 def test_real_skip_sample_is_spread_over_the_exits():
     from eexit.pipeline.settle import spread_over_exits
     exit_idx = torch.tensor([0, 0, 0, 1, 3, 3, 0])

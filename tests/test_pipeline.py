@@ -213,6 +213,27 @@ def test_wandb_offline_writes_run_folder(tmp_path, cache, monkeypatch):
     assert (tmp_path / "w" / "csv" / "metrics.csv").is_file()
 
 
+def test_wandb_confusion_table_holds_every_counted_cell():
+    """The per-exit confusion table leaves out empty cells only: summing its rows rebuilds every matrix."""
+    from eexit.reporting.wandb_report import log_tradeoff
+
+    class Run:
+        def __init__(self):
+            self.logged, self.summary = {}, {}
+
+        def log(self, d):
+            self.logged.update(d)
+    matrices = [[[3, 0, 1], [0, 0, 0], [2, 0, 5]], [[0, 4, 0], [1, 1, 0], [0, 0, 9]]]
+    run = Run()
+    log_tradeoff(run, {}, {"regimes": {"boosted": {"confusion": matrices, "calibration": []}}}, None)
+    table = run.logged["boosted/confusion"]
+    assert table.columns == ["exit", "true", "predicted", "count"] and all(row[3] > 0 for row in table.data)
+    rebuilt = [[[0] * 3 for _ in range(3)] for _ in matrices]
+    for e, t, p, n in table.data:
+        rebuilt[e][t][p] += n
+    assert rebuilt == matrices and len(table.data) == 8
+
+
 def test_cli_missing_dataset_is_one_clear_line(tmp_path):
     proc = subprocess.run([sys.executable, "run.py", "data=cifar10", "data.root=/nonexistent", "logger=none",
                            f"hydra.run.dir={tmp_path}/o"], cwd=ROOT, capture_output=True, text=True,

@@ -115,5 +115,11 @@ class ClassPrecisionMargin(Calibrator):
         scores = val.scores(self.score)
         reference = val.labels if self.precision_reference == "labels" else val.backbone_pred
         prec = class_precision(val.backbone_pred, val.labels, val.num_classes)
-        return lambda m: calibrate_cpm(scores, val.head_pred, reference, prec, float(m), self.margin_form,
-                                       self.calibrate_on == "survivors", self.min_support, fixed)
+        done: dict[float, torch.Tensor] = {}   # a regime's val curve, test curve and operating point share margins
+
+        def fn(m: float) -> torch.Tensor:
+            if float(m) not in done:
+                done[float(m)] = calibrate_cpm(scores, val.head_pred, reference, prec, float(m), self.margin_form,
+                                               self.calibrate_on == "survivors", self.min_support, fixed)
+            return done[float(m)].clone()
+        return fn

@@ -50,10 +50,11 @@ def progress_bar(setting) -> bool:
     return sys.stdout.isatty() if setting == "auto" else bool(setting)
 
 
-def build_loggers(cfg, run_dir: Path) -> list:
-    """The ``logger`` group: every entry gets the run folder; the composed config is logged to each."""
+def build_loggers(cfg, run_dir: Path, config: dict | None = None) -> list:
+    """The ``logger`` group: every entry gets the run folder; the composed config (``config``: already resolved
+    to a dict) is logged to each."""
     loggers = [instantiate(c, save_dir=str(run_dir)) for c in (cfg.get("logger") or {}).values() if c is not None]
-    config = OmegaConf.to_container(cfg, resolve=True)
+    config = OmegaConf.to_container(cfg, resolve=True) if config is None else config
     for lg in loggers:
         lg.log_hyperparams(config)
     return loggers

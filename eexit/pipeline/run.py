@@ -53,6 +53,7 @@ class RunContext:
     loggers: list
     run_dir: Path
     device: torch.device
+    config: dict = field(default_factory=dict)   # the composed config, resolved (what checkpoints keep)
     backbone: torch.nn.Module | None = None
     backbone_info: dict = field(default_factory=dict)
     calibrator: object = None
@@ -111,8 +112,9 @@ def _run_experiment(cfg, run_dir: Path, overrides: list[str] | None) -> dict:
         L.seed_everything(cfg.seed, workers=True, verbose=False)   # after the plan: results never depend on it
         dm.setup()
     with phase("loggers"):
-        loggers = build_loggers(cfg, run_dir)
-    ctx = RunContext(cfg, dm, loggers, run_dir, device_of(cfg.trainer.accelerator),
+        config = OmegaConf.to_container(cfg, resolve=True)   # once: the loggers and every checkpoint keep it
+        loggers = build_loggers(cfg, run_dir, config)
+    ctx = RunContext(cfg, dm, loggers, run_dir, device_of(cfg.trainer.accelerator), config,
                      calibrator=calibrator, head=instantiate(cfg.head), phases=phase, plan=plan)
     with phase("backbone"):
         ctx.backbone, ctx.backbone_info = obtain_backbone(cfg, dm, loggers, ctx.device)

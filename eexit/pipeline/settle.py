@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 
 import torch
-from omegaconf import OmegaConf
 
 from eexit.deploy import backbone_weights_file, save_exit_checkpoint
 from eexit.evaluation import simulate
@@ -25,7 +24,7 @@ def settle(ctx, name: str, trained: Trained, record: dict, policy: ExitPolicy) -
                                                         ctx.cfg.get("real_skip_samples"))
     ckpt = ctx.run_dir / "checkpoints" / f"{name}.pt"
     with ctx.phases(f"{name}/checkpoint"):
-        save_exit_checkpoint(ckpt, trained.net, policy, OmegaConf.to_container(ctx.cfg, resolve=True),
+        save_exit_checkpoint(ckpt, trained.net, policy, ctx.config,
                              backbone_weights_file(ctx.backbone_info), ctx.dm.image_shape, trained.whole_network,
                              (ctx.dm.mean, ctx.dm.std))
     record["checkpoint"] = str(ckpt)
