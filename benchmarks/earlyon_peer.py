@@ -10,6 +10,8 @@ pool + MLP heads in both (equal head cost: what is left is routing).
 """
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -18,15 +20,15 @@ from eexit.models.early_exit import EarlyExitNet
 from eexit.models.heads import HeadOutput
 
 
-class PeerHead(nn.Module):
-    """An earlyon head (logits only) in eexit's head contract."""
-
-    def __init__(self, head: nn.Module):
-        super().__init__()
-        self.head = head
-
-    def forward(self, x: torch.Tensor) -> HeadOutput:
-        return HeadOutput(self.head(x), None)
+def as_eexit_head(head: nn.Module) -> nn.Module:
+    """earlyon's ``head`` in eexit's head contract (returns ``HeadOutput``) with no wrapper module on the path: the
+    same module, weights shared, its class extended. A wrapping ``nn.Module`` would add one module call per exit
+    to eexit's side only, so its routing would look dearer than it is."""
+    base = type(head)
+    adapted = type(f"EExit{base.__name__}", (base,), {"forward": lambda self, x: HeadOutput(base.forward(self, x), None)})
+    out = copy.copy(head)   # shares the parameters; the earlyon wrapper keeps its own head untouched
+    out.__class__ = adapted
+    return out
 
 
 def earlyon_staged(net: EarlyExitNet, image_shape: tuple[int, ...]):
@@ -53,7 +55,7 @@ def peer_scores(wrapper, net: EarlyExitNet, images: torch.Tensor) -> torch.Tenso
 
 def with_peer_heads(net: EarlyExitNet, wrapper) -> EarlyExitNet:
     """``net``'s backbone with earlyon's heads: equal head cost in both libraries."""
-    heads = [PeerHead(wrapper.exit_heads[ep.name]) for ep in wrapper.config.exit_points]
+    heads = [as_eexit_head(wrapper.exit_heads[ep.name]) for ep in wrapper.config.exit_points]
     return EarlyExitNet(net.backbone, net.attach, heads).eval()
 
 

@@ -94,6 +94,14 @@ def timed_pair(fn_a, fn_b, repeats: int, device) -> tuple[float, float | None]:
 
     Alternating the two calls exposes both to the same drift of a shared or throttled
     machine, so their ratio is steadier than that of two separate timing runs."""
+    times = timed_pairs(fn_a, fn_b, repeats, device)
+    medians = [sorted(ts)[len(ts) // 2] for ts in times]
+    return medians[0], (medians[1] if fn_b is not None else None)
+
+
+def timed_pairs(fn_a, fn_b, repeats: int, device) -> list[list[float]]:
+    """Seconds of every call of ``fn_a`` (and ``fn_b``), alternated ``repeats`` times after three warm-up rounds:
+    call i of each is a pair measured under the same conditions."""
     fns = [f for f in (fn_a, fn_b) if f is not None]
     for _ in range(3):
         for fn in fns:
@@ -108,8 +116,20 @@ def timed_pair(fn_a, fn_b, repeats: int, device) -> tuple[float, float | None]:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             bucket.append(time.perf_counter() - t)
-    medians = [sorted(ts)[len(ts) // 2] for ts in times]
-    return medians[0], (medians[1] if fn_b is not None else None)
+    return times
+
+
+def ratio_interval(a: list[float], b: list[float]) -> dict:
+    """Ratio a / b of paired timings: the geometric mean of the pairs' ratios and its 95 % Student-t interval (on
+    the log ratios), with the verdict ``faster`` / ``slower`` when the interval excludes 1, else
+    ``indistinguishable``."""
+    from eexit.reporting.stats import mean_interval
+    logs = mean_interval([math.log(x / y) for x, y in zip(a, b)])
+    ratio = {k: None if logs[k] is None else math.exp(logs[k]) for k in ("mean", "low", "high")}
+    ratio["pairs"] = logs["n"]
+    ratio["verdict"] = ("one pair" if ratio["low"] is None else "faster" if ratio["high"] < 1
+                        else "slower" if ratio["low"] > 1 else "indistinguishable")
+    return ratio
 
 
 def chain_times(stage, final, num_exits: int, x: torch.Tensor, repeats: int, device, plain=None) -> list[float]:
@@ -302,9 +322,10 @@ def static_accuracy(ck, policy: ExitPolicy) -> list[str]:
 
 
 @torch.no_grad()
-def peer_rows(net: EarlyExitNet, images: torch.Tensor, samples: int) -> list[dict]:
+def peer_rows(net: EarlyExitNet, images: torch.Tensor, samples: int, repeats: int = 15) -> list[dict]:
     """eexit's ``infer`` against earlyon's staged runtime at batch 1 on the same network, images and exit mix
-    (``earlyon_peer.py``): each library's default heads, then earlyon's heads in both (equal head cost)."""
+    (``earlyon_peer.py``): each library's default heads, then earlyon's heads in both (equal head cost). Each is
+    timed ``repeats`` times in alternation; the ratio comes with its interval over those pairs."""
     from earlyon_peer import earlyon_staged, peer_scores, policy_for, staged_with_thresholds, with_peer_heads
     cpu, image_shape = torch.device("cpu"), tuple(images.shape[1:])
     wrapper = earlyon_staged(net, image_shape)
@@ -324,21 +345,24 @@ def peer_rows(net: EarlyExitNet, images: torch.Tensor, samples: int) -> list[dic
                                      ("earlyon's in both", peer_net, policy_for(peer_thr, net.backbone.num_classes))):
             exits = torch.tensor([model.infer_one(x, policy)[1] for x in xs])
             frac = torch.bincount(exits, minlength=net.num_exits + 1).double() / samples
-            mine, peer = timed_pair(lambda m=model, p=policy: [m.infer(x, p) for x in xs],
-                                    lambda s=staged: [s.infer(x) for x in xs], 5, cpu)
+            mine, peer = timed_pairs(lambda m=model, p=policy: [m.infer(x, p) for x in xs],
+                                     lambda s=staged: [s.infer(x) for x in xs], repeats, cpu)
+            median = lambda ts: sorted(ts)[len(ts) // 2]   # noqa: E731
             rows.append({"heads": heads, "mix": name, "threads": torch.get_num_threads(), "fractions": frac.tolist(),
-                         "peer_fractions": peer_frac.tolist(), "eexit_ms": 1e3 * mine / samples,
-                         "earlyon_ms": 1e3 * peer / samples})
+                         "peer_fractions": peer_frac.tolist(), "eexit_ms": 1e3 * median(mine) / samples,
+                         "earlyon_ms": 1e3 * median(peer) / samples, "ratio": ratio_interval(mine, peer)})
     return rows
 
 
 def peer_table(rows: list[dict]) -> list[str]:
     out = ["| heads | threads | mix | exit % eexit | exit % earlyon | eexit ms / image | earlyon staged ms / image | "
-           "eexit / earlyon |", "|---|---|---|---|---|---|---|---|"]
+           "eexit / earlyon (pairs' geometric mean, 95 % interval) | eexit is |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         mix = ["/".join(f"{100 * f:.0f}" for f in r[k]) for k in ("fractions", "peer_fractions")]
+        q = r["ratio"]
+        interval = "" if q["low"] is None else f" [{q['low']:.3f}, {q['high']:.3f}]"
         out.append(f"| {r['heads']} | {r['threads']} | {r['mix']} | {mix[0]} | {mix[1]} | {r['eexit_ms']:.2f} | "
-                   f"{r['earlyon_ms']:.2f} | {r['eexit_ms'] / r['earlyon_ms']:.2f} |")
+                   f"{r['earlyon_ms']:.2f} | {q['mean']:.3f}{interval} ({q['pairs']} pairs) | {q['verdict']} |")
     return out
 
 

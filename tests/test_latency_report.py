@@ -97,11 +97,29 @@ def test_earlyon_runs_the_same_network_and_exits_like_eexit_with_the_same_heads(
     pytest.importorskip("earlyon")   # part of the dev install (constraints.txt pins it)
     from latency import build_net, peer_rows, peer_table, random_images
     net = build_net("resnet20", "conv1d", "linear", 3, fold=True)
-    rows = peer_rows(net, random_images((3, 32, 32), 128), 16)
+    rows = peer_rows(net, random_images((3, 32, 32), 128), 16, repeats=3)
     assert [(r["heads"], r["mix"]) for r in rows][:2] == [("each library's own", "early-heavy"),
                                                           ("earlyon's in both", "early-heavy")]
     for r in rows:
         if r["heads"] == "earlyon's in both":
             assert r["fractions"] == r["peer_fractions"]
         assert r["eexit_ms"] > 0 and r["earlyon_ms"] > 0
+        assert r["ratio"]["pairs"] == 3 and r["ratio"]["low"] <= r["ratio"]["mean"] <= r["ratio"]["high"]
     assert len(peer_table(rows)) == 2 + len(rows)
+
+
+def test_ratio_interval_is_over_paired_log_ratios():
+    """The ratio of paired timings: geometric mean of the pairs' ratios, a t interval on their logs, a verdict."""
+    import math
+    from latency import ratio_interval
+    steady = ratio_interval([2.0, 4.0, 6.0], [1.0, 2.0, 3.0])   # every pair exactly 2x: no spread
+    assert steady["mean"] == pytest.approx(2.0) and steady["low"] == pytest.approx(2.0)
+    assert steady["verdict"] == "slower" and steady["pairs"] == 3
+    assert ratio_interval([1.0, 2.0], [2.0, 4.0])["verdict"] == "faster"
+    mixed = ratio_interval([1.1, 0.9], [1.0, 1.0])
+    logs = [math.log(1.1), math.log(0.9)]
+    half = 12.7062047 * abs(logs[0] - logs[1]) / math.sqrt(2) / math.sqrt(2)   # t(0.975, 1) * sd / sqrt(n)
+    assert mixed["mean"] == pytest.approx(math.sqrt(0.99))
+    assert mixed["high"] == pytest.approx(math.exp(sum(logs) / 2 + half), rel=1e-6)
+    assert mixed["verdict"] == "indistinguishable"
+    assert ratio_interval([1.0], [2.0])["verdict"] == "one pair"
