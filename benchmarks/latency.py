@@ -84,6 +84,12 @@ def thresholds_for_mix(scores: torch.Tensor, mix: list[float]) -> torch.Tensor:
     return torch.tensor(rows).view(-1, 1).expand(-1, 10).contiguous()
 
 
+def fail(message: str) -> None:
+    """Bad input: one line on stderr, exit status 2, before any timing."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def timed(fn, repeats: int, device) -> float:
     """Median seconds of ``fn()`` over ``repeats`` calls, after warm-up."""
     return timed_pair(fn, None, repeats, device)[0]
@@ -101,14 +107,17 @@ def timed_pair(fn_a, fn_b, repeats: int, device) -> tuple[float, float | None]:
 
 def timed_pairs(fn_a, fn_b, repeats: int, device) -> list[list[float]]:
     """Seconds of every call of ``fn_a`` (and ``fn_b``), alternated ``repeats`` times after three warm-up rounds:
-    call i of each is a pair measured under the same conditions."""
+    call i of each is a pair measured under the same conditions. The order within a pair alternates (a, b, then
+    b, a), so neither is always the one that runs right after the other: in a fixed order, eexit against earlyon
+    at batch 1 gave 1.014 [0.997, 1.031] one way round and 1 / 0.990 the other (``benchmarks/latency.py``'s
+    ``ratio_interval``, 20 pairs; 1.008 [0.993, 1.024] alternated)."""
     fns = [f for f in (fn_a, fn_b) if f is not None]
     for _ in range(3):
         for fn in fns:
             fn()
     times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, bucket in zip(fns, times):
+    for r in range(repeats):
+        for fn, bucket in list(zip(fns, times))[::1 if r % 2 == 0 else -1]:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             t = time.perf_counter()
@@ -215,7 +224,7 @@ def mix_rows(net: EarlyExitNet, device: torch.device, batch: int, samples: int, 
     if images is None:
         images = random_images(DEFAULT_IMAGE, max(2048, batch, samples))
     if images.shape[0] < max(batch, samples):
-        raise SystemExit(f"error: {images.shape[0]} images but batch {batch} / --samples {samples} need more")
+        fail(f"{images.shape[0]} images but batch {batch} / --samples {samples} need more")
     cached = exit_outputs(net, images, device)
     net.to(device).eval()
     costs = exit_costs(net, tuple(images.shape[1:]))
@@ -504,7 +513,8 @@ def main() -> None:
                                                         "and mix (needs the peers extra: earlyon)")
     ap.add_argument("--threads", default="1,all", help="CPU thread counts to time, e.g. 1,all (default), 1 or 4")
     ap.add_argument("--runtime", default="torch", help="torch, onnxruntime, or both (torch,onnxruntime): "
-                                                       "onnxruntime runs the ONNX export on the CPU")
+                                                       "onnxruntime runs the ONNX export on the CPU; none: only "
+                                                       "the --peer and --static extras")
     args = ap.parse_args()
     torch.backends.cudnn.benchmark = False  # changing survivor shapes: never autotune per shape
     from eexit.training import quiet_lightning
@@ -514,7 +524,7 @@ def main() -> None:
         try:
             ck = load_exit_checkpoint(args.checkpoint)
         except EExitError as exc:
-            raise SystemExit(f"error: {exc}") from None
+            fail(str(exc))
         images, dataset = checkpoint_images(ck.data, max(64, args.samples, 1024 if gpu else 0))
         net, policies = ck.net, {f"{Path(args.checkpoint).stem} ({ck.policy.score_kind})": ck.policy}
         what = f"--checkpoint {args.checkpoint}"
@@ -532,9 +542,9 @@ def main() -> None:
     n_images = 2048 if images is None else images.shape[0]
     batches = [b for b in (1, 32, 64) if b <= n_images]
     settings = [("cpu", b) for b in batches] + ([("cuda", min(1024, n_images))] if gpu else [])
-    runtimes = args.runtime.split(",")
+    runtimes = [] if args.runtime == "none" else args.runtime.split(",")
     if not set(runtimes) <= {"torch", "onnxruntime"}:
-        raise SystemExit(f"error: --runtime takes torch and/or onnxruntime, got {args.runtime}")
+        fail(f"--runtime takes torch and/or onnxruntime, or none, got {args.runtime}")
     all_threads = torch.get_num_threads()
     thread_counts = sorted({1, all_threads} if args.threads == "1,all" else
                            {all_threads if t == "all" else int(t) for t in args.threads.split(",")})
@@ -558,9 +568,9 @@ def main() -> None:
         torch.set_num_threads(all_threads)
     accuracy = static_accuracy(ck, next(iter(policies.values()))) if args.static and args.checkpoint else []
     lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M')} — `python benchmarks/latency.py {what} --samples {args.samples}"
-             f"{' --no-fold' if args.no_fold else ''}{' --runtime ' + args.runtime if args.runtime != 'torch' else ''}{' --static' if args.static else ''}{' --peer' if args.peer else ''}`", "",
+             f"{' --no-fold' if args.no_fold else ''}{' --runtime ' + args.runtime if args.runtime != 'torch' else ''}{' --static' if args.static else ''}{' --peer' if args.peer else ''}{'' if args.threads == '1,all' else ' --threads ' + args.threads}`", "",
              f"{environment()}; fp32 on CPU; {described}; attach blocks {net.attach}; "
-             f"BatchNorm {'unfolded' if args.no_fold else 'folded into the convolutions'}.", ""] + table(rows) \
+             f"BatchNorm {'unfolded' if args.no_fold else 'folded into the convolutions'}.", ""] + (table(rows) if rows else []) \
         + (["", "earlyon 0.3.0's staged runtime on the same network, images and mix, batch 1, timed in alternation:",
             ""] + peer_table(peers) if peers else []) + accuracy
     print("\n".join(lines))

@@ -123,3 +123,23 @@ def test_ratio_interval_is_over_paired_log_ratios():
     assert mixed["high"] == pytest.approx(math.exp(sum(logs) / 2 + half), rel=1e-6)
     assert mixed["verdict"] == "indistinguishable"
     assert ratio_interval([1.0], [2.0])["verdict"] == "one pair"
+
+
+def test_peer_only_command_writes_the_earlyon_table(tmp_path):
+    """``latency.py --runtime none --peer``: only the earlyon comparison, with an interval per row, and the command
+    that made it in the heading."""
+    import subprocess
+    pytest.importorskip("earlyon")
+    out = tmp_path / "peer.md"
+    proc = subprocess.run([sys.executable, "benchmarks/latency.py", "--backbone", "resnet20", "--samples", "4",
+                           "--runtime", "none", "--peer", "--threads", "1", "--out", str(out)],
+                          cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = out.read_text()
+    assert "--runtime none --peer --threads 1`" in text and "| runtime |" not in text
+    rows = [line for line in text.splitlines() if line.startswith("| each library") or line.startswith("| earlyon's")]
+    assert len(rows) == 6 and all("(15 pairs)" in r for r in rows)
+    bad = subprocess.run([sys.executable, "benchmarks/latency.py", "--runtime", "tensorrt"], capture_output=True,
+                         text=True, cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: --runtime takes torch and/or onnxruntime, or none, " \
+        "got tensorrt"
