@@ -106,25 +106,31 @@ def timed_pair(fn_a, fn_b, repeats: int, device) -> tuple[float, float | None]:
 
 
 def timed_pairs(fn_a, fn_b, repeats: int, device) -> list[list[float]]:
-    """Seconds of every call of ``fn_a`` (and ``fn_b``), alternated ``repeats`` times after three warm-up rounds:
-    call i of each is a pair measured under the same conditions. The order within a pair alternates (a, b, then
-    b, a), so neither is always the one that runs right after the other: in a fixed order, eexit against earlyon
-    at batch 1 gave 1.014 [0.997, 1.031] one way round and 1 / 0.990 the other (``benchmarks/latency.py``'s
-    ``ratio_interval``, 20 pairs; 1.008 [0.993, 1.024] alternated)."""
-    fns = [f for f in (fn_a, fn_b) if f is not None]
+    """:func:`timed_together` of ``fn_a`` and ``fn_b`` (or ``fn_a`` alone)."""
+    return timed_together([f for f in (fn_a, fn_b) if f is not None], repeats, device)
+
+
+def timed_together(fns: list, repeats: int, device) -> list[list[float]]:
+    """Seconds of every call of each of ``fns``, ``repeats`` rounds after three warm-up rounds: round i of each is
+    measured under the same conditions (a pair, for two). The order turns each round (a, b, then b, a; a, b, c,
+    then b, c, a, ...), so none is always the one that runs right after another: in a fixed order, eexit against
+    earlyon at batch 1 gave 1.014 [0.997, 1.031] one way round and 1 / 0.990 the other (:func:`ratio_interval`,
+    20 pairs; 1.008 [0.993, 1.024] with the order turning)."""
     for _ in range(3):
         for fn in fns:
             fn()
     times: list[list[float]] = [[] for _ in fns]
+    order = list(range(len(fns)))
     for r in range(repeats):
-        for fn, bucket in list(zip(fns, times))[::1 if r % 2 == 0 else -1]:
+        turn = order[r % len(fns):] + order[:r % len(fns)]
+        for i in turn:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             t = time.perf_counter()
-            fn()
+            fns[i]()
             if device.type == "cuda":
                 torch.cuda.synchronize()
-            bucket.append(time.perf_counter() - t)
+            times[i].append(time.perf_counter() - t)
     return times
 
 
@@ -332,9 +338,10 @@ def static_accuracy(ck, policy: ExitPolicy) -> list[str]:
 
 @torch.no_grad()
 def peer_rows(net: EarlyExitNet, images: torch.Tensor, samples: int, repeats: int = 15) -> list[dict]:
-    """eexit's ``infer`` against earlyon's staged runtime at batch 1 on the same network, images and exit mix
-    (``earlyon_peer.py``): each library's default heads, then earlyon's heads in both (equal head cost). Each is
-    timed ``repeats`` times in alternation; the ratio comes with its interval over those pairs."""
+    """eexit's ``infer`` and ``infer_one`` (its batch-1 entry point) against earlyon's staged runtime (batch 1 only)
+    on the same network, images and exit mix (``earlyon_peer.py``): each library's default heads, then earlyon's
+    heads in both (equal head cost). The three are timed ``repeats`` rounds together, the order turning each round;
+    each ratio comes with its interval over the rounds."""
     from earlyon_peer import earlyon_staged, peer_scores, policy_for, staged_with_thresholds, with_peer_heads
     cpu, image_shape = torch.device("cpu"), tuple(images.shape[1:])
     wrapper = earlyon_staged(net, image_shape)
@@ -354,24 +361,30 @@ def peer_rows(net: EarlyExitNet, images: torch.Tensor, samples: int, repeats: in
                                      ("earlyon's in both", peer_net, policy_for(peer_thr, net.backbone.num_classes))):
             exits = torch.tensor([model.infer_one(x, policy)[1] for x in xs])
             frac = torch.bincount(exits, minlength=net.num_exits + 1).double() / samples
-            mine, peer = timed_pairs(lambda m=model, p=policy: [m.infer(x, p) for x in xs],
-                                     lambda s=staged: [s.infer(x) for x in xs], repeats, cpu)
+            one, mine, peer = timed_together([lambda m=model, p=policy: [m.infer_one(x, p) for x in xs],
+                                              lambda m=model, p=policy: [m.infer(x, p) for x in xs],
+                                              lambda s=staged: [s.infer(x) for x in xs]], repeats, cpu)
             median = lambda ts: sorted(ts)[len(ts) // 2]   # noqa: E731
             rows.append({"heads": heads, "mix": name, "threads": torch.get_num_threads(), "fractions": frac.tolist(),
                          "peer_fractions": peer_frac.tolist(), "eexit_ms": 1e3 * median(mine) / samples,
-                         "earlyon_ms": 1e3 * median(peer) / samples, "ratio": ratio_interval(mine, peer)})
+                         "earlyon_ms": 1e3 * median(peer) / samples, "ratio": ratio_interval(mine, peer),
+                         "one_ratio": ratio_interval(one, peer)})
     return rows
 
 
 def peer_table(rows: list[dict]) -> list[str]:
-    out = ["| heads | threads | mix | exit % eexit | exit % earlyon | eexit ms / image | earlyon staged ms / image | "
-           "eexit / earlyon (pairs' geometric mean, 95 % interval) | eexit is |", "|---|---|---|---|---|---|---|---|---|"]
+    out = ["| heads | threads | mix | exit % eexit | exit % earlyon | eexit `infer` ms / image | earlyon staged ms / "
+           "image | eexit `infer` / earlyon (geometric mean of the rounds, 95 % interval) | eexit `infer_one` / earlyon "
+           "|", "|---|---|---|---|---|---|---|---|---|"]
+
+    def ratio(q: dict) -> str:
+        interval = "" if q["low"] is None else f" [{q['low']:.3f}, {q['high']:.3f}]"
+        return f"{q['mean']:.3f}{interval}: {q['verdict']}"
     for r in rows:
         mix = ["/".join(f"{100 * f:.0f}" for f in r[k]) for k in ("fractions", "peer_fractions")]
-        q = r["ratio"]
-        interval = "" if q["low"] is None else f" [{q['low']:.3f}, {q['high']:.3f}]"
         out.append(f"| {r['heads']} | {r['threads']} | {r['mix']} | {mix[0]} | {mix[1]} | {r['eexit_ms']:.2f} | "
-                   f"{r['earlyon_ms']:.2f} | {q['mean']:.3f}{interval} ({q['pairs']} pairs) | {q['verdict']} |")
+                   f"{r['earlyon_ms']:.2f} | {ratio(r['ratio'])} ({r['ratio']['pairs']} rounds) | "
+                   f"{ratio(r['one_ratio'])} |")
     return out
 
 

@@ -104,8 +104,18 @@ def test_earlyon_runs_the_same_network_and_exits_like_eexit_with_the_same_heads(
         if r["heads"] == "earlyon's in both":
             assert r["fractions"] == r["peer_fractions"]
         assert r["eexit_ms"] > 0 and r["earlyon_ms"] > 0
-        assert r["ratio"]["pairs"] == 3 and r["ratio"]["low"] <= r["ratio"]["mean"] <= r["ratio"]["high"]
+        for q in (r["ratio"], r["one_ratio"]):
+            assert q["pairs"] == 3 and q["low"] <= q["mean"] <= q["high"]
     assert len(peer_table(rows)) == 2 + len(rows)
+
+
+def test_timed_together_turns_the_order_every_round(monkeypatch):
+    import latency
+    calls = []
+    fns = [lambda k=k: calls.append(k) for k in "abc"]
+    times = latency.timed_together(fns, 4, torch.device("cpu"))
+    assert "".join(calls) == "abc" * 3 + "abc" + "bca" + "cab" + "abc"      # three warm-up rounds, then turning
+    assert [len(t) for t in times] == [4, 4, 4]
 
 
 def test_ratio_interval_is_over_paired_log_ratios():
@@ -138,7 +148,7 @@ def test_peer_only_command_writes_the_earlyon_table(tmp_path):
     text = out.read_text()
     assert "--runtime none --peer --threads 1`" in text and "| runtime |" not in text
     rows = [line for line in text.splitlines() if line.startswith("| each library") or line.startswith("| earlyon's")]
-    assert len(rows) == 6 and all("(15 pairs)" in r for r in rows)
+    assert len(rows) == 6 and all("(15 rounds)" in r and r.count(": ") >= 2 for r in rows)
     bad = subprocess.run([sys.executable, "benchmarks/latency.py", "--runtime", "tensorrt"], capture_output=True,
                          text=True, cwd=Path(__file__).resolve().parents[1], timeout=120)
     assert bad.returncode == 2 and bad.stderr.strip() == "error: --runtime takes torch and/or onnxruntime, or none, " \

@@ -35,19 +35,25 @@ class StagedInference:
     def final(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    @torch.inference_mode()
     def infer(self, x: torch.Tensor, policy, buckets: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Real early exit. Returns ``(prediction [B], exit index [B])``; index ``num_exits`` = backbone.
 
         ``buckets`` (sorted batch sizes): the surviving batch is zero-padded up to the next bucket,
         so every stage only ever sees those shapes (pre-warm them with :meth:`warmup`; no
         per-shape autotuning or recompilation). Padded rows never reach a decision.
-        A batch of one takes :meth:`infer_one`'s path.
+        A batch of one takes :meth:`infer_one`'s path, with one inference-mode context (not two) and both
+        answers in one tensor: on a CPU's batch-1 ResNet18 each more context or tensor cost about 1 % of an
+        image's time (``benchmarks/latency.py``'s ``timed_pairs``, against ``infer_one`` alone).
         """
-        batch = x.shape[0]
-        if batch == 1:
+        if x.shape[0] == 1:
             pred, exit_index = self.infer_one(x, policy)
-            return (torch.tensor([pred], device=x.device), torch.tensor([exit_index], device=x.device))
+            both = torch.tensor([pred, exit_index], device=x.device)
+            return both[:1], both[1:]
+        return self._infer_batch(x, policy, buckets)
+
+    @torch.inference_mode()
+    def _infer_batch(self, x: torch.Tensor, policy, buckets: list[int] | None) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = x.shape[0]
         preds = torch.empty(batch, dtype=torch.long, device=x.device)
         exits = torch.full((batch,), self.num_exits, dtype=torch.long, device=x.device)
         alive = torch.arange(batch, device=x.device)
