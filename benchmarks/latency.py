@@ -113,9 +113,8 @@ def timed_pairs(fn_a, fn_b, repeats: int, device) -> list[list[float]]:
 def timed_together(fns: list, repeats: int, device) -> list[list[float]]:
     """Seconds of every call of each of ``fns``, ``repeats`` rounds after three warm-up rounds: round i of each is
     measured under the same conditions (a pair, for two). The order turns each round (a, b, then b, a; a, b, c,
-    then b, c, a, ...), so none is always the one that runs right after another: in a fixed order, eexit against
-    earlyon at batch 1 gave 1.014 [0.997, 1.031] one way round and 1 / 0.990 the other (:func:`ratio_interval`,
-    20 pairs; 1.008 [0.993, 1.024] with the order turning)."""
+    then b, c, a, ...), so none is always the one that runs right after another (a batch-1 loop timed right after
+    another measured differently from the same loop timed first)."""
     for _ in range(3):
         for fn in fns:
             fn()

@@ -42,8 +42,9 @@ class StagedInference:
         so every stage only ever sees those shapes (pre-warm them with :meth:`warmup`; no
         per-shape autotuning or recompilation). Padded rows never reach a decision.
         A batch of one takes :meth:`infer_one`'s path, with one inference-mode context (not two) and both
-        answers in one tensor: on a CPU's batch-1 ResNet18 each more context or tensor cost about 1 % of an
-        image's time (``benchmarks/latency.py``'s ``timed_pairs``, against ``infer_one`` alone).
+        answers in one tensor: right after a stage's convolutions each small tensor operation costs several times
+        what it does alone, and on a CPU's batch-1 ResNet18 ``infer`` measured up to 7 % slower than ``infer_one``
+        (``benchmarks/latency.py --runtime none --peer``, which times both).
         """
         if x.shape[0] == 1:
             pred, exit_index = self.infer_one(x, policy)

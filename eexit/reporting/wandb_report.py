@@ -28,8 +28,8 @@ def log_tradeoff(run, series: dict[str, list[dict]], results: dict, plot_path: P
         if exits_png.is_file():
             run.log({"exits/plot": wandb.Image(str(exits_png))})
     for regime, reg in (results.get("regimes") or {}).items():   # per-exit confusion and calibration tables
-        # cells with no sample are left out (a missing cell counts 0): W&B type-checks every row it is given, and
-        # the zeros of 10-class matrices made 0.05 s of a bts64-smoke job (results.json keeps whole matrices)
+        # cells with no sample are left out (a missing cell counts 0): W&B type-checks every row it is given one
+        # by one, and zeros are most cells of a good head's matrix (results.json keeps whole matrices)
         rows = [[e, t, p, n] for e, m in enumerate(reg.get("confusion") or []) for t, row in enumerate(m)
                 for p, n in enumerate(row) if n]
         if rows:
