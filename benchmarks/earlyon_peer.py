@@ -25,7 +25,8 @@ def as_eexit_head(head: nn.Module) -> nn.Module:
     same module, weights shared, its class extended. A wrapping ``nn.Module`` would add one module call per exit
     to eexit's side only, so its routing would look dearer than it is."""
     base = type(head)
-    adapted = type(f"EExit{base.__name__}", (base,), {"forward": lambda self, x: HeadOutput(base.forward(self, x), None)})
+    adapted = type(f"EExit{base.__name__}", (base,),
+                   {"forward": lambda self, x: HeadOutput(base.forward(self, x), None)})
     out = copy.copy(head)   # shares the parameters; the earlyon wrapper keeps its own head untouched
     out.__class__ = adapted
     return out

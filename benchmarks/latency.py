@@ -557,6 +557,8 @@ def main() -> None:
     runtimes = [] if args.runtime == "none" else args.runtime.split(",")
     if not set(runtimes) <= {"torch", "onnxruntime"}:
         fail(f"--runtime takes torch and/or onnxruntime, or none, got {args.runtime}")
+    if not runtimes and not (args.peer or args.static):
+        fail("--runtime none times nothing by itself: add --peer (earlyon) or --static (smaller networks)")
     all_threads = torch.get_num_threads()
     thread_counts = sorted({1, all_threads} if args.threads == "1,all" else
                            {all_threads if t == "all" else int(t) for t in args.threads.split(",")})

@@ -135,9 +135,10 @@ def test_ratio_interval_is_over_paired_log_ratios():
     assert ratio_interval([1.0], [2.0])["verdict"] == "one pair"
 
 
+@pytest.mark.slow
 def test_peer_only_command_writes_the_earlyon_table(tmp_path):
     """``latency.py --runtime none --peer``: only the earlyon comparison, with an interval per row, and the command
-    that made it in the heading."""
+    that made it in the heading (30 s: the slow suite)."""
     import subprocess
     pytest.importorskip("earlyon")
     out = tmp_path / "peer.md"
@@ -149,7 +150,16 @@ def test_peer_only_command_writes_the_earlyon_table(tmp_path):
     assert "--runtime none --peer --threads 1`" in text and "| runtime |" not in text
     rows = [line for line in text.splitlines() if line.startswith("| each library") or line.startswith("| earlyon's")]
     assert len(rows) == 6 and all("(15 rounds)" in r and r.count(": ") >= 2 for r in rows)
+
+
+def test_latency_command_refuses_bad_runtimes_in_one_line():
+    import subprocess
+    root = Path(__file__).resolve().parents[1]
     bad = subprocess.run([sys.executable, "benchmarks/latency.py", "--runtime", "tensorrt"], capture_output=True,
-                         text=True, cwd=Path(__file__).resolve().parents[1], timeout=120)
+                         text=True, cwd=root, timeout=120)
     assert bad.returncode == 2 and bad.stderr.strip() == "error: --runtime takes torch and/or onnxruntime, or none, " \
         "got tensorrt"
+    idle = subprocess.run([sys.executable, "benchmarks/latency.py", "--runtime", "none"], capture_output=True,
+                          text=True, cwd=root, timeout=120)
+    assert idle.returncode == 2 and idle.stderr.strip().count("\n") == 0
+    assert "add --peer (earlyon) or --static" in idle.stderr
