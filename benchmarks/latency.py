@@ -100,14 +100,13 @@ def timed_pair(fn_a, fn_b, repeats: int, device) -> tuple[float, float | None]:
 
     Alternating the two calls exposes both to the same drift of a shared or throttled
     machine, so their ratio is steadier than that of two separate timing runs."""
-    times = timed_pairs(fn_a, fn_b, repeats, device)
-    medians = [sorted(ts)[len(ts) // 2] for ts in times]
-    return medians[0], (medians[1] if fn_b is not None else None)
+    times = timed_together([f for f in (fn_a, fn_b) if f is not None], repeats, device)
+    return middle(times[0]), (middle(times[1]) if fn_b is not None else None)
 
 
-def timed_pairs(fn_a, fn_b, repeats: int, device) -> list[list[float]]:
-    """:func:`timed_together` of ``fn_a`` and ``fn_b`` (or ``fn_a`` alone)."""
-    return timed_together([f for f in (fn_a, fn_b) if f is not None], repeats, device)
+def middle(seconds: list[float]) -> float:
+    """The median of timings (the upper one of an even count: always a measured value)."""
+    return sorted(seconds)[len(seconds) // 2]
 
 
 def timed_together(fns: list, repeats: int, device) -> list[list[float]]:
@@ -210,7 +209,7 @@ def one_by_one(plain, skip, xs: list[torch.Tensor], repeats: int, device) -> dic
                 run[name] += per[name][-1]
         for name in run:
             totals[name].append(run[name])
-    median = {k: sorted(v)[len(v) // 2] for k, v in totals.items()}
+    median = {k: middle(v) for k, v in totals.items()}
     return {"plain_time": median["plain"], "skip_time": median["skip"],
             "plain_ms": percentiles(per["plain"]), "skip_ms": percentiles(per["skip"])}
 
@@ -363,10 +362,9 @@ def peer_rows(net: EarlyExitNet, images: torch.Tensor, samples: int, repeats: in
             one, mine, peer = timed_together([lambda m=model, p=policy: [m.infer_one(x, p) for x in xs],
                                               lambda m=model, p=policy: [m.infer(x, p) for x in xs],
                                               lambda s=staged: [s.infer(x) for x in xs]], repeats, cpu)
-            median = lambda ts: sorted(ts)[len(ts) // 2]   # noqa: E731
             rows.append({"heads": heads, "mix": name, "threads": torch.get_num_threads(), "fractions": frac.tolist(),
-                         "peer_fractions": peer_frac.tolist(), "eexit_ms": 1e3 * median(mine) / samples,
-                         "earlyon_ms": 1e3 * median(peer) / samples, "ratio": ratio_interval(mine, peer),
+                         "peer_fractions": peer_frac.tolist(), "eexit_ms": 1e3 * middle(mine) / samples,
+                         "earlyon_ms": 1e3 * middle(peer) / samples, "ratio": ratio_interval(mine, peer),
                          "one_ratio": ratio_interval(one, peer)})
     return rows
 

@@ -13,7 +13,6 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
-from omegaconf import OmegaConf
 
 from eexit.errors import BadArgument
 
@@ -50,11 +49,10 @@ def progress_bar(setting) -> bool:
     return sys.stdout.isatty() if setting == "auto" else bool(setting)
 
 
-def build_loggers(cfg, run_dir: Path, config: dict | None = None) -> list:
-    """The ``logger`` group: every entry gets the run folder; the composed config (``config``: already resolved
-    to a dict) is logged to each."""
+def build_loggers(cfg, run_dir: Path, config: dict) -> list:
+    """The ``logger`` group: every entry gets the run folder; the composed config (``config``: ``cfg`` resolved
+    to a dict, built once per run) is logged to each."""
     loggers = [instantiate(c, save_dir=str(run_dir)) for c in (cfg.get("logger") or {}).values() if c is not None]
-    config = OmegaConf.to_container(cfg, resolve=True) if config is None else config
     for lg in loggers:
         lg.log_hyperparams(config)
     return loggers
