@@ -23,6 +23,7 @@ from omegaconf import DictConfig
 from eexit.disk_full import full_disk_line, remove_partial
 from eexit.distributed import is_global_zero
 from eexit.errors import EExitError
+from eexit.files.torch_files import weights_only_in_this_process
 from eexit.hydra_errors import check_command_line, one_line
 from eexit.loggers import finish_wandb
 from eexit.jobs import FAILED_IN_SWEEP, clear_failed, completed_results, register_resolvers, write_failed
@@ -81,6 +82,7 @@ def main(cfg: DictConfig) -> float | None:
         if (line := full_disk_line(exc, [run_dir, Path(cfg.cache_dir)])) is not None:
             remove_partial(run_dir, Path(cfg.cache_dir))   # nothing half-written stays to keep the disk full
             print(f"error: {line}", file=sys.stderr)
+            write_failed(run_dir, line)
             if sweeping:
                 FAILED_JOBS.append(str(run_dir))
                 return None
@@ -102,6 +104,7 @@ def main(cfg: DictConfig) -> float | None:
 
 if __name__ == "__main__":
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")   # composition errors reach us, not Hydra's multi-line report
+    weights_only_in_this_process()                     # no torch.load of this command can run code from a file
     if (problem := check_command_line(sys.argv[1:])) is not None:
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)

@@ -11,15 +11,17 @@ otherwise store 128 copies of it. EENets' jointly trained network is stored whol
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 
 from eexit.digest import payload_digest, state_digest
 from eexit.errors import EExitError
+from eexit.files.atomic import atomic_save
+from eexit.files.torch_files import UnreadableFile, load_tensors
 from eexit.exits import ExitPolicy
 from eexit.models.early_exit import EarlyExitNet
 
@@ -52,7 +54,6 @@ def save_exit_checkpoint(path: Path, net: EarlyExitNet, policy: ExitPolicy, cfg_
     BLAKE2b checksum of its whole contents, checked on every load (a flipped byte or an edited threshold)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     backbone_cfg = {k: v for k, v in cfg_container["backbone"].items() if k != "weights"}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     payload = {"format": FORMAT, "attach": list(net.attach), "head": cfg_container["head"],
                 "backbone": net.backbone.arch, "backbone_config": backbone_cfg, "num_classes": net.backbone.num_classes,
                 "image_shape": list(image_shape), "heads": net.heads.state_dict(), "policy": policy.to_dict(),
@@ -62,8 +63,7 @@ def save_exit_checkpoint(path: Path, net: EarlyExitNet, policy: ExitPolicy, cfg_
                                                      if normalization else {})}, "backbone_weights": backbone_weights,
                 "backbone_digest": state_digest(net.backbone),
                 "network": {k: v.cpu() for k, v in net.state_dict().items()} if whole_network else None}
-    torch.save({**payload, "blake2b": payload_digest(payload)}, tmp)   # checked on every load
-    os.replace(tmp, path)
+    atomic_save({**payload, "blake2b": payload_digest(payload)}, path)   # the checksum is checked on every load
 
 
 def load_exit_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> ExitCheckpoint:
@@ -72,9 +72,9 @@ def load_exit_checkpoint(path: str | Path, device: str | torch.device = "cpu") -
     if not path.is_file():
         raise EExitError(f"checkpoint {path} does not exist; give a run's checkpoints/<regime>.pt")
     try:
-        ck = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:   # noqa: BLE001 - truncated zip, foreign pickle, ...: each its own exception type
-        raise EExitError(f"{path} cannot be read as a checkpoint ({type(exc).__name__}): it is damaged or not a "
+        ck = load_tensors(path, "checkpoint")   # a file that would run code: RefusedFile, one line
+    except UnreadableFile as exc:
+        raise EExitError(f"{path} cannot be read as a checkpoint ({exc.reason}): it is damaged or not a "
                          f"checkpoint; give a run's checkpoints/<regime>.pt") from None
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
         raise EExitError(f"{path} is not an eexit exit-network checkpoint ({FORMAT}); "
@@ -92,13 +92,7 @@ def load_exit_checkpoint(path: str | Path, device: str | torch.device = "cpu") -
         if not weights or not Path(weights).is_file():
             raise EExitError(f"{path}: the frozen backbone's weights ({weights or 'not stored: backbone_cache=false'}) "
                              f"are gone; re-run the experiment with backbone_cache=true to store them again")
-        state = torch.load(weights, map_location="cpu", weights_only=False)
-        state = state.get("state_dict", state)
-        if all(k.startswith("blocks.") for k in state):   # a staged backbone's own keys (a cache entry)
-            backbone = instantiate(config, num_classes=ck["num_classes"])
-            backbone.load_state_dict(state)
-        else:                                             # the user's file for a timm/torchvision model
-            backbone = instantiate(config, num_classes=ck["num_classes"], weights=weights)
+        backbone = frozen_backbone(path, weights, config, ck["num_classes"])
         if ck.get("backbone_digest") not in (None, state_digest(backbone)):
             raise EExitError(f"{path}: the frozen backbone's weights file {weights} changed since this checkpoint was "
                              f"written (its digest differs), so the heads would read other features; re-run the "
@@ -112,3 +106,29 @@ def load_exit_checkpoint(path: str | Path, device: str | torch.device = "cpu") -
         net.extra_modules().load_state_dict(ck.get("extra_modules") or {})
     meta = {k: ck[k] for k in ("backbone", "head", "attach", "backbone_weights", "image_shape")}
     return ExitCheckpoint(net.to(device).eval(), ExitPolicy.from_dict(ck["policy"]), ck["data"], meta)
+
+
+def frozen_backbone(path: Path, weights: str, config: dict, num_classes: int):
+    """The frozen backbone a checkpoint references, built from ``config`` with the weights in ``weights`` (a cache
+    entry, or the user's file for a library model); one line when that file no longer holds what it did."""
+    changed = (f"{path}: the frozen backbone's weights file {weights} no longer holds the backbone's weights "
+               f"({{}}); restore that file, or re-run the experiment to store them again")
+    try:
+        state = load_tensors(weights, "weights file")
+    except UnreadableFile as exc:
+        raise EExitError(changed.format(exc.reason)) from None
+    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    if not isinstance(state, dict):
+        raise EExitError(changed.format(f"it holds a {type(state).__name__}"))
+    try:
+        if all(k.startswith("blocks.") for k in state):   # a staged backbone's own keys (a cache entry)
+            backbone = instantiate(config, num_classes=num_classes)
+            backbone.load_state_dict(state)
+            return backbone
+        return instantiate(config, num_classes=num_classes, weights=weights)   # a timm/torchvision model's file
+    except InstantiationException as exc:
+        if isinstance(exc.__cause__, EExitError):
+            raise EExitError(changed.format(exc.__cause__)) from None
+        raise
+    except RuntimeError as exc:   # load_state_dict: other keys or shapes
+        raise EExitError(changed.format(str(exc).splitlines()[0][:120])) from None

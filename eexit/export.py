@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -28,6 +27,9 @@ from torch.export import Dim
 
 from eexit.deploy import load_exit_checkpoint
 from eexit.errors import EExitError
+from eexit.files.atomic import atomic_path, atomic_write
+from eexit.files.folders import folder_problem
+from eexit.files.torch_files import weights_only_in_this_process
 from eexit.exits import ExitPolicy
 from eexit.models.early_exit import EarlyExitNet, StagedInference
 from eexit.models.fold import fold_batchnorm
@@ -72,17 +74,15 @@ def export_exit_net(net: EarlyExitNet, policy, out_dir: str | Path, image_shape:
         for i in range(net.num_exits + 1):
             stage = Stage(net, i).eval()
             files.append(f"stage{i}.{fmt}")
-            tmp = out_dir / f".tmp{os.getpid()}.{files[-1]}"   # keeps the suffix torch.export.save expects
-            if fmt == "onnx":
-                from eexit.export_onnx import export_stage
-                export_stage(stage, x, tmp, last=i == net.num_exits)
-            else:
-                program = torch.export.export(stage, (x,), dynamic_shapes={"x": {0: Dim.DYNAMIC}})
-                torch.export.save(program, tmp)
-            os.replace(tmp, out_dir / files[-1])
+            with atomic_path(out_dir / files[-1], keep_suffix=True) as tmp:   # torch.export.save checks the suffix
+                if fmt == "onnx":
+                    from eexit.export_onnx import export_stage
+                    export_stage(stage, x, tmp, last=i == net.num_exits)
+                else:
+                    program = torch.export.export(stage, (x,), dynamic_shapes={"x": {0: Dim.DYNAMIC}})
+                    torch.export.save(program, tmp)
             if i < net.num_exits:
                 x = stage(x)[0]
-    tmp = out_dir / f".exits.json.tmp{os.getpid()}"   # written last: its presence marks a complete export
     meta = {
         "format": FORMAT, "num_exits": net.num_exits, "attach": list(net.attach), "image_shape": list(image_shape),
         "backbone": net.backbone.arch, "folded_batchnorm": fold, "stages": files,
@@ -91,8 +91,8 @@ def export_exit_net(net: EarlyExitNet, policy, out_dir: str | Path, image_shape:
                 "null thresholds never exit; otherwise the last stage's argmax. Score 'patience': the number of "
                 "consecutive exits up to i that predict the same class",
         "checksums": {f: file_blake2b(out_dir / f) for f in files}}
-    tmp.write_text(json.dumps({**meta, "blake2b": json_blake2b(meta)}, indent=2))
-    os.replace(tmp, out_dir / "exits.json")
+    atomic_write(out_dir / "exits.json", json.dumps({**meta, "blake2b": json_blake2b(meta)}, indent=2))   # last: marks
+    # a complete export
     return out_dir
 
 
@@ -160,10 +160,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--format", choices=("pt2", "onnx"), default="pt2",
                     help="pt2: torch.export programs (default); onnx: ONNX graphs for onnxruntime")
     args = ap.parse_args(argv)
+    weights_only_in_this_process()
     try:
         out = Path(args.out_dir)
         if out.exists() and not out.is_dir():
             raise EExitError(f"{out} is a file; give a folder for the exported stages")
+        if (problem := folder_problem(out)) is not None:
+            raise EExitError(f"{out}: {problem}")
         ck = load_exit_checkpoint(args.checkpoint)
         if (out / "exits.json").exists():
             raise EExitError(f"{out} already holds an export; choose another folder or remove it first")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from eexit.files.folders import folder_problem
+
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
@@ -72,18 +74,11 @@ def check_command_line(argv: list[str], conf: Path = CONF) -> str | None:
     return None
 
 
-def folder_problem(folder: Path) -> str | None:
-    """Why ``folder`` cannot be made: a part of it is a file, or a name is longer than the file system takes."""
-    if any(len(part.encode()) > 255 for part in folder.parts):
-        return "a folder name is longer than 255 bytes; give a shorter one"
-    for parent in [folder, *folder.parents]:
-        if parent.exists() and not parent.is_dir():
-            return f"{parent} is a file, so no folder can be made inside it; give another folder"
-    return None
-
-
 def one_line(exc: Exception) -> str | None:
-    """The line for a Hydra composition error, or ``None`` for anything else."""
+    """The line for a Hydra composition error or a setting a sweeper's check refused, or ``None`` for anything else."""
+    from eexit.errors import EExitError
+    if isinstance(exc, EExitError):
+        return str(exc)
     from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
     if isinstance(exc, MissingConfigException):
         missing = getattr(exc, "missing_cfg_file", None) or ""
@@ -98,8 +93,11 @@ def one_line(exc: Exception) -> str | None:
         match = re.search(r"Could not override '([^']+)'", str(exc))
         if match is None:
             return str(exc).splitlines()[0]
-        key = match.group(1)
-        close = difflib.get_close_matches(key, known_keys(), n=3, cutoff=0.6)
+        key, known = match.group(1), known_keys()
+        if key in known:   # another option of its group has the key (data.std: imagefolder, not digits)
+            return (f"{key} is not a key of the options chosen here (another option of its group has it); add it "
+                    f"with a leading +: +{key}=...")
+        close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
         hint = f"closest: {', '.join(close)}; " if close else ""
         return (f"{key} is not a key of the config ({hint}a key your own class takes is added with a leading +, "
                 f"e.g. +{key}=...)")

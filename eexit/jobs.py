@@ -14,6 +14,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import OmegaConf
 
 from eexit.errors import EExitError
+from eexit.files.atomic import atomic_write
 from eexit.results_file import Results
 
 FAILED_IN_SWEEP: list[str] = []   # filled by the sweep summary at a multirun's end, whatever the launcher
@@ -78,10 +79,11 @@ def completed_results(run_dir: Path, overrides: list[str]) -> Results | None:
 def write_failed(run_dir: Path, reason: str) -> None:
     """``FAILED`` in the job's folder: the reason in one line (the aggregator lists failed jobs)."""
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = run_dir / f".FAILED.{os.getpid()}"
-    tmp.write_text(" ".join(str(reason).split()) + "\n")
-    os.replace(tmp, run_dir / "FAILED")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(run_dir / "FAILED", " ".join(str(reason).split()) + "\n")
+    except OSError:   # a full disk, a folder that cannot be made: the line on stderr still says why
+        pass
 
 
 def clear_failed(run_dir: Path) -> None:

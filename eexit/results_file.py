@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from eexit.errors import EExitError
+from eexit.files.atomic import atomic_write
 
 FORMAT = "eexit-results/2"
 READABLE = (FORMAT, "eexit-results/1")   # 1: the same fields, before the format field existed
@@ -127,10 +127,3 @@ def clean(value):
     if isinstance(value, (list, tuple)):
         return [clean(v) for v in value]
     return value
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write under a temporary name in the same folder, then rename: readers see the old file or the new."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

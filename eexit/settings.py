@@ -32,8 +32,12 @@ CHECKS = {
     "callbacks.channels_last.enabled": one_of("auto", True, False),
     "data.mean": optional(lambda v: (isinstance(v, (list, tuple)) and len(v) == 3 and all(_number(m) for m in v),
                                      "3 numbers, one per channel")),
-    "data.std": optional(lambda v: (isinstance(v, (list, tuple)) and len(v) == 3 and all(_number(m) and m > 0 for m in v),
-                                    "3 numbers > 0, one per channel")),
+    "data.std": optional(lambda v: (isinstance(v, (list, tuple)) and len(v) == 3 and all(_number(m) and m >= 1e-3 for m in v),
+                                    "3 numbers >= 0.001, one per channel (pixels lie in [0, 1]: a smaller std scales "
+                                    "them by over 1000 and the backbone's BatchNorm statistics overflow)")),
+    "data.seed": lambda v: (_int(v) and 0 <= v < 2 ** 32, "an integer in [0, 2**32)"),
+    "backbone.weights": optional(lambda v: (isinstance(v, str) and v.strip() != "", "a state_dict file")),
+    "pretrain.optimizer.nesterov": one_of(True, False), "method.optimizer.nesterov": one_of(True, False),
     "pretrain.optimizer.momentum": lambda v: (_number(v) and 0 <= v < 1, "a number in [0, 1)"),
     "method.optimizer.momentum": lambda v: (_number(v) and 0 <= v < 1, "a number in [0, 1)"),
     "pretrain.optimizer.weight_decay": lambda v: (_number(v) and v >= 0, "a number >= 0"),
@@ -77,7 +81,18 @@ CHECKS = {
     "trainer.precision": one_of("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true",
                                 "32", "16", "bf16", "64", 32, 16, 64),
     "trainer.check_val_every_n_epoch": positive_int, "trainer.log_every_n_steps": positive_int,
+    # Lightning's own ranges, and what it accepts without complaint but cannot mean (a negative clip value)
+    "trainer.accumulate_grad_batches": positive_int,
+    "trainer.gradient_clip_val": optional(lambda v: (_number(v) and v >= 0, "a number >= 0")),
+    "trainer.gradient_clip_algorithm": optional(one_of("norm", "value")),
+    "trainer.num_sanity_val_steps": lambda v: (_int(v) and v >= -1, "an integer >= -1 (-1: the whole validation)"),
+    "trainer.deterministic": optional(one_of(True, False, "warn")), "trainer.benchmark": optional(one_of(True, False)),
+    "trainer.max_steps": lambda v: (_int(v) and (v == -1 or v >= 1), "-1 (no limit) or an integer >= 1"),
 }
+SET_BY_EEXIT = {   # Trainer keys eexit sets for each fit: a value here would be overridden or fight it
+    "trainer.max_epochs": "pretrain.epochs and method.epochs", "trainer.min_epochs": "pretrain.epochs and method.epochs",
+    "trainer.min_steps": "pretrain.epochs and method.epochs", "trainer.logger": "logger=wandb|csv|none",
+    "trainer.callbacks": "the callbacks group"}
 
 
 def value_at(cfg, key: str):
@@ -98,6 +113,9 @@ def check_config(cfg) -> None:
         ok, allowed = check(value)
         if not ok:
             raise EExitError(f"{key}={value!r} is not allowed: give {allowed}")
+    for key, instead in SET_BY_EEXIT.items():
+        if value_at(cfg, key) not in (_MISSING, None):
+            raise EExitError(f"{key} is set by eexit for each fit (backbone, heads): remove it and give {instead}")
     check_sizes(cfg)
     target = str(value_at(cfg, "backbone._target_"))
     if target.endswith(("timm_backbone", "torchvision_backbone")):   # a misspelt model, before any data is read

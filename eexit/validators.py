@@ -38,7 +38,8 @@ def margins(v):
 
 
 def one_of(*allowed):
-    return lambda v: (v in allowed, "one of " + ", ".join(map(str, allowed)))
+    """Equal to one of ``allowed`` and of its type: ``true`` is not ``1``, ``1.0`` is not ``1``."""
+    return lambda v: (any(v == a and type(v) is type(a) for a in allowed), "one of " + ", ".join(map(str, allowed)))
 
 
 def optional(check):

@@ -52,3 +52,25 @@ def reading(backbone, attach, reduction=None):
     from types import SimpleNamespace
     return SimpleNamespace(backbone=backbone, attach=list(attach),
                            heads=[SimpleNamespace(input_reduction=reduction) for _ in attach])
+
+
+TIE_TOLERANCE = 1e-5   # two float32 paths (batched, batch-1, exported) may put a score this far apart
+
+
+def off_scores(thresholds, scores):
+    """``thresholds [E, K]`` with each finite value moved to the middle of the nearest gap between head E's sorted
+    scores that is wider than ``4 * TIE_TOLERANCE``: a sample's score computed in another floating-point order
+    (batch 1 against the batched simulation, an exported program) then lies on the same side of every threshold
+    on any CPU. Fails loudly when a head's scores leave no such gap."""
+    import torch
+    out = thresholds.clone().float()
+    for e in range(out.shape[0]):
+        s = scores[e].float().unique().sort().values
+        edges = torch.cat([s[:1] - 1.0, s, s[-1:] + 1.0])
+        wide = (edges[1:] - edges[:-1]) > 4 * TIE_TOLERANCE
+        middles = ((edges[1:] + edges[:-1]) / 2)[wide]
+        assert middles.numel() > 0
+        for k in range(out.shape[1]):
+            if torch.isfinite(out[e, k]):
+                out[e, k] = middles[(middles - out[e, k]).abs().argmin()]
+    return out

@@ -290,13 +290,14 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(tmp_path, monke
     (run_dir / "checkpoints").mkdir(parents=True)
     (run_dir / "run.log").write_text("")
     (run_dir / "config.yaml").write_text("")
-    (run_dir / "checkpoints" / ".boosted.pt.123.tmp").write_bytes(b"x" * 1000)
+    (run_dir / "checkpoints" / f".boosted.pt.{os.getpid()}.tmp").write_bytes(b"x" * 1000)
     (run_dir / "plan.json").write_text("{}")
     (cache / "backbones").mkdir(parents=True)
-    (cache / "backbones" / "r20-x.tmp77").write_bytes(b"x" * 1000)
+    (cache / "backbones" / f".r20-x.pt.{os.getpid()}.tmp").write_bytes(b"x" * 1000)
+    (cache / "backbones" / ".r20-y.pt.1.tmp").write_bytes(b"another job's, still writing")
     enospc = OSError(errno.ENOSPC, "No space left on device")
     line = full_disk_line(enospc, [run_dir, cache], needed=2_500_000_000)
-    assert line.startswith(f"the disk holding {run_dir} is full (") and "needs about 2.50 GB there" in line
+    assert line.startswith(f"the disk holding {run_dir} is full (") and "the rest of the run needs about 2.5 GB there" in line
     torch_says = RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 19840 vs 19732")
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10 << 30, 10 << 30, 5 << 20))   # 5 MB free
@@ -305,4 +306,4 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(tmp_path, monke
     monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10 << 30, 1 << 30, 9 << 30))
     assert full_disk_line(ValueError("a bug"), [run_dir]) is None       # room on the disk: a bug, not this
     remove_partial(run_dir, cache)
-    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["plan.json"]
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [".r20-y.pt.1.tmp", "plan.json"]

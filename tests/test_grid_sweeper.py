@@ -25,14 +25,13 @@ def test_a_full_grid_is_checked_by_as_many_jobs_as_its_longest_value_list():
 
 def test_a_value_that_cannot_compose_stops_the_sweep_before_any_job(tmp_path):
     """synthetic data already has train_size, so `+data.train_size` composes for digits only: the second job
-    of the grid cannot compose, and the sweep stops before the first job writes anything."""
+    of the grid cannot compose, and the sweep stops before it writes anything (Hydra's basic sweeper would have
+    written multirun.yaml first: nothing at all shows the grid sweeper checked the grid up front)."""
     sweep = tmp_path / "sweep"
     proc = subprocess.run([sys.executable, "run.py", "-m", "data=digits,synthetic", "+data.train_size=50",
                            "logger=none", "plan=true", f"cache_dir={tmp_path / 'cache'}", f"hydra.sweep.dir={sweep}"],
                           cwd=ROOT, capture_output=True, text=True, env={**os.environ, "WANDB_MODE": "disabled"})
     assert proc.returncode == 2, proc.stderr[-2000:]
-    assert proc.stderr.strip().splitlines()[-1] == "error: Could not append to config. An item is already at " \
-                                                   "'data.train_size'."
-    assert not (sweep / "0").exists()
-    from omegaconf import OmegaConf
-    assert OmegaConf.load(sweep / "multirun.yaml").hydra.sweeper._target_.endswith("GridSweeper")
+    assert proc.stderr.strip().splitlines() == ["error: Could not append to config. An item is already at "
+                                                "'data.train_size'."], proc.stderr
+    assert not sweep.exists()

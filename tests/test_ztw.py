@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from conftest import TINY, compose_cfg
+from conftest import TINY, compose_cfg, off_scores
 
 from eexit.deploy import load_exit_checkpoint, save_exit_checkpoint
 from eexit.errors import EExitError
@@ -81,7 +81,7 @@ def test_ztw_real_skip_equals_simulation(batch, buckets):
         module = EarlyExitModule(net, ExitCrossEntropy(), optimizer=None)
         cached = CachedExits.cat([module.predict_step((x, torch.zeros(batch, dtype=torch.long)), 0)])
     scores = cached.scores("max_softmax")
-    thr = scores.quantile(0.5, dim=1, keepdim=True).expand(3, 10).contiguous()
+    thr = off_scores(scores.quantile(0.5, dim=1, keepdim=True).expand(3, 10), scores)
     sim_pred, sim_exit = simulate(scores, cached.head_pred, cached.backbone_pred, thr)
     pred, exit_idx = net.infer(x, ExitPolicy("max_softmax", thr), buckets=buckets)
     assert torch.equal(exit_idx, sim_exit) and torch.equal(pred, sim_pred)

@@ -15,6 +15,7 @@ import lightning as L
 import torch
 
 from eexit.data.loader import TensorBatchLoader
+from eexit.errors import EExitError
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +96,8 @@ class ImageDataModule(L.LightningDataModule):
             raise ValueError(f"mean {list(mean)} and std {list(std)} need 3 values each, std > 0")
         self.mean, self.std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
 
-    @property
-    def mean_t(self) -> torch.Tensor:
-        return torch.tensor(self.mean, dtype=torch.float32)
-
-    @property
-    def std_t(self) -> torch.Tensor:
-        return torch.tensor(self.std, dtype=torch.float32)
+    mean_t = property(lambda self: torch.tensor(self.mean, dtype=torch.float32))
+    std_t = property(lambda self: torch.tensor(self.std, dtype=torch.float32))
 
     def loader(self, split: str, train: bool = False, batch_size: int | None = None,
                with_index: bool = False, indices: torch.Tensor | None = None, shard_by=None,
@@ -188,7 +184,8 @@ def holdout_indices(n: int, size: int | float, seed: int) -> tuple[torch.Tensor,
     """Fixed-seed split of ``range(n)`` into (rest, held-out ``size``), each in ascending order."""
     size = holdout_count(size, n)
     if not 0 < size < n:
-        raise ValueError(f"val_size={size} must be between 1 and {n - 1} (the train split size)")
+        raise EExitError(f"data.val_size={size} is not allowed: the data has no validation split, so it is held out of "
+                         f"its {n} training images; give data.val_size between 1 and {n - 1} (or a val/ folder)")
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     return perm[size:].sort().values, perm[:size].sort().values
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import torch
+
+from eexit.files.atomic import atomic_write
 
 STAMP_ONLY_BYTES = 32 << 20   # larger files: re-hashed when size, mtime or inode changed since last verified
 
@@ -38,9 +39,7 @@ def stat_of(path: Path) -> dict:
 
 def write_stamp(path: Path, digest: str) -> None:
     """``path``'s checksum and its current stat, written atomically beside it."""
-    tmp = stamp_path(path).with_name(f".{path.name}.b2.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"blake2b": digest, **stat_of(path)}))
-    os.replace(tmp, stamp_path(path))
+    atomic_write(stamp_path(path), json.dumps({"blake2b": digest, **stat_of(path)}))
 
 
 def drop_stamp(path: Path) -> None:

@@ -19,6 +19,8 @@ from typing import Callable, Iterable
 import torch
 
 from eexit.digest import payload_digest
+from eexit.files.atomic import atomic_save
+from eexit.files.torch_files import UnreadableFile, load_tensors
 
 log = logging.getLogger(__name__)
 
@@ -38,22 +40,19 @@ def decoded_once(cache: Path, stamp: str, decode: Callable[[], Split]) -> Split:
     """``decode()``'s images and labels, from ``cache`` when it holds the same ``stamp``."""
     if cache.is_file():
         try:
-            saved = torch.load(cache)
+            saved = load_tensors(cache, "decoded copy")   # a planted file that would run code: one line, refused
             if saved.get("stamp") != stamp:
                 log.info("decoded %s is stale (images changed); decoding again", cache)
             elif saved.get("blake2b") == payload_digest({"images": saved["images"], "labels": saved["labels"]}):
                 return saved["images"], saved["labels"]
             else:
                 log.warning("decoded %s does not match its checksum (damaged or overwritten); decoding again", cache)
-        except Exception as exc:   # truncated or damaged: decode again
+        except (UnreadableFile, AttributeError, KeyError, TypeError) as exc:   # truncated or damaged: decode again
             log.warning("decoded %s is unreadable (%s); decoding again", cache, type(exc).__name__)
     images, labels = decode()
-    tmp = cache.with_name(f"{cache.name}.tmp{os.getpid()}")
     try:
-        torch.save({"stamp": stamp, "images": images, "labels": labels,
-                    "blake2b": payload_digest({"images": images, "labels": labels})}, tmp)
-        os.replace(tmp, cache)
+        atomic_save({"stamp": stamp, "images": images, "labels": labels,
+                     "blake2b": payload_digest({"images": images, "labels": labels})}, cache)
     except OSError as exc:  # read-only data folder: decode every time
-        tmp.unlink(missing_ok=True)
         log.warning("could not store decoded %s (%s)", cache, exc)
     return images, labels

@@ -29,18 +29,21 @@ import torch
 from eexit.digest import state_digest
 from eexit.data.checksums import check_stamp, drop_stamp, payload_hash, write_stamp
 from eexit.errors import EExitError
+from eexit.files.atomic import temporary
 from eexit.locks import exclusive
 
 log = logging.getLogger(__name__)
 FORMAT = "v2"   # .npy files, streamed; v1 (whole-split .pt files) entries are simply not found
 
 
-def store_key(backbone: torch.nn.Module, images, dtype: torch.dtype) -> str:
+def store_key(backbone: torch.nn.Module, images, dtype: torch.dtype, digest: str | None = None) -> str:
     """``<arch>-<weights digest>-<data fingerprint>-<dtype>-v2[-<normalisation>]``: what the stored
-    features depend on (the normalisation only when it is not the dataset's own)."""
+    features depend on (the normalisation only when it is not the dataset's own). ``digest``: the weights'
+    (``state_digest``) when ``backbone`` is only their architecture's name."""
     norm = images.describe().get("normalization")
     tag = f"-n{hashlib.sha256(repr(norm).encode()).hexdigest()[:8]}" if norm else ""
-    return f"{getattr(backbone, 'arch', 'backbone')}-{state_digest(backbone)[:16]}-{images.fingerprint()[:16]}" \
+    arch = backbone if isinstance(backbone, str) else getattr(backbone, "arch", "backbone")
+    return f"{arch}-{(digest or state_digest(backbone))[:16]}-{images.fingerprint()[:16]}" \
            f"-{str(dtype).split('.')[-1]}-{FORMAT}{tag}"
 
 
@@ -61,7 +64,7 @@ class NpyWriter:
 
     def __init__(self, path: Path, rows: int, tag: str = ""):
         self.path, self.rows, self.done, self.file = Path(path), int(rows), 0, None
-        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.tmp = temporary(self.path)
         self.hash = payload_hash(tag)   # the checksum, over what is written (no second read)
 
     def append(self, t: torch.Tensor) -> None:

@@ -16,61 +16,14 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
-from torch.utils.data import DataLoader, Dataset
-from torchvision.io import ImageReadMode, decode_image
-from torchvision.transforms.v2 import functional as TF
-from tqdm import tqdm
 
 from eexit.data.base import ImageDataModule, holdout_indices
 from eexit.data.decoded import decoded_once, files_stamp
+from eexit.data.image_decoding import DecodedImages, Samples, decode_all, pair
 from eexit.data.loader import StreamLoader
 from eexit.errors import EExitError
 
 log = logging.getLogger(__name__)
-
-Samples = list[tuple[str, int]]
-
-
-def pair(size) -> tuple[int, int]:
-    return (int(size), int(size)) if isinstance(size, (int, float)) else (int(size[0]), int(size[1]))
-
-
-class DecodedImages(Dataset):
-    """``(uint8 [3,H,W], label, index)`` per file (``ids``: the index to report for each, its
-    place in the split): decoded as RGB, shorter side resized to ``resize`` (when given), then
-    centre-cropped to ``image_size``."""
-
-    def __init__(self, samples: Samples, image_size, resize: int | None, ids: list[int] | None = None):
-        self.samples, self.size, self.resize, self.ids = samples, pair(image_size), resize, ids
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, i: int):
-        path, label = self.samples[i]
-        try:
-            img = decode_image(path, mode=ImageReadMode.RGB)
-        except Exception as exc:
-            raise EExitError(f"{path} is not a readable image ({type(exc).__name__}); replace or remove it") from None
-        img = img if img.dtype == torch.uint8 else TF.to_dtype(img, torch.uint8, scale=True)   # 16-bit PNGs
-        if self.resize:
-            img = TF.resize(img, self.resize, antialias=True)
-        if tuple(img.shape[-2:]) != self.size:
-            if not self.resize and (img.shape[-2] < self.size[0] or img.shape[-1] < self.size[1]):
-                img = TF.resize(img, list(self.size), antialias=True)
-            img = TF.center_crop(img, list(self.size))
-        return img, label, i if self.ids is None else self.ids[i]
-
-
-def decode_all(samples: Samples, image_size, resize: int | None, workers: int, what: str):
-    """Every image of ``samples`` as one uint8 tensor, decoded by ``workers`` processes."""
-    h, w = pair(image_size)
-    x = torch.empty(len(samples), 3, h, w, dtype=torch.uint8)
-    loader = DataLoader(DecodedImages(samples, image_size, resize), batch_size=256, num_workers=workers)
-    for img, _, idx in tqdm(loader, desc=f"decoding {what}", leave=False, disable=len(samples) < 5000):
-        x[idx] = img
-    return x, torch.tensor([c for _, c in samples], dtype=torch.int64)
-
 
 class FileImageDataModule(ImageDataModule):
     """Shared by datasets of image files; subclasses implement :meth:`list_samples`.
@@ -108,8 +61,12 @@ class FileImageDataModule(ImageDataModule):
             self._image_size = [int(self.resize)] * 2
         if self._image_size is None:
             from PIL import Image
-            with Image.open((self.samples or self._listed or self.list_samples())["train"][0][0]) as img:
-                self._image_size = [img.size[1], img.size[0]]   # the header only
+            first = (self.samples or self._listed or self.list_samples())["train"][0][0]
+            try:
+                with Image.open(first) as img:
+                    self._image_size = [img.size[1], img.size[0]]   # the header only
+            except OSError as exc:   # PIL's UnidentifiedImageError too
+                raise EExitError(f"{first} is not a readable image ({type(exc).__name__}); replace or remove it") from None
             log.info("%s: images kept at their own size %dx%d (data.image_size sets another)", self.name,
                      *self._image_size)
         return self._image_size

@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from eexit.data.augment import crop_offsets, flip_flags, normalize, random_crop, random_flip
+from eexit.data.image_decoding import worker_batches
 from eexit.distributed import shard_order, shard_size, trainer_shard
 
 
@@ -165,7 +166,7 @@ class StreamLoader(SelfSampling):
         order = shard_order(order, *trainer_shard(self.shard_by), equal=self.train).tolist()
         loader = DataLoader(self.dataset, self.batch_size, sampler=order, num_workers=self.workers,
                             drop_last=self.train and len(order) > self.batch_size, persistent_workers=False)
-        for x, y, idx in loader:
+        for x, y, idx in worker_batches(loader):   # a worker's refusal as its own one line
             if self.crop_padding:
                 x = random_crop(x, self.crop_padding, gen)
             if self.flip:

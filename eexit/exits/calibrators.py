@@ -60,9 +60,9 @@ class GlobalThreshold(Calibrator):
 
     def __init__(self, score: str = "max_softmax", threshold: float = 0.9, sweep: Sequence[float] | None = None):
         require("GlobalThreshold", sweep=(None if sweep is None else list(sweep), optional(lambda v: (
-            isinstance(v, (list, tuple)) and all(_number(t) for t in v), "a list of thresholds"))))
+            isinstance(v, (list, tuple)) and len(v) > 0 and all(_number(t) for t in v), "a non-empty list of thresholds"))))
         self.score, self.setting = _check_score(score), float(threshold)
-        self.sweep = tuple(sweep) if sweep else GLOBAL_SETTINGS
+        self.sweep = tuple(sweep) if sweep is not None else GLOBAL_SETTINGS
 
     def settings(self, val=None):
         values = set(self.sweep) | {self.setting, 0.0, math.inf}   # 0: everyone at the first exit; inf: nobody

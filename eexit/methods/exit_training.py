@@ -20,6 +20,7 @@ from eexit.methods.context import FitContext, Trained
 from eexit.methods.objects import build_loss
 from eexit.models.early_exit import EarlyExitNet
 from eexit.training.module import TARGETS, EarlyExitModule
+from eexit.training.optimizers import check_optimizer
 from eexit.validators import one_of, positive_int, require
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class ExitTraining(Recipe):
         super().__init__(name, regime)
         require(type(self).__name__, epochs=(epochs, positive_int), batch_size=(batch_size, positive_int),
                 targets=(targets, one_of(*TARGETS)))
+        check_optimizer(type(self).__name__, optimizer, scheduler)
         self.epochs, self.batch_size, self.targets = int(epochs), int(batch_size), targets
         self.loss, self.optimizer, self.scheduler = loss, optimizer, scheduler
 

@@ -49,7 +49,7 @@ class JointTraining(ExitTraining):
         data = JointTrainingData(ctx.dm, self.batch_size)
 
         def fit():
-            trainer.fit(module, datamodule=data, ckpt_path=resumable(progress / "last.ckpt", name))
+            trainer.fit(module, datamodule=data, ckpt_path=resumable(progress / "last.ckpt", name), weights_only=True)
             shutil.rmtree(progress, ignore_errors=True)
         yield name, self.train(ctx, name, module, costs, trainer, fit, lambda: trainer.predict(module, datamodule=data),
                                whole_network=True)

@@ -16,6 +16,7 @@ from eexit.methods.context import FitContext, Trained
 from eexit.models.early_exit import EarlyExitNet
 from eexit.training.losses import ExitCrossEntropy
 from eexit.training.module import EarlyExitModule
+from eexit.training.optimizers import check_optimizer
 from eexit.validators import _number, count, require
 
 
@@ -31,6 +32,7 @@ class Pretraining(Recipe):
         super().__init__(name)
         require("Pretraining", epochs=(epochs, count), label_smoothing=(label_smoothing, lambda v: (
             _number(v) and 0 <= v < 1, "a number in [0, 1)")))
+        check_optimizer("Pretraining", optimizer, scheduler)
         self.epochs, self.label_smoothing = int(epochs), float(label_smoothing)
         self.optimizer, self.scheduler = optimizer, scheduler
 
@@ -43,7 +45,7 @@ class Pretraining(Recipe):
     def train(self, module: EarlyExitModule, images, trainer, resume: str | None = None) -> None:
         """``epochs`` of the image DataModule's training split (with its augmentation), resumable."""
         if self.epochs > 0:
-            trainer.fit(module, datamodule=images, ckpt_path=resume)
+            trainer.fit(module, datamodule=images, ckpt_path=resume, weights_only=True)
 
     def fit(self, ctx: FitContext) -> Iterator[tuple[str, Trained]]:
         return iter(())   # its product is the backbone itself, obtained before any method's fit

@@ -19,6 +19,7 @@ from eexit.methods.frozen import FrozenHeads
 from eexit.models.ztw import ZTWNet
 from eexit.training.losses import ExitCrossEntropy
 from eexit.training.module import EarlyExitModule, set_trainable
+from eexit.training.optimizers import check_optimizer
 from eexit.validators import positive_int, require
 
 
@@ -34,6 +35,8 @@ class ZTW(FrozenHeads):
         super().__init__(name, epochs, batch_size, loss, optimizer, scheduler, targets, regime, feature_cache,
                          feature_dtype)
         require("ZTW", ensemble_epochs=(ensemble_epochs, positive_int))
+        if ensemble_optimizer is not None:
+            check_optimizer("ZTW", ensemble_optimizer)
         self.ensemble_epochs, self.ensemble_optimizer = int(ensemble_epochs), ensemble_optimizer or optimizer
 
     def workload(self) -> Workload:

@@ -113,30 +113,44 @@ def obtain_backbone(cfg, dm, loggers, device) -> tuple[torch.nn.Module, dict]:
     path = cache_path(cfg.cache_dir, backbone.arch, dm.name, cache_key(spec)).resolve()
     if not cfg.backbone_cache:
         return train_backbone(cfg, dm, loggers, device, backbone, path, spec, store=False)
-    hit = cached_backbone(path, cache_key(spec), backbone, device)
+    hit = cached_backbone(path, cache_key(spec), backbone, device, warn=False)   # said once, under the lock
     if hit is not None:
         return hit
     if not is_global_zero():   # a DDP copy trains in step with rank 0, which alone stores the entry
         return train_backbone(cfg, dm, loggers, device, backbone, path, spec, store=False)
     with exclusive(path.with_suffix(".lock"), f"backbone {path.stem}",   # concurrent jobs: one trains
-                   stale=[path.with_suffix(".tmp*"), path.with_suffix(".json.tmp*")]):
+                   stale=[path.parent / f".{path.name}.*.tmp", path.parent / f".{path.stem}.json.*.tmp"]):
         hit = cached_backbone(path, cache_key(spec), backbone, device)     # stored while we waited
         return hit if hit is not None else train_backbone(cfg, dm, loggers, device, backbone, path, spec, store=True)
 
 
-def cached_backbone(path: Path, key: str, backbone, device) -> tuple[torch.nn.Module, dict] | None:
-    entry = load_entry(path, key)
+def cached_backbone(path: Path, key: str, backbone, device, warn: bool = True) -> tuple[torch.nn.Module, dict] | None:
+    entry = load_entry(path, key, warn)
     if entry is None:
         return None
     want = {k: tuple(v.shape) for k, v in backbone.state_dict().items()}
     if {k: tuple(v.shape) for k, v in entry["state_dict"].items()} != want:   # checked before loading any
-        log.warning("backbone cache %s holds weights of another shape than %s; training it again", path,
-                    backbone.arch)
+        if warn:
+            log.warning("backbone cache %s holds weights of another shape than %s; training it again", path,
+                        backbone.arch)
         return None
     backbone.load_state_dict(entry["state_dict"])
     log.info("backbone cache hit: loaded %s from %s (test acc %.4f), skipping training",
              backbone.arch, path, entry["metrics"]["test_acc"])
     return backbone.to(device).eval(), {**entry["metrics"], "source": "cache", "cache_path": str(path)}
+
+
+def check_trained(backbone, epochs: int, steps: int) -> None:
+    """A trained backbone is one that took optimizer steps and whose weights and BatchNorm statistics are finite;
+    anything else stops the run in one line, before it is measured, cached or reported."""
+    if epochs > 0 and steps == 0:
+        raise EExitError(f"backbone: pretrain.epochs={epochs} took no optimizer step (the trainer settings, e.g. "
+                         f"limit_train_batches, left no batch); nothing was cached or reported")
+    bad = [k for k, v in backbone.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise EExitError(f"backbone: after training, {', '.join(bad[:2])} hold NaN or inf (the training diverged: "
+                         f"inputs scaled far beyond [0, 1] by data.std, or too high a pretrain.optimizer.lr); "
+                         f"nothing was cached or reported")
 
 
 def train_backbone(cfg, dm, loggers, device, backbone, path: Path, spec: dict, store: bool):
@@ -161,6 +175,7 @@ def train_backbone(cfg, dm, loggers, device, backbone, path: Path, spec: dict, s
     start = time.perf_counter()
     recipe.train(module, dm, trainer, resume)
     seconds = time.perf_counter() - start
+    check_trained(backbone, cfg.pretrain.epochs, trainer.global_step)
     shards = audit.report and {**audit.report, "train_samples": dm.num_samples("train")}
     metrics = {**accuracies(trainer, module, dm), "train_seconds": seconds, "data_parallel": shards}
     if store:

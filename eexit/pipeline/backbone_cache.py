@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 
 import torch
 
 from eexit.digest import tensors_digest
+from eexit.files.atomic import atomic_save, atomic_write
+from eexit.files.torch_files import UnreadableFile, load_tensors
 
 log = logging.getLogger(__name__)
 CACHE_VERSION = 3  # 2: the key holds the data's content fingerprint and the backbone config; 3: Trainer settings
@@ -30,18 +31,20 @@ def cache_path(cache_dir: str | Path, arch: str, dataset: str, key: str) -> Path
     return Path(cache_dir) / "backbones" / f"{arch}-{dataset}-{key}.pt"
 
 
-def load_entry(path: Path, key: str | None = None) -> dict | None:
+def load_entry(path: Path, key: str | None = None, warn: bool = True) -> dict | None:
     """The entry at ``path``, or None (and a warning) when it is missing, unreadable, holds
-    non-finite weights, or was stored under another key: such an entry is rebuilt, never trusted."""
+    non-finite weights, or was stored under another key: such an entry is rebuilt, never trusted.
+    An entry that would run code when loaded is refused in one line (``RefusedFile``): it was planted."""
     if not path.is_file():
         return None
     try:
-        entry = torch.load(path, map_location="cpu", weights_only=False)
+        entry = load_tensors(path, "backbone cache entry")
         problem = entry_problem(entry, key)
-    except Exception as exc:  # a damaged file is retrained, never trusted
+    except (UnreadableFile, AttributeError, TypeError) as exc:  # a damaged file is retrained, never trusted
         problem = f"unreadable: {exc}"
     if problem:
-        log.warning("backbone cache %s is %s; training it again", path, problem)
+        if warn:
+            log.warning("backbone cache %s is %s; training it again", path, problem)
         return None
     return entry
 
@@ -61,15 +64,10 @@ def entry_problem(entry, key: str | None) -> str | None:
 
 
 def save_entry(path: Path, state_dict: dict, spec: dict, metrics: dict) -> None:
-    """Atomic; weights that are not finite are never stored (nothing NaN is cached)."""
-    if entry_problem({"state_dict": state_dict, "spec": spec, "metrics": metrics}, None):
-        log.warning("backbone weights are not finite; not cached")
-        return
+    """Atomic; weights that are not finite are never stored (nothing NaN is cached: a ``ValueError``)."""
+    if (problem := entry_problem({"state_dict": state_dict, "spec": spec, "metrics": metrics}, None)):
+        raise ValueError(f"backbone cache entry {path} not stored: {problem}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save({"state_dict": state_dict, "spec": spec, "metrics": metrics,
-                "weights_digest": tensors_digest(state_dict)}, tmp)
-    os.replace(tmp, path)
-    meta = path.with_suffix(f".json.tmp{os.getpid()}")
-    meta.write_text(json.dumps({"spec": spec, "metrics": metrics}, indent=2, default=str))
-    os.replace(meta, path.with_suffix(".json"))
+    atomic_save({"state_dict": state_dict, "spec": spec, "metrics": metrics,
+                 "weights_digest": tensors_digest(state_dict)}, path)
+    atomic_write(path.with_suffix(".json"), json.dumps({"spec": spec, "metrics": metrics}, indent=2, default=str))

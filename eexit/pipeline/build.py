@@ -14,7 +14,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
 
-from eexit.errors import BadArgument
+from eexit.errors import BadArgument, EExitError
 
 
 def resolve_precision(precision: str, accelerator: str) -> str:
@@ -42,6 +42,17 @@ def make_trainer(cfg, loggers: list, max_epochs: int, callbacks: list | None = N
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     return instantiate(tcfg, precision=resolve_precision(tcfg.precision, tcfg.accelerator), max_epochs=max_epochs,
                        logger=loggers or False, callbacks=callbacks, enable_progress_bar=bar, **overrides)
+
+
+def check_trainer(cfg) -> None:
+    """Lightning's own checks of the ``trainer`` settings before any work: a Trainer is built once and dropped
+    (about 20 ms); what it refuses answers in one line instead of at the first fit."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+    try:
+        make_trainer(cfg, [], 1)
+    except (InstantiationException, MisconfigurationException, ValueError, TypeError) as exc:
+        cause = exc.__cause__ if isinstance(exc, InstantiationException) and exc.__cause__ else exc
+        raise EExitError(f"trainer: Lightning refuses these settings: {str(cause).splitlines()[0]}") from None
 
 
 def progress_bar(setting) -> bool:

@@ -3,19 +3,25 @@ training (disk under ``cache_dir``, host and GPU memory, a crop padding the imag
 images for a boosted stage)."""
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
+from eexit.disk_full import size_text
 from eexit.errors import EExitError
 from eexit.machine import available_memory, free_disk
 
 
-def check_fits(plan: dict, cache_dir) -> None:
-    """One line naming the figure and the fix when the run would not fit, before any training."""
-    gb = 1e9
-    if plan["disk_bytes"] > free_disk(cache_dir):
-        raise EExitError(f"the run needs {plan['disk_bytes'] / gb:.1f} GB on disk under cache_dir={cache_dir}, "
-                         f"{free_disk(cache_dir) / gb:.1f} GB are free; free space, point cache_dir elsewhere, or "
-                         f"keep fewer bytes (method.feature_dtype=bfloat16, head.pool_to, method.feature_cache=false)")
+def check_fits(plan: dict, cache_dir, stored: Callable[[], int] = lambda: 0) -> None:
+    """One line naming the figure and the fix when the run would not fit, before any training. ``stored()``: the
+    bytes of the run already in the cache (asked only when the disk is too small for the whole run)."""
+    gb, need, free = 1e9, plan["disk_bytes"], free_disk(cache_dir)
+    if need > free:   # a rerun after a full disk: only what is missing
+        need = max(0, need - stored())
+    if need > free:
+        raise EExitError(f"the run needs {size_text(need)} more on disk under cache_dir={cache_dir}, {size_text(free)} "
+                         f"are free; free space, point cache_dir elsewhere, or keep fewer bytes "
+                         f"(method.feature_dtype=bfloat16, head.pool_to, method.feature_cache=false)")
     if plan["host_bytes"] > available_memory():
         raise EExitError(f"the run needs {plan['host_bytes'] / gb:.1f} GB of host memory, {available_memory() / gb:.1f} "
                          f"GB are available; lower data.eval_batch_size or keep fewer bytes (method.feature_dtype="

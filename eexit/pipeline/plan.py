@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import time
-from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
@@ -90,7 +89,7 @@ def plan_run(cfg, dm, device, work=None) -> dict:
     sizes, image_shape, counted_from = dm.planned_sizes()
     n_all, n_train = sum(sizes.values()), sizes["train"]
     extra = {"weights": None, **({"pretrained": False} if "pretrained" in cfg.backbone else {})}
-    backbone = instantiate(cfg.backbone, num_classes=dm.num_classes, **extra).to(device)
+    backbone = built("backbone", lambda: instantiate(cfg.backbone, num_classes=dm.num_classes, **extra)).to(device)
     shapes = backbone.feature_shapes(tuple(image_shape))
     rate = forward_rate(backbone, image_shape, timing_batch(image_shape, int(dm.eval_batch_size)))
     streaming = bool(getattr(dm, "streaming", False))
@@ -123,6 +122,7 @@ def plan_run(cfg, dm, device, work=None) -> dict:
                "evaluation": 3 * (sizes["val"] + sizes["test"]) / rate}
     on_gpu = device.type == "cuda"
     return {"images": sizes, "image_shape": list(image_shape), "counts_from": counted_from, "device": str(device),
+            "backbone": getattr(backbone, "arch", type(backbone).__name__),
             "store": store, "dtype": "bfloat16" if bytes_el == 2 else "float32", "blocks": blocks,
             "store_bytes": store_bytes, "disk_bytes": store_bytes + params,
             # the peak of two phases that never overlap: extraction (an eval batch in flight) and training +

@@ -26,16 +26,19 @@ from eexit.errors import EExitError
 from eexit.flops import block_macs, cumulative
 from eexit.loggers import finish_wandb, wandb_run
 from eexit.pipeline.backbone import obtain_backbone, pretraining
-from eexit.pipeline.build import build_loggers, built, device_of
+from eexit.pipeline.build import build_loggers, built, check_trainer, device_of
 from eexit.settings import check_config, check_writable
 from eexit.pipeline.phases import Phases
 from eexit.pipeline.fits import check_data_suits, check_fits
 from eexit.pipeline.plan import plan_run, plan_text
+from eexit.pipeline.stored import stored_bytes
 from eexit.pipeline.regimes import build_recipe, run_method
 from eexit.reporting.exit_plots import exits_plot
 from eexit.reporting.plots import tradeoff_plot
 from eexit.reporting.report import report, with_times
-from eexit.results_file import Results, atomic_write
+from eexit.disk_full import full_disk_line, remove_partial
+from eexit.files.atomic import atomic_write, remove_stale
+from eexit.results_file import Results
 from eexit.reporting.wandb_report import log_tradeoff
 from eexit.training import quiet_lightning
 
@@ -94,10 +97,11 @@ def _run_experiment(cfg, run_dir: Path, overrides: list[str] | None) -> dict:
     with phase("plan"):   # first: what the run will hold and cost, from counts and rates measured now
         quiet_lightning()
         torch.set_float32_matmul_precision("high")
-        dm = instantiate(cfg.data)
+        dm = built("data", lambda: instantiate(cfg.data))
         recipe = build_recipe(cfg)   # method, policy and pretraining check their own arguments before any work
         calibrator = built("policy", lambda: instantiate(cfg.policy))
         pretraining(cfg)
+        check_trainer(cfg)
         work = recipe.workload()
         plan = plan_run(cfg, dm, device_of(cfg.trainer.accelerator), work)
         log.info(plan_text(plan))
@@ -106,8 +110,20 @@ def _run_experiment(cfg, run_dir: Path, overrides: list[str] | None) -> dict:
             atomic_write(run_dir / "plan.json", json.dumps(plan, indent=2))
             return {"plan": plan, "plan_only": True}
         dm.check_present()   # a missing dataset is named before the disk it would need
-        check_fits(plan, cfg.cache_dir)
+        check_fits(plan, cfg.cache_dir, lambda: stored_bytes(cfg, dm, plan))
         check_data_suits(plan, cfg, work.min_train)
+        remove_stale([Path(cfg.cache_dir)])   # temporaries of writers that died, beside complete entries too
+    try:
+        return _run_planned(cfg, run_dir, overrides, dm, recipe, calibrator, plan, phase, start)
+    except Exception as exc:   # noqa: BLE001 - a full disk surfaces as OSError or torch's RuntimeError
+        if isinstance(exc, EExitError) or (line := full_disk_line(exc, [run_dir, Path(cfg.cache_dir)])) is None:
+            raise
+        remove_partial(run_dir, Path(cfg.cache_dir))
+        rest = max(0, plan["disk_bytes"] - stored_bytes(cfg, dm, plan))
+        raise EExitError(full_disk_line(exc, [run_dir, Path(cfg.cache_dir)], rest) or line) from None
+
+
+def _run_planned(cfg, run_dir: Path, overrides, dm, recipe, calibrator, plan: dict, phase: Phases, start: float):
     with phase("setup"):
         L.seed_everything(cfg.seed, workers=True, verbose=False)   # after the plan: results never depend on it
         dm.setup()

@@ -4,8 +4,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+
+from eexit.files.torch_files import UnreadableFile, load_tensors
 
 log = logging.getLogger(__name__)
 
@@ -18,13 +19,15 @@ def epoch_checkpoint(folder: Path) -> ModelCheckpoint:
 
 
 def resumable(last: Path, what: str) -> str | None:
-    """``last`` when it holds a loadable training state (else None, and it is removed)."""
+    """``last`` when it holds a loadable training state (else None, and it is removed). A file that would run
+    code when loaded is refused (:class:`~eexit.files.torch_files.RefusedFile`, one line): it was planted, not
+    left by a crash. The caller resumes with ``trainer.fit(..., weights_only=True)``."""
     if not last.is_file():
         return None
     try:
-        state = torch.load(last, map_location="cpu", weights_only=False)
+        state = load_tensors(last, "resume checkpoint")
         epoch = int(state["epoch"]) + 1
-    except Exception as exc:
+    except (UnreadableFile, KeyError, TypeError, ValueError) as exc:
         log.warning("%s: cannot resume from %s (%s); training from the start", what, last,
                     type(exc).__name__)
         last.unlink(missing_ok=True)

@@ -8,12 +8,17 @@ composition error comes from one override's value (an unknown option, a bad type
 of jobs in which every (key, value) of the batch appears at least once still refuses the sweep before
 any job runs; for a full grid that set is as large as the longest value list (4 of bts64's 64 jobs).
 A failure that only a combination of values causes shows when that job is launched.
+
+The same covering jobs are composed once more before the sweep writes anything (``multirun.yaml``, a job's
+folder) and each is checked by ``eexit.settings.check_config``, what ``run.py`` checks before a single run: a bad
+value anywhere in the grid (``-m seed=0,1,-1``) answers in one line, exit 2, before the first job starts.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
 
 
 def covering_jobs(batch: Sequence[Sequence[str]]) -> list[Sequence[str]]:
@@ -29,7 +34,21 @@ def covering_jobs(batch: Sequence[Sequence[str]]) -> list[Sequence[str]]:
 
 
 class GridSweeper(BasicSweeper):
-    """The basic sweeper; :func:`covering_jobs` of each batch are composed to check it."""
+    """The basic sweeper; :func:`covering_jobs` of the whole grid are composed and their settings checked before
+    anything is written (then each batch needs no check of its own)."""
+
+    checked = False
+
+    def sweep(self, arguments: list[str]) -> Any:
+        from eexit.settings import check_config   # light: no torch
+        params = self._parse_config() + list(arguments)
+        overrides = OverridesParser.create(config_loader=self.hydra_context.config_loader).parse_overrides(params)
+        jobs = [job for batch in self.split_arguments(overrides, None) for job in batch]
+        for job in covering_jobs(jobs):
+            check_config(self.hydra_context.config_loader.load_sweep_config(self.config, list(job)))
+        self.checked = True
+        return super().sweep(arguments)
 
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
-        super().validate_batch_is_legal(covering_jobs(batch))
+        if not self.checked:
+            super().validate_batch_is_legal(covering_jobs(batch))

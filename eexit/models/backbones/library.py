@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from eexit.errors import EExitError
+from eexit.files.torch_files import weights_only_everywhere
 from eexit.models.backbones.graph_split import resolution_cuts, split_at, stage_cuts, trace
 from eexit.models.backbones.staged import StagedBackbone, load_weights
 
@@ -81,7 +82,8 @@ def timm_backbone(model: str, num_classes: int = 10, pretrained: bool | str = Fa
     check_model_name("timm", model)
     name = model if pretrained in (False, True, None) else f"{model}.{pretrained}"
     try:
-        net = timm.create_model(name, pretrained=bool(pretrained), num_classes=num_classes, **kwargs)
+        with weights_only_everywhere():   # the library's cached weights load without running code
+            net = timm.create_model(name, pretrained=bool(pretrained), num_classes=num_classes, **kwargs)
     except (OSError, RuntimeError, ValueError) as exc:
         if pretrained:
             raise _offline(name, exc) from None
@@ -128,7 +130,8 @@ def torchvision_backbone(model: str, num_classes: int = 10, pretrained: bool | s
                              f"{', '.join(choices.__members__)}")
         enum = choices[tag]
     try:
-        net = tvm.get_model(model, weights=enum) if enum is not None else tvm.get_model(model, num_classes=num_classes)
+        with weights_only_everywhere():   # torchvision's hub cache is otherwise read unrestricted
+            net = tvm.get_model(model, weights=enum) if enum is not None else tvm.get_model(model, num_classes=num_classes)
     except (OSError, RuntimeError, ValueError) as exc:
         if enum is not None:
             raise _offline(model, exc) from None

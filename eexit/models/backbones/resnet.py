@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from eexit.models.backbones.staged import Classifier, StagedBackbone, kaiming_init, load_weights
+from eexit.validators import _int, require
 
 
 def conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
@@ -49,7 +50,7 @@ def resnet18(num_classes: int = 10, weights: str | None = None) -> StagedBackbon
 
 def cifar_resnet(depth: int, num_classes: int = 10, weights: str | None = None) -> StagedBackbone:
     """He et al.'s CIFAR ResNet-(6n+2): 16-32-64 channels, n blocks per stage."""
-    if (depth - 2) % 6:
-        raise ValueError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
+    require("cifar_resnet", depth=(depth, lambda v: (_int(v) and v >= 8 and (v - 2) % 6 == 0,
+                                                    "6n+2 with n >= 1: 8, 14, 20, 32, 44, 56, 110, ...")))
     n = (depth - 2) // 6
     return load_weights(staged_resnet(f"resnet{depth}", [16, 32, 64], [n, n, n], num_classes), weights)

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from eexit.errors import EExitError
+from eexit.files.torch_files import UnreadableFile, load_tensors
 
 
 class Classifier(nn.Module):
@@ -122,9 +123,9 @@ def load_weights(model: nn.Module, path: str | None, arch: str | None = None) ->
     if not Path(path).is_file():
         raise EExitError(f"backbone.weights={path} does not exist; give a state_dict saved with torch.save")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:   # truncated, or not a torch file at all
-        raise EExitError(f"backbone.weights={path} cannot be read by torch.load ({type(exc).__name__}); "
+        state = load_tensors(path, "backbone.weights")
+    except UnreadableFile as exc:   # truncated, or not a torch file at all (RefusedFile: one line as it is)
+        raise EExitError(f"backbone.weights={path} cannot be read by torch.load ({exc.reason}); "
                          "give a state_dict saved with torch.save") from None
     state = state.get("state_dict", state) if isinstance(state, dict) else state
     if not isinstance(state, dict):

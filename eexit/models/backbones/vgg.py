@@ -4,6 +4,7 @@ from __future__ import annotations
 from torch import nn
 
 from eexit.models.backbones.staged import Classifier, StagedBackbone, kaiming_init, load_weights
+from eexit.validators import one_of, require
 
 CONFIGS = {
     11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
@@ -16,8 +17,7 @@ CONFIGS = {
 
 def vgg_bn(depth: int, num_classes: int = 10, weights: str | None = None) -> StagedBackbone:
     """VGG-``depth``-BN for 32x32 inputs: 5 max-pools take 32x32 to 1x1, then one linear layer."""
-    if depth not in CONFIGS:
-        raise ValueError(f"VGG depth must be one of {sorted(CONFIGS)}, got {depth}")
+    require("vgg_bn", depth=(depth, one_of(*CONFIGS)))
     blocks: list[nn.Module] = []
     names: list[str] = []
     cin = 3

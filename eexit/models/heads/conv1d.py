@@ -29,6 +29,9 @@ class Conv1dHead(nn.Module):
         # the parameter-free first step: a feature store may apply it once and keep the reduced map
         # (pooling an already pooled map to the same size is the identity)
         self.input_reduction = (min(h, pool_to), min(w, pool_to))
+        positions = self.input_reduction[0] * self.input_reduction[1]   # a kernel wider than the sequence reads padding
+        within = f"at most {positions} (the positions of the {h}x{w} map pooled to at most {pool_to}x{pool_to})"
+        require("Conv1dHead", kernel_size=(kernel_size, lambda v: (v <= positions, within)))
         self.pool = nn.AdaptiveAvgPool2d(self.input_reduction)
         convs: list[nn.Module] = []
         cin = c

@@ -1,0 +1,1 @@
+"""Files eexit reads and writes: loading torch files without running code (``torch_files``)."""

@@ -1,0 +1,41 @@
+"""What of a run's cache is already on disk, so a rerun after a full disk needs room only for the rest.
+
+A run stores its backbone (one cache entry) and, with a frozen backbone, the features its heads read (one file
+per split and block, keyed by the backbone's weights). Both keys are known once the data's fingerprint is, so
+this is asked only when the disk looks too small for the whole run (it reads the data's fingerprint and the
+backbone entry).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from eexit.data.checksums import stamp_path
+from eexit.data.feature_store import FeatureStore, store_key
+from eexit.digest import tensors_digest
+from eexit.pipeline.backbone import backbone_spec
+from eexit.pipeline.backbone_cache import cache_key, cache_path, load_entry
+
+SPLITS = ("train", "val", "test")
+
+
+def stored_bytes(cfg, dm, plan: dict) -> int:
+    """Bytes of this run's backbone cache entry and of the complete feature files it reads, already in the cache
+    (0 without a cached backbone: no feature file of this run can exist then)."""
+    if cfg.backbone.get("weights") or not cfg.backbone_cache:
+        return 0
+    key = cache_key(backbone_spec(cfg, dm))
+    path = cache_path(cfg.cache_dir, plan["backbone"], dm.name, key)
+    entry = load_entry(path, key, warn=False)
+    if entry is None:
+        return 0
+    total = path.stat().st_size
+    if plan["store"]:
+        dtype = getattr(torch, plan["dtype"])
+        root = FeatureStore(cfg.cache_dir, store_key(plan["backbone"], dm, dtype, tensors_digest(entry["state_dict"])),
+                            dtype).root
+        names = [b["name"] for b in plan["blocks"]] + ["final", "labels"]
+        files = [root / split / f"{name}.npy" for split in SPLITS for name in names]
+        total += sum(f.stat().st_size for f in files if f.is_file() and stamp_path(Path(f)).is_file())
+    return total
