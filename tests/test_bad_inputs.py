@@ -107,6 +107,30 @@ BAD = [
     (["data.crop_padding=40"], "data.crop_padding=40 is not below the images' side (32 px)"),
     (["data=synthetic", "data.train_size=8"], "the training split has 8 images, fewer than the method.boosted.min_pool=32"),
     (["data=imagefolder", "data.root={tmp}", "data.val_size=null"], "data.val_size=None is not allowed"),
+    # issue 39: tracebacks before, and nonsense that was accepted
+    (["data=imagefolder", "data.root={imgs}"], "data.val_size=500 is not allowed: the data has no validation split"),
+    (["+trainer.accumulate_grad_batches=0"], "trainer.accumulate_grad_batches=0 is not allowed"),
+    (["backbone.depth=21"], "backbone.depth=21 is not allowed: give 6n+2"),
+    (["pretrain.optimizer._target_=torch.optim.SDG"], "pretrain.optimizer._target_='torch.optim.SDG' is not allowed: "
+     "give an importable class or function; closest: torch.optim.SGD"),
+    (["method.optimizer._target_=torch.optim.Adamm"], "method.optimizer._target_='torch.optim.Adamm' is not allowed"),
+    (["pretrain.scheduler._target_=eexit.training.schedules.warmup_cosin"], "pretrain.scheduler._target_="),
+    (["+pretrain.optimizer.betas=[0.9,0.99]"], "pretrain.optimizer='torch.optim.SGD' is not allowed: give settings it "
+     "accepts (SGD.__init__() got an unexpected keyword argument 'betas')"),
+    (["data=synthetic", "data.val_size=0.5"], "data.val_size=0.5 is not allowed: give an integer >= 1"),
+    (["+trainer.gradient_clip_val=-1"], "trainer.gradient_clip_val=-1 is not allowed"),
+    (["trainer.num_sanity_val_steps=-5"], "trainer.num_sanity_val_steps=-5 is not allowed"),
+    (["trainer.deterministic=maybe"], "trainer.deterministic='maybe' is not allowed"),
+    (["+trainer.val_check_interval=-1"], "trainer: Lightning refuses these settings: You have passed invalid value -1"),
+    (["pretrain.optimizer.nesterov=maybe"], "pretrain.optimizer.nesterov='maybe' is not allowed"),
+    (["data.seed=-1"], "data.seed=-1 is not allowed"),
+    (["objective.drop=true"], "objective.drop=True is not allowed: give one of 1, 2, 5"),
+    (["policy=patience", "policy.sweep=[]"], "policy.sweep=[] is not allowed: give null or a non-empty list"),
+    (["+trainer.max_steps=0"], "trainer.max_steps=0 is not allowed"),
+    (["+trainer.max_epochs=-1"], "trainer.max_epochs is set by eexit for each fit"),
+    (["backbone.weights=''"], "backbone.weights='' is not allowed"),
+    (["head.kernel_size=100"], "head.kernel_size=100 is not allowed: give at most 64"),
+    (["+data.std=[1e-30,1e-30,1e-30]", "method=backbone"], "data.std=[1e-30, 1e-30, 1e-30] is not allowed"),
 ]
 if not torch.cuda.is_available():
     BAD.append((["trainer.accelerator=gpu"], "torch sees no GPU"))
@@ -115,6 +139,15 @@ if not torch.cuda.is_available():
 def checksums(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def imgs(tmp_path_factory):
+    """An image folder with train/ and test/ only (40 training images: the default val_size=500 cannot hold out)."""
+    from test_image_files import class_tree
+    root = tmp_path_factory.mktemp("imgs")
+    class_tree(root, classes=("cat", "dog"), per_class=20, size=(16, 16))
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -130,10 +163,12 @@ def test_the_table_has_at_least_30_bad_inputs():
 
 
 @pytest.mark.parametrize("overrides,says", BAD, ids=[" ".join(o) for o, _ in BAD])
-def test_bad_input_is_one_line_before_any_work(overrides, says, earlier, tmp_path):
+def test_bad_input_is_one_line_before_any_work(overrides, says, earlier, imgs, tmp_path, monkeypatch):
     before = checksums(earlier)
     (tmp_path / "garbage.pt").write_bytes(b"not a torch file")
-    overrides = [o.format(tmp=tmp_path) for o in overrides]
+    overrides = [o.format(tmp=tmp_path, imgs=imgs) for o in overrides]
+    import lightning
+    monkeypatch.setattr(lightning.Trainer, "fit", lambda *a, **k: pytest.fail("training started"))
     cache = [] if any(o.startswith("cache_dir=") for o in overrides) else [f"cache_dir={earlier / 'cache'}"]
     cfg = compose_cfg(TINY + cache + overrides)
     with pytest.raises(EExitError) as err:
@@ -167,6 +202,17 @@ HYDRA_BAD = [
     (["hydra.run.dir=a_file/run"], "error: hydra.run.dir=a_file/run: a_file is a file"),
     (["hydra.run.dir=" + "x" * 300], "error: hydra.run.dir=" + "x" * 300 + ": a folder name is longer than 255 bytes"),
     (["-m", "seed=0,1", "hydra.sweep.dir=a_file/sweep"], "error: hydra.sweep.dir=a_file/sweep: a_file is a file"),
+    # issue 39: Hydra's folders, sweeps checked over every value before the first job, a key another option has
+    (["hydra.run.dir=/proc/eexit-run"], "error: hydra.run.dir=/proc/eexit-run: no folder can be made in /proc"),
+    (["-m", "seed=0", "hydra.sweep.dir=/proc/eexit-sweep"], "error: hydra.sweep.dir=/proc/eexit-sweep: no folder can "
+     "be made in /proc"),
+    (["hydra.run.dir=" + "/".join(["d" * 200] * 25)], "error: hydra.run.dir=" + "/".join(["d" * 200] * 25) +
+     ": the path is longer than the 4096 bytes the file system takes"),
+    (["-m", "seed=0,1,-1"], "error: seed=-1 is not allowed: give an integer in [0, 2**32)"),
+    (["-m", "seed=0,1", "data.batch_size=0"], "error: data.batch_size=0 is not allowed"),
+    (["-m", "foo=1,2"], "error: foo is not a key of the config"),
+    (["data.std=[1,1,1]"], "error: data.std is not a key of the options chosen here (another option of its group "
+     "has it); add it with a leading +: +data.std=..."),
 ]
 
 
@@ -242,7 +288,8 @@ def test_a_damaged_or_foreign_cache_entry_is_rebuilt_with_a_warning(tmp_path, ca
     caplog.clear()
     flipped = run_experiment(compose_cfg(small), tmp_path / "f")
     assert flipped["backbone_source"] == "trained" and flipped["backbone_test_acc"] == first["backbone_test_acc"]
-    assert [r.message for r in caplog.records if "backbone cache" in r.message and "training it again" in r.message]
+    said = [r.message for r in caplog.records if "backbone cache" in r.message and "training it again" in r.message]
+    assert len(said) == 1 and "fail their checksum" in said[0], said           # said once, not once per look
 
 
 def one_line_exit_2(main, argv: list[str], capsys) -> str:
