@@ -21,11 +21,11 @@ install: $(STAMP) ## create .venv (if missing) and install eexit with the tested
 run: $(STAMP) ## install, then run the default experiment (digits, CPU, minutes); ARGS="key=value ..."
 	$(PY) run.py $(ARGS)
 
-test: $(STAMP) ## install, then run the fast test suite (< 10 min on 2 cores)
-	WANDB_MODE=disabled $(PY) -m pytest -m "not slow" -q $(ARGS)
+test: $(STAMP) ## install, then run the fast test suite (< 10 min on 2 cores), one worker per core
+	WANDB_MODE=disabled $(PY) -m pytest -m "not slow" -q -n auto $(ARGS)
 
 test-all: $(STAMP) ## the fast suite plus the slow tests
-	WANDB_MODE=disabled $(PY) -m pytest -q $(ARGS)
+	WANDB_MODE=disabled $(PY) -m pytest -q -n auto $(ARGS)
 
 clean-outputs: ## delete run outputs (outputs/, multirun/)
 	rm -rf outputs multirun

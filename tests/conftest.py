@@ -1,6 +1,7 @@
 """Shared fixtures: configs composed as run.py would, with tiny budgets and no W&B network."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,11 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
+
+if os.environ.get("PYTEST_XDIST_WORKER"):   # `make test` runs one worker per core (-n auto): one thread each
+    os.environ["OMP_NUM_THREADS"] = "1"      # (the commands tests start inherit it)
+    import torch
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -132,17 +132,24 @@ def fill_in_checkpoint(monkeypatch):   # the exit network's checkpoint, after tr
 
 
 def run_cli(argv: list[str], monkeypatch, capsys) -> tuple[int, list[str]]:
-    """``python run.py argv`` in this process (so a test's patches apply): exit status and stderr lines (Hydra's
-    logging stays off: its handlers would outlive the captured streams of the test)."""
+    """``python run.py argv`` in this process (so a test's patches apply): exit status and stderr lines. Hydra's
+    logging is off, and every logger is put back as it was after (Hydra's config disables existing loggers)."""
+    import logging
     monkeypatch.setattr(sys, "argv", ["run.py", *argv, "hydra/job_logging=disabled", "hydra/hydra_logging=disabled"])
     monkeypatch.setenv(FORCE, "0")
     from hydra.core.global_hydra import GlobalHydra
     GlobalHydra.instance().clear()
+    loggers = [logging.getLogger()] + [lg for lg in logging.Logger.manager.loggerDict.values()
+                                       if isinstance(lg, logging.Logger)]
+    saved = [(lg, lg.disabled, lg.level, list(lg.handlers), lg.propagate) for lg in loggers]
     code = 0
     try:
         runpy.run_path(str(ROOT / "run.py"), run_name="__main__")
     except SystemExit as exc:
         code = exc.code
+    finally:
+        for lg, disabled, level, handlers, propagate in saved:
+            lg.disabled, lg.level, lg.handlers, lg.propagate = disabled, level, handlers, propagate
     return code, [e for e in capsys.readouterr().err.splitlines() if e.strip() and not e.startswith("[")]
 
 

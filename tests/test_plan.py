@@ -48,7 +48,7 @@ def test_a_run_that_would_not_fit_its_disk_stops_in_one_line(tmp_path, monkeypat
     import eexit.pipeline.fits as fits
     monkeypatch.setattr(fits, "free_disk", lambda folder: 1000)
     cfg = compose_cfg([f"cache_dir={tmp_path / 'cache'}"])
-    with pytest.raises(EExitError, match=r"the run needs .* GB on disk under cache_dir=.*0\.0 GB are free") as e:
+    with pytest.raises(EExitError, match=r"the run needs [\d.]+ MB more on disk under cache_dir=.*, 1.0 kB are free") as e:
         run_experiment(cfg, tmp_path / "run")
     assert "\n" not in str(e.value) and "cache_dir" in str(e.value)
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
@@ -96,6 +96,6 @@ def test_missing_data_is_named_before_the_disk_it_would_need(tmp_path, monkeypat
     base = ["data=cinic10", f"data.root={tmp_path / 'none'}", f"cache_dir={tmp_path / 'cache'}", "logger=none"]
     with pytest.raises(EExitError, match="CINIC-10 not found.*data.download=true"):
         run_experiment(compose_cfg(base), tmp_path / "run")
-    with pytest.raises(EExitError, match="GB on disk"):            # asked to download: the disk is the problem
+    with pytest.raises(EExitError, match=r"GB more on disk"):      # asked to download: the disk is the problem
         run_experiment(compose_cfg(base + ["data.download=true"]), tmp_path / "run2")
     assert not (tmp_path / "none").exists()                         # refused before any download

@@ -151,6 +151,9 @@ class ImageDataModule(L.LightningDataModule):
     def check_present(self) -> None:
         """The one-line missing-data error, before a run checks its disk and memory; planning read the data here."""
 
+    def present(self) -> bool:   # the data is on disk (False: a download not yet made, which reading would start)
+        return True
+
     def fingerprint(self) -> str:
         """A digest of every split's images and labels: what a cached backbone or feature store
         was computed from. Two folders holding the same data share it; any changed pixel,

@@ -72,8 +72,11 @@ class CINIC10DataModule(ImageDataModule):
         return {split: self.decoded(root / folder) for split, folder in SPLITS.items()}
 
     def check_present(self):
-        if not self.download and not all((Path(self.root) / d).is_dir() for d in SPLITS.values()):
+        if not self.download and not self.present():
             raise missing("CINIC-10", self.root, "train/, valid/ and test/ folders")
+
+    def present(self) -> bool:
+        return all((Path(self.root) / d).is_dir() for d in SPLITS.values())
 
     def planned_sizes(self):
         """PNG files counted per split folder (nothing decoded); CINIC-10's official 90,000 per split

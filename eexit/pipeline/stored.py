@@ -23,7 +23,7 @@ SPLITS = ("train", "val", "test")
 def stored_bytes(cfg, dm, plan: dict) -> int:
     """Bytes of this run's backbone cache entry and of the complete feature files it reads, already in the cache
     (0 without a cached backbone: no feature file of this run can exist then)."""
-    if cfg.backbone.get("weights") or not cfg.backbone_cache:
+    if cfg.backbone.get("weights") or not cfg.backbone_cache or not dm.present():   # never starts a download
         return 0
     key = cache_key(backbone_spec(cfg, dm))
     path = cache_path(cfg.cache_dir, plan["backbone"], dm.name, key)
