@@ -54,7 +54,7 @@ reproduce-bts: $(STAMP) ## BTS-EE paper setting: one run, CINIC-10 ResNet18, boo
 
 export: $(STAMP) ## standalone per-stage programs + exits.json: make export CKPT=<run>/checkpoints/boosted.pt OUT=exported
 	@test -n "$(CKPT)" -a -n "$(OUT)" || { echo "error: give CKPT=<run>/checkpoints/<regime>.pt and OUT=<folder>" >&2; exit 2; }
-	$(PY) -m eexit.export $(CKPT) $(OUT) $(ARGS)
+	$(PY) -m eexit.deploy.export $(CKPT) $(OUT) $(ARGS)
 
 bench-launchers: $(STAMP) ## the same 8-job sweep on each installed Hydra launcher from an empty cache -> benchmarks/local/RESULTS-launchers.md
 	$(PY) benchmarks/launchers.py $(ARGS)

@@ -20,15 +20,15 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from eexit.disk_full import full_disk_line, remove_partial
+from eexit.files.disk_full import full_disk_line, remove_partial
 from eexit.distributed import is_global_zero
 from eexit.errors import EExitError
 from eexit.files.torch_files import weights_only_in_this_process
-from eexit.hydra_errors import check_command_line, one_line
-from eexit.loggers import finish_wandb
-from eexit.jobs import FAILED_IN_SWEEP, clear_failed, completed_results, register_resolvers, write_failed
-from eexit.objective import objective_value
-from eexit.settings import check_config
+from eexit.config.hydra_errors import check_command_line, one_line
+from eexit.reporting.loggers import finish_wandb
+from eexit.cli.jobs import FAILED_IN_SWEEP, clear_failed, completed_results, register_resolvers, write_failed
+from eexit.cli.objective import objective_value
+from eexit.config.settings import check_config
 
 warnings.filterwarnings("ignore", message=".*torch.jit.*is deprecated.*")
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -65,7 +65,7 @@ def main(cfg: DictConfig) -> float | None:
         run_experiment(cfg, run_dir, overrides)
         return None
     clear_failed(run_dir)
-    from eexit.pipeline.summary import print_summary
+    from eexit.reporting.summary import print_summary
 
     failed = True
     try:

@@ -29,17 +29,17 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from eexit.costs import exit_costs  # noqa: E402
-from eexit.deploy import load_exit_checkpoint  # noqa: E402
+from eexit.costs.exits import exit_costs  # noqa: E402
+from eexit.deploy.checkpoint import load_exit_checkpoint  # noqa: E402
 from eexit.errors import EExitError  # noqa: E402
-from eexit.evaluation import simulate  # noqa: E402
+from eexit.evaluation.curves import simulate  # noqa: E402
 from eexit.exits import ExitPolicy  # noqa: E402
-from eexit.flops import block_macs, count_macs, cumulative  # noqa: E402
+from eexit.costs.flops import block_macs, count_macs, cumulative  # noqa: E402
 from eexit.models.backbones import build_backbone  # noqa: E402
 from eexit.models.early_exit import EarlyExitNet  # noqa: E402
 from eexit.models.fold import fold_batchnorm  # noqa: E402
 from eexit.models.heads import build_head  # noqa: E402
-from eexit.placement import place_by_rule  # noqa: E402
+from eexit.costs.placement import place_by_rule  # noqa: E402
 from eexit.training import predict_exits  # noqa: E402
 
 MIXES = {"early-heavy": [0.6, 0.2, 0.1], "balanced": [0.3, 0.2, 0.2], "late": [0.1, 0.1, 0.2]}
@@ -304,7 +304,7 @@ def static_accuracy(ck, policy: ExitPolicy) -> list[str]:
     from hydra.utils import instantiate
     from static_baseline import around, builders, family, macs_of, train_like_backbone, training_recipe
 
-    from eexit.evaluation import evaluate
+    from eexit.evaluation.curves import evaluate
     from eexit.models.backbones import StagedBackbone
     net, image_shape = ck.net, tuple(ck.meta["image_shape"])
     spec = training_recipe(ck.meta["backbone_weights"])
@@ -398,9 +398,9 @@ class Plain(torch.nn.Module):
 
 def onnx_nets(net: EarlyExitNet, policy, image_shape, folder: Path, threads: int):
     """``(early-exit stages run by onnxruntime, the plain backbone as one onnxruntime graph)``, each session with
-    ``threads`` intra-op threads and eexit's other defaults (``eexit.export_onnx.session_options``)."""
-    from eexit.export import ExportedExitNet, export_exit_net
-    from eexit.export_onnx import OnnxStage, export_stage
+    ``threads`` intra-op threads and eexit's other defaults (``eexit.deploy.onnx.session_options``)."""
+    from eexit.deploy.export import ExportedExitNet, export_exit_net
+    from eexit.deploy.onnx import OnnxStage, export_stage
     if not (folder / "ee" / "exits.json").is_file():
         export_exit_net(net, policy, folder / "ee", image_shape, fold=False, fmt="onnx")   # net is folded already
         export_stage(Plain(net.backbone).eval(), torch.zeros(2, *image_shape), folder / "plain.onnx", last=True)

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from latency import build_net  # noqa: E402
 
-from eexit.export_onnx import OnnxStage, export_stage  # noqa: E402
+from eexit.deploy.onnx import OnnxStage, export_stage  # noqa: E402
 
 
 class FirstStage(torch.nn.Module):

@@ -22,7 +22,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from eexit.flops import count_macs
+from eexit.costs.flops import count_macs
 
 
 def builders(arch: str, num_classes: int) -> dict[str, Callable[[], nn.Module]]:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from eexit.results_file import Results  # noqa: E402
+from eexit.reporting.results_file import Results  # noqa: E402
 SMOKE = ["data=digits", "backbone=resnet20", "data.batch_size=128", "pretrain.epochs=15", "method.epochs=5",
          "method.batch_size=128", "trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "group=profile"]
 GRID = {"placement.rule": ["pareto", "fine", "linear", "gold_ratio"], "policy.margin": ["0.01", "0.02", "0.05", "0.1"],

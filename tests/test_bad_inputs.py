@@ -303,7 +303,7 @@ def one_line_exit_2(main, argv: list[str], capsys) -> str:
 def test_export_of_a_damaged_or_foreign_file_or_into_a_file_is_one_line(tmp_path, capsys):
     import pickle
 
-    from eexit.export import main
+    from eexit.deploy.export import main
     (tmp_path / "truncated.pt").write_bytes(b"PK\x03\x04 half a zip")
     (tmp_path / "pickle.pt").write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
     torch.save({"weights": torch.ones(3)}, tmp_path / "foreign.pt")
@@ -332,7 +332,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(tmp_path, monke
     import shutil
     from collections import namedtuple
 
-    from eexit.disk_full import full_disk_line, remove_partial
+    from eexit.files.disk_full import full_disk_line, remove_partial
     run_dir, cache = tmp_path / "run", tmp_path / "cache"
     (run_dir / "checkpoints").mkdir(parents=True)
     (run_dir / "run.log").write_text("")

@@ -8,7 +8,7 @@ import torch
 from hydra.utils import instantiate
 from PIL import Image
 
-from eexit.deploy import load_exit_checkpoint
+from eexit.deploy.checkpoint import load_exit_checkpoint
 from eexit.pipeline import run_experiment
 from tests.conftest import TINY, compose_cfg
 
@@ -29,8 +29,8 @@ def digits_folder(root, size=64, n=480, test=120):
 def test_imagefolder_with_a_timm_backbone_end_to_end(tmp_path):
     import timm
 
-    from eexit.export import ExportedExitNet, export_exit_net
-    from eexit.flops import count_macs
+    from eexit.deploy.export import ExportedExitNet, export_exit_net
+    from eexit.costs.flops import count_macs
     digits_folder(tmp_path / "images")
     overrides = ["data=imagefolder", f"data.root={tmp_path / 'images'}", "data.val_size=60", "data.num_workers=0",
                  "backbone=timm", "backbone.model=resnet18", "method=bts"]

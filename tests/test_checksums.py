@@ -103,7 +103,7 @@ def test_a_checkpoint_refuses_a_backbone_file_that_changed(tmp_path):
     so a file overwritten since then is refused in one line instead of feeding the heads other features."""
     import functools
 
-    from eexit.deploy import load_exit_checkpoint, save_exit_checkpoint
+    from eexit.deploy.checkpoint import load_exit_checkpoint, save_exit_checkpoint
     from eexit.errors import EExitError
     from eexit.exits import ExitPolicy
     from eexit.models.early_exit import build_exit_net

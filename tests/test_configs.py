@@ -63,7 +63,7 @@ def test_each_launcher_preset_is_the_plugins_schema_filled_in(launcher, schema):
     from hydra.core.global_hydra import GlobalHydra
     from hydra.utils import instantiate
 
-    from eexit.jobs import register_resolvers
+    from eexit.cli.jobs import register_resolvers
     register_resolvers()
     GlobalHydra.instance().clear()
     with initialize_config_dir(version_base="1.3", config_dir=CONF):

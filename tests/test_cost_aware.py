@@ -59,7 +59,7 @@ def test_eenets_joint_end_to_end(tmp_path, cache, loss):
     state = torch.load(regime["checkpoint"], weights_only=False)["network"]  # the whole network, backbone included
     assert any(k.startswith("backbone.") for k in state) and any(k.startswith("heads.") for k in state)
     if loss == "v2":
-        from eexit.deploy import load_exit_checkpoint
+        from eexit.deploy.checkpoint import load_exit_checkpoint
         loaded = load_exit_checkpoint(regime["checkpoint"])
         for k, v in loaded.net.state_dict().items():
             assert torch.equal(v, state[k]), k

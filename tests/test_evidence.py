@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from eexit.evaluation import headline, validated_headline
-from eexit.exit_analysis import cost_table, expected_calibration_error, reliability
+from eexit.evaluation.curves import headline, validated_headline
+from eexit.evaluation.analysis import cost_table, expected_calibration_error, reliability
 from eexit.reporting.aggregate import aggregate
 from eexit.reporting.guards import guards
 from eexit.reporting.plots import same_as
@@ -86,7 +86,7 @@ def test_guards_fire_on_what_they_name():
 
 
 def test_summary_of_a_backbone_at_chance_reports_no_savings(capsys, tmp_path):
-    from eexit.pipeline.summary import print_summary
+    from eexit.reporting.summary import print_summary
     point = {"setting": 0.02, "test_acc": 0.52, "cost_fraction": 0.4}
     regime = {"operating_point": point, "headline": {"drop_2pt": {"cost_reduction": 0.6, "test_acc": 0.5}},
               "exit_val_acc": [0.5, 0.5], "test_samples": 24, "chance_acc": 0.5, "exit_test_acc": [0.5, 0.5]}

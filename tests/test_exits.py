@@ -7,7 +7,7 @@ import pytest
 import torch
 from conftest import off_scores
 
-from eexit.evaluation import headline, operating_point, pareto_front, simulate
+from eexit.evaluation.curves import headline, operating_point, pareto_front, simulate
 from eexit.exits import CachedExits, ClassPrecisionMargin, ExitPolicy, GlobalThreshold
 from eexit.exits.cpm import INF, calibrate_cpm, class_precision, cpm_head_thresholds, target_precision
 from eexit.models.backbones import build_backbone
@@ -283,7 +283,7 @@ def test_fold_batchnorm_keeps_outputs_and_leaves_the_original():
 
 @pytest.mark.parametrize("fold", [False, True])
 def test_exported_stages_infer_like_the_network(tmp_path, fold):
-    from eexit.export import ExportedExitNet, export_exit_net
+    from eexit.deploy.export import ExportedExitNet, export_exit_net
     from eexit.models.fold import fold_batchnorm
     net = make_net("convx", {"depth": 1})
     x = torch.randn(9, 3, 32, 32, generator=torch.Generator().manual_seed(11))
@@ -306,7 +306,7 @@ def test_a_damaged_swapped_or_edited_export_is_refused_in_one_line(tmp_path):
     import shutil
 
     from eexit.errors import EExitError
-    from eexit.export import ExportedExitNet, export_exit_net
+    from eexit.deploy.export import ExportedExitNet, export_exit_net
     net = make_net("convx", {"depth": 1})
     export_exit_net(net, ExitPolicy("confidence", torch.full((3, 10), 0.7)), tmp_path / "good", (3, 32, 32))
 
@@ -316,7 +316,7 @@ def test_a_damaged_swapped_or_edited_export_is_refused_in_one_line(tmp_path):
         change(folder)
         with pytest.raises(EExitError) as err:
             ExportedExitNet(folder)
-        assert "\n" not in str(err.value) and "python -m eexit.export" in str(err.value)
+        assert "\n" not in str(err.value) and "python -m eexit.deploy.export" in str(err.value)
         return str(err.value)
 
     def flip(folder):
@@ -351,7 +351,7 @@ def cached_case(seed, n=300):
 def test_curves_span_from_the_backbone_to_the_first_exit(make):
     """Every policy's curve reaches the backbone's own accuracy at its strict end (no sample exits, at
     the cost of the backbone plus every head) and, at the other end, sends (nearly) everyone out first."""
-    from eexit.evaluation import curve
+    from eexit.evaluation.curves import curve
     calibrator, val, test = make(), cached_case(0), cached_case(1)
     costs = torch.tensor([0.3, 0.6, 1.05])
     points = curve(test, calibrator.score, calibrator.settings(val), calibrator.thresholds_fn(val), costs)
@@ -404,7 +404,7 @@ def hand_case() -> CachedExits:
 
 
 def test_anytime_rows_are_each_exit_alone():
-    from eexit.exit_analysis import anytime
+    from eexit.evaluation.analysis import anytime
     rows = anytime(hand_case(), torch.tensor([0.2, 0.5, 1.0]))
     assert [r["accuracy"] for r in rows] == [0.5, 1.0, 0.75]
     assert [r["agreement"] for r in rows] == [0.25, 0.75, 1.0]    # head 0 (0,0,1,1) vs backbone (0,1,0,0)
@@ -412,7 +412,7 @@ def test_anytime_rows_are_each_exit_alone():
 
 
 def test_calibration_ece_and_failure_auroc_by_hand():
-    from eexit.exit_analysis import calibration
+    from eexit.evaluation.analysis import calibration
     cached = hand_case()
     conf = torch.softmax(torch.tensor([4.0, 0.0]), 0)[0].item()           # every answer's confidence
     rows = calibration(cached, "max_softmax")
@@ -428,7 +428,7 @@ def test_calibration_ece_and_failure_auroc_by_hand():
 
 
 def test_confusion_matrices_count_true_by_predicted():
-    from eexit.exit_analysis import confusion
+    from eexit.evaluation.analysis import confusion
     assert confusion(hand_case()) == [[[1, 1], [1, 1]], [[2, 0], [0, 2]], [[2, 0], [1, 1]]]
 
 
@@ -442,8 +442,8 @@ def graded_exits(n: int = 400, k: int = 5) -> CachedExits:
 
 
 def test_budgeted_points_meet_each_budget_on_validation_and_are_the_most_accurate():
-    from eexit.evaluation import evaluate
-    from eexit.exit_analysis import budgeted, threshold_candidates
+    from eexit.evaluation.curves import evaluate
+    from eexit.evaluation.analysis import budgeted, threshold_candidates
     torch.manual_seed(0)
     val = graded_exits()
     k = val.num_classes
@@ -476,8 +476,8 @@ def test_patience_leaves_after_t_agreeing_exits():
 def test_geometric_budgets_follow_the_shares_and_meet_each_budget():
     """MSDNet's geometric exit distribution: thresholds fitted down the exits give the target shares,
     and each budget's point is the most accurate ratio within it on validation."""
-    from eexit.evaluation import simulate
-    from eexit.exit_analysis import budgeted_geometric, geometric_thresholds
+    from eexit.evaluation.curves import simulate
+    from eexit.evaluation.analysis import budgeted_geometric, geometric_thresholds
     torch.manual_seed(1)
     scores = torch.rand(3, 1000)
     shares = torch.tensor([0.4, 0.3, 0.2, 0.1], dtype=torch.float64)
@@ -499,7 +499,7 @@ def test_geometric_budgets_follow_the_shares_and_meet_each_budget():
 def test_operating_points_equal_one_table_at_a_time(num_exits):
     """The batched evaluation of many threshold tables (curves, budgeted analyses) gives exactly the numbers
     of simulate + operating_point per table, with ties, 'never' (inf) and 'always' (-inf) thresholds."""
-    from eexit.evaluation import operating_point, operating_points, simulate
+    from eexit.evaluation.curves import operating_point, operating_points, simulate
     g = torch.Generator().manual_seed(num_exits)
     n, k = 97, 5
     logits = (torch.randn(num_exits + 1, n, k, generator=g) * 4).round()

@@ -38,9 +38,9 @@ def test_an_unreadable_image_read_by_a_worker_is_one_line(tmp_path, damage):
 
 
 def test_exporting_into_a_file_or_with_a_changed_weights_file_is_one_line(tmp_path, capsys, monkeypatch):
-    from eexit.deploy import save_exit_checkpoint
+    from eexit.deploy.checkpoint import save_exit_checkpoint
     from eexit.exits import ExitPolicy
-    from eexit.export import main
+    from eexit.deploy.export import main
     from eexit.models.backbones import cifar_resnet
     from eexit.models.early_exit import build_exit_net
     from eexit.models.heads import LinearHead
@@ -127,8 +127,8 @@ def fill_in_feature_writing(monkeypatch):
 
 
 def fill_in_checkpoint(monkeypatch):   # the exit network's checkpoint, after training
-    import eexit.deploy
-    monkeypatch.setattr(eexit.deploy, "atomic_save", lambda obj, path: half_then_full(temporary(Path(path))))
+    import eexit.deploy.checkpoint
+    monkeypatch.setattr(eexit.deploy.checkpoint, "atomic_save", lambda obj, path: half_then_full(temporary(Path(path))))
 
 
 def run_cli(argv: list[str], monkeypatch, capsys) -> tuple[int, list[str]]:

@@ -78,7 +78,7 @@ def test_the_static_baseline_is_the_family_member_closest_in_macs():
     and a ResNet-10 costs less than a ResNet-16, which costs less than the ResNet18 itself."""
     from static_baseline import closest, family
 
-    from eexit.flops import count_macs
+    from eexit.costs.flops import count_macs
     from eexit.models.backbones import resnet18
     variants = family("resnet18", 10)
     assert len(variants) == 15 and "ResNet-10 [1, 1, 1, 1]" in variants and family("vgg16", 10) == {}

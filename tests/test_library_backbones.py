@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from eexit.errors import EExitError
-from eexit.flops import block_macs, count_macs
+from eexit.costs.flops import block_macs, count_macs
 from eexit.models.backbones import timm_backbone, torchvision_backbone
 
 TIMM = ["resnet18", "resnet50", "mobilenetv3_large_100", "efficientnet_b0", "convnext_tiny", "regnety_002",

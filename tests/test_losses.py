@@ -141,7 +141,7 @@ def cost_case():
     """A two-block backbone with pool+linear heads: block MACs 110592 / 36864 / 1064, heads 40 each."""
     from torch import nn
 
-    from eexit.costs import exit_costs
+    from eexit.costs.exits import exit_costs
     from eexit.models.backbones.staged import Classifier, StagedBackbone
     from eexit.models.early_exit import EarlyExitNet
     from eexit.models.heads import build_head

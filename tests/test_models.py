@@ -6,14 +6,14 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from eexit.costs import exit_costs
+from eexit.costs.exits import exit_costs
 from eexit.errors import EExitError
-from eexit.flops import block_macs, count_macs, cumulative
+from eexit.costs.flops import block_macs, count_macs, cumulative
 from eexit.models.backbones import BACKBONES, build_backbone
 from eexit.models.backbones.staged import Classifier, StagedBackbone
 from eexit.models.early_exit import EarlyExitNet
 from eexit.models.heads import HEADS, build_head
-from eexit.placement import place_by_rule, rule_fractions
+from eexit.costs.placement import place_by_rule, rule_fractions
 
 
 @pytest.mark.parametrize("name", sorted(BACKBONES))
@@ -132,7 +132,7 @@ def test_cost_model_leaves_every_module_in_its_own_mode():
 def test_mac_counts_are_traced_once_per_structure(monkeypatch):
     """Counts are kept per (structure, input shape): a second network of the same structure is
     not traced again, one of another structure is, and the numbers are those of a fresh trace."""
-    import eexit.flops as flops
+    import eexit.costs.flops as flops
     first = block_macs(build_backbone("resnet20"), (3, 32, 32))
     traced = []
     real = flops.FlopCountAnalysis

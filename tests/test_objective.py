@@ -5,7 +5,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from eexit.errors import EExitError
-from eexit.objective import objective_value
+from eexit.cli.objective import objective_value
 
 RESULTS = {
     "curve": [{"cost_fraction": 0.3, "test_acc": 0.80}, {"cost_fraction": 0.5, "test_acc": 0.90},

@@ -8,7 +8,7 @@ from conftest import compose_cfg
 from eexit.errors import BadArgument
 from eexit.exits import ClassPrecisionMargin, GlobalThreshold
 from eexit.models.heads import Conv1dHead, ConvXHead, EENetHead
-from eexit.settings import check_config
+from eexit.config.settings import check_config
 
 
 @pytest.mark.parametrize("make,says", [

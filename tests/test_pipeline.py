@@ -79,7 +79,7 @@ def test_checkpoint_reloads_the_deployed_network(tmp_path, cache):
     """A regime checkpoint rebuilds the network and policy: infer on the test split gives the run's exit mix."""
     from hydra.utils import instantiate
 
-    from eexit.deploy import load_exit_checkpoint
+    from eexit.deploy.checkpoint import load_exit_checkpoint
     results, out = run(tmp_path, cache, ["method=nonboosted"])
     path = Path(results["regimes"]["nonboosted"]["checkpoint"])
     loaded = load_exit_checkpoint(path)
@@ -117,8 +117,8 @@ def test_checkpoint_reloads_the_deployed_network(tmp_path, cache):
     assert float(ee[2]) == pytest.approx(100 * point["test_acc"], abs=0.005) and float(ee[1]) == pytest.approx(
         point["cost_fraction"], abs=0.005)
     assert len(static) == 2 and float(static[0][1]) <= point["cost_fraction"] < float(static[1][1])
-    # python -m eexit.export: standalone stage programs that infer like the (folded) network
-    from eexit.export import ExportedExitNet, main as export_main
+    # python -m eexit.deploy.export: standalone stage programs that infer like the (folded) network
+    from eexit.deploy.export import ExportedExitNet, main as export_main
     from eexit.models.fold import fold_batchnorm
     assert export_main([str(path), str(tmp_path / "exp")]) == 0
     exported, folded = ExportedExitNet(tmp_path / "exp"), fold_batchnorm(loaded.net)[0]
@@ -166,7 +166,7 @@ def test_checkpoint_reloads_the_deployed_network(tmp_path, cache):
     torch.save(ck, tmp_path / "edited.pt")
     with pytest.raises(EExitError, match="does not match its checksum"):   # edited: refused as it stands
         load_exit_checkpoint(tmp_path / "edited.pt")
-    from eexit.digest import payload_digest
+    from eexit.files.digest import payload_digest
     ck["blake2b"] = payload_digest({k: v for k, v in ck.items() if k != "blake2b"})   # as if written so
     torch.save(ck, tmp_path / "orphan.pt")
     with pytest.raises(EExitError, match="re-run the experiment with backbone_cache=true"):
@@ -198,7 +198,7 @@ def test_bts_reports_both_modes(tmp_path, cache):
 def test_wandb_offline_writes_run_folder(tmp_path, cache, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     cfg = compose_cfg(TINY + ["method=nonboosted", "logger=wandb", f"cache_dir={cache}"])
-    from eexit.loggers import finish_wandb
+    from eexit.reporting.loggers import finish_wandb
     try:
         run_experiment(cfg, tmp_path / "w")
     finally:
@@ -265,7 +265,7 @@ def test_feature_cache_equals_uncached_path(tmp_path, cache):
 
 
 def test_summary_explains_itself(capsys, tmp_path):
-    from eexit.pipeline.summary import print_summary
+    from eexit.reporting.summary import print_summary
     base = {"dataset": "digits", "backbone": "resnet20", "backbone_test_acc": 0.98, "backbone_macs": 41e6}
     point = {"setting": 0.02, "test_acc": 0.97, "cost_fraction": 0.4}
     headline = {"drop_1pt": None, "drop_2pt": {"cost_reduction": -0.05, "test_acc": 0.975},

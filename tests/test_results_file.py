@@ -1,4 +1,4 @@
-"""``results.json`` is one typed, versioned contract: written and read only by ``eexit.results_file.Results``."""
+"""``results.json`` is one typed, versioned contract: written and read only by ``eexit.reporting.results_file.Results``."""
 from __future__ import annotations
 
 import ast
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from eexit.errors import EExitError
-from eexit.jobs import completed_results
-from eexit.results_file import FORMAT, Results
+from eexit.cli.jobs import completed_results
+from eexit.reporting.results_file import FORMAT, Results
 
 ROOT = Path(__file__).resolve().parents[1]
 FACTS = {"dataset": "digits", "backbone": "resnet20", "method": "bts", "seed": 0, "backbone_test_acc": 0.99}

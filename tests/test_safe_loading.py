@@ -63,7 +63,7 @@ def test_load_tensors_refuses_a_callable_and_names_damage_apart(crafted, tmp_pat
 
 
 def test_a_crafted_export_input_is_one_line_exit_2(crafted, tmp_path, capsys, monkeypatch):
-    from eexit.export import main
+    from eexit.deploy.export import main
     write, _ = crafted
     monkeypatch.setenv(FORCE, "0")   # the command sets it for its process; restored after the test
     assert main([str(write(tmp_path / "ckpt.pt")), str(tmp_path / "out")]) == 2
@@ -136,7 +136,7 @@ def test_what_a_planted_file_in_a_shared_cache_can_and_cannot_do(crafted, tmp_pa
     again = run_experiment(compose_cfg(small), tmp_path / "again")
     assert any("discarding unreadable" in r.message and "labels.npy" in r.message for r in caplog.records)
     assert again["regimes"]["nonboosted"]["curve"] == clean["regimes"]["nonboosted"]["curve"]
-    from eexit.digest import tensors_digest
+    from eexit.files.digest import tensors_digest
     (entry,) = (tmp_path / "cache" / "backbones").glob("*.pt")
     forged = load_tensors(entry)
     forged["metrics"]["test_acc"] = 0.123

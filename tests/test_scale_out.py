@@ -80,9 +80,9 @@ def test_joint_training_under_ddp_evaluates_and_writes_once(tmp_path):
 
 
 def test_a_lock_held_by_a_killed_process_does_not_block(tmp_path):
-    from eexit.locks import exclusive
+    from eexit.files.locks import exclusive
     lock = tmp_path / "entry.lock"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom eexit.locks import exclusive\n"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom eexit.files.locks import exclusive\n"
                                f"with exclusive({str(lock)!r}, 'x'):\n    print('held', flush=True)\n    time.sleep(600)"],
                               cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"

@@ -8,9 +8,9 @@ import pytest
 import torch
 from conftest import TINY, compose_cfg, off_scores
 
-from eexit.deploy import load_exit_checkpoint, save_exit_checkpoint
+from eexit.deploy.checkpoint import load_exit_checkpoint, save_exit_checkpoint
 from eexit.errors import EExitError
-from eexit.evaluation import simulate
+from eexit.evaluation.curves import simulate
 from eexit.exits import CachedExits, ExitPolicy
 from eexit.models.backbones import build_backbone
 from eexit.models.heads import HeadOutput, LinearHead
@@ -103,13 +103,13 @@ def test_ztw_checkpoint_round_trip_and_export_refusal(tmp_path):
     with torch.no_grad():
         for a, b in zip(net.forward_all(x).logits, loaded.net.forward_all(x).logits):
             torch.testing.assert_close(a, b)
-    from eexit.export import export_exit_net
+    from eexit.deploy.export import export_exit_net
     with pytest.raises(EExitError, match="deploy it from its checkpoint"):
         export_exit_net(net, policy, tmp_path / "exported", (3, 32, 32))
 
 
 def test_the_cost_model_counts_what_combining_adds():
-    from eexit.costs import exit_costs
+    from eexit.costs.exits import exit_costs
     from eexit.models.early_exit import build_exit_net
     net = ztw_net()
     torch.manual_seed(0)

@@ -18,7 +18,7 @@ from typing import Callable, Iterable
 
 import torch
 
-from eexit.digest import payload_digest
+from eexit.files.digest import payload_digest
 from eexit.files.atomic import atomic_save
 from eexit.files.torch_files import UnreadableFile, load_tensors
 

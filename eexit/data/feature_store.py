@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from eexit.digest import state_digest
+from eexit.files.digest import state_digest
 from eexit.data.checksums import check_stamp, drop_stamp, payload_hash, write_stamp
 from eexit.errors import EExitError
 from eexit.files.atomic import temporary
-from eexit.locks import exclusive
+from eexit.files.locks import exclusive
 
 log = logging.getLogger(__name__)
 FORMAT = "v2"   # .npy files, streamed; v1 (whole-split .pt files) entries are simply not found
@@ -113,7 +113,7 @@ class FeatureStore:
         self.root, self.dtype = Path(cache_dir) / "features" / key, dtype
 
     def lock(self, split: str):
-        """Held while ``split`` is extracted: concurrent jobs wait, then load (``eexit.locks``)."""
+        """Held while ``split`` is extracted: concurrent jobs wait, then load (``eexit.files.locks``)."""
         return exclusive(self.root / f"{split}.lock", f"the {split} features in {self.root.name}",
                          stale=[self.root / split / ".*.tmp"])
 

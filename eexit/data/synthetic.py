@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 
 from eexit.data.base import ImageDataModule
-from eexit.validators import _int, positive_int, require
-from eexit.validators import image_size as image_size_check
+from eexit.config.validators import _int, positive_int, require
+from eexit.config.validators import image_size as image_size_check
 
 
 class SyntheticDataModule(ImageDataModule):

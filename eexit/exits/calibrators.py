@@ -19,9 +19,9 @@ import torch
 from eexit.exits.cached import CachedExits
 from eexit.exits.cpm import calibrate_cpm, class_precision
 from eexit.exits.policy import SCORES, ExitPolicy
-from eexit.validators import _number, one_of, optional, positive_int, require
-from eexit.validators import margin as margin_check
-from eexit.validators import margins as margins_check
+from eexit.config.validators import _number, one_of, optional, positive_int, require
+from eexit.config.validators import margin as margin_check
+from eexit.config.validators import margins as margins_check
 
 GLOBAL_SETTINGS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96,
                    0.97, 0.98, 0.99, 0.995, 0.999, 0.9999, 1.0)

@@ -40,7 +40,7 @@ def score(kind: str, logits: torch.Tensor, confidence: torch.Tensor | None,
     raise ValueError(f"unknown score '{kind}'; choose max_softmax, confidence, entropy or patience")
 
 
-from eexit.names import SCORES  # noqa: E402  (the names the config accepts, importable without torch)
+from eexit.config.names import SCORES  # noqa: E402  (the names the config accepts, importable without torch)
 
 
 def next_streak(pred: torch.Tensor, prev: torch.Tensor | None, streak: torch.Tensor | None) -> torch.Tensor:

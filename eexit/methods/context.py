@@ -15,7 +15,7 @@ import lightning as L
 import torch
 from torch import nn
 
-from eexit.costs import ExitCosts
+from eexit.costs.exits import ExitCosts
 from eexit.exits import CachedExits
 from eexit.models.early_exit import EarlyExitNet
 

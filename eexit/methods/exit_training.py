@@ -13,7 +13,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from eexit.costs import exit_costs
+from eexit.costs.exits import exit_costs
 from eexit.exits import CachedExits
 from eexit.methods.base import Recipe
 from eexit.methods.context import FitContext, Trained
@@ -21,7 +21,7 @@ from eexit.methods.objects import build_loss
 from eexit.models.early_exit import EarlyExitNet
 from eexit.training.module import TARGETS, EarlyExitModule
 from eexit.training.optimizers import check_optimizer
-from eexit.validators import one_of, positive_int, require
+from eexit.config.validators import one_of, positive_int, require
 
 log = logging.getLogger(__name__)
 EVAL_BATCH = 1024

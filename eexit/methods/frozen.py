@@ -13,13 +13,13 @@ from typing import Iterator
 import torch
 
 from eexit.data.features import FeatureDataModule
-from eexit.machine import available_memory
+from eexit.files.machine import available_memory
 from eexit.methods.base import Workload
 from eexit.methods.context import FitContext, Trained
 from eexit.methods.exit_training import EVAL_BATCH, ExitTraining
 from eexit.methods.feature_source import feature_source
 from eexit.methods.objects import with_objects
-from eexit.validators import one_of, require
+from eexit.config.validators import one_of, require
 
 log = logging.getLogger(__name__)
 BASELINE = "nonboosted"   # the regime the boosted heads are compared with

@@ -17,7 +17,7 @@ from eexit.models.early_exit import EarlyExitNet
 from eexit.training.losses import ExitCrossEntropy
 from eexit.training.module import EarlyExitModule
 from eexit.training.optimizers import check_optimizer
-from eexit.validators import _number, count, require
+from eexit.config.validators import _number, count, require
 
 
 class Pretraining(Recipe):

@@ -20,7 +20,7 @@ from eexit.models.ztw import ZTWNet
 from eexit.training.losses import ExitCrossEntropy
 from eexit.training.module import EarlyExitModule, set_trainable
 from eexit.training.optimizers import check_optimizer
-from eexit.validators import positive_int, require
+from eexit.config.validators import positive_int, require
 
 
 class ZTW(FrozenHeads):

@@ -2,7 +2,7 @@
 
 Block by block, exited samples are removed from the batch, so their remaining compute really stops;
 a batch of one takes a path without survivor bookkeeping. ``EarlyExitNet`` runs its stages with its
-modules, ``eexit.export.ExportedExitNet`` with exported programs.
+modules, ``eexit.deploy.export.ExportedExitNet`` with exported programs.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ class StagedInference:
 
     ``stage(i, x) -> (features, HeadOutput)`` runs the backbone up to exit i (from exit
     i-1's features) and head i; ``final(x) -> logits`` runs the rest. ``EarlyExitNet``
-    implements them with its modules, ``eexit.export.ExportedExitNet`` with exported
+    implements them with its modules, ``eexit.deploy.export.ExportedExitNet`` with exported
     programs, so both share one inference loop and its guarantees. ``combine(i, out, carry)``
     lets exit i's answer read earlier heads' outputs (ZTW's cascade and ensemble): ``carry`` is
     what it returned at exit i-1, kept for the surviving samples only.

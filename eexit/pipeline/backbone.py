@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 
 from eexit.distributed import is_global_zero
 from eexit.errors import EExitError
-from eexit.locks import exclusive
+from eexit.files.locks import exclusive
 from eexit.pipeline.backbone_cache import cache_key, cache_path, load_entry, save_entry
 from eexit.pipeline.build import built, make_trainer, resolve_precision
 from eexit.training.resume import epoch_checkpoint, resumable

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from eexit.digest import tensors_digest
+from eexit.files.digest import tensors_digest
 from eexit.files.atomic import atomic_save, atomic_write
 from eexit.files.torch_files import UnreadableFile, load_tensors
 

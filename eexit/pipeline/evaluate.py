@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from eexit.evaluation import curve, evaluate, headline, pareto_front, validated_headline
-from eexit.exit_analysis import anytime, budgeted, budgeted_geometric, calibration, confusion, cost_table
+from eexit.evaluation.curves import curve, evaluate, headline, pareto_front, validated_headline
+from eexit.evaluation.analysis import anytime, budgeted, budgeted_geometric, calibration, confusion, cost_table
 from eexit.exits import CachedExits, ExitPolicy
 from eexit.methods import Trained
 from eexit.models.heads import head_kind

@@ -7,9 +7,9 @@ from typing import Callable
 
 import torch
 
-from eexit.disk_full import size_text
+from eexit.files.disk_full import size_text
 from eexit.errors import EExitError
-from eexit.machine import available_memory, free_disk
+from eexit.files.machine import available_memory, free_disk
 
 
 def check_fits(plan: dict, cache_dir, stored: Callable[[], int] = lambda: 0) -> None:

@@ -20,7 +20,7 @@ from eexit.data.feature_store import block_name
 from eexit.models.early_exit import build_exit_net
 from eexit.models.heads import input_reduction
 from eexit.pipeline.build import built
-from eexit.placement import attach_points
+from eexit.costs.placement import attach_points
 
 SPLITS = ("train", "val", "test")
 

@@ -16,7 +16,7 @@ from eexit.methods import FitContext, Recipe
 from eexit.pipeline.build import built, make_trainer
 from eexit.pipeline.evaluate import evaluate_regime
 from eexit.pipeline.settle import settle
-from eexit.placement import attach_points
+from eexit.costs.placement import attach_points
 
 
 def build_recipe(cfg) -> Recipe:

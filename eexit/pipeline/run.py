@@ -23,11 +23,11 @@ from omegaconf import OmegaConf
 
 from eexit.distributed import global_rank, is_global_zero
 from eexit.errors import EExitError
-from eexit.flops import block_macs, cumulative
-from eexit.loggers import finish_wandb, wandb_run
+from eexit.costs.flops import block_macs, cumulative
+from eexit.reporting.loggers import finish_wandb, wandb_run
 from eexit.pipeline.backbone import obtain_backbone, pretraining
 from eexit.pipeline.build import build_loggers, built, check_trainer, device_of
-from eexit.settings import check_config, check_writable
+from eexit.config.settings import check_config, check_writable
 from eexit.pipeline.phases import Phases
 from eexit.pipeline.fits import check_data_suits, check_fits
 from eexit.pipeline.plan import plan_run, plan_text
@@ -36,9 +36,9 @@ from eexit.pipeline.regimes import build_recipe, run_method
 from eexit.reporting.exit_plots import exits_plot
 from eexit.reporting.plots import tradeoff_plot
 from eexit.reporting.report import report, with_times
-from eexit.disk_full import full_disk_line, remove_partial
+from eexit.files.disk_full import full_disk_line, remove_partial
 from eexit.files.atomic import atomic_write, remove_stale
-from eexit.results_file import Results
+from eexit.reporting.results_file import Results
 from eexit.reporting.wandb_report import log_tradeoff
 from eexit.training import quiet_lightning
 

@@ -8,8 +8,8 @@ import logging
 
 import torch
 
-from eexit.deploy import backbone_weights_file, save_exit_checkpoint
-from eexit.evaluation import simulate
+from eexit.deploy.checkpoint import backbone_weights_file, save_exit_checkpoint
+from eexit.evaluation.curves import simulate
 from eexit.exits import CachedExits, ExitPolicy
 from eexit.methods import Trained
 

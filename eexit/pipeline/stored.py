@@ -13,7 +13,7 @@ import torch
 
 from eexit.data.checksums import stamp_path
 from eexit.data.feature_store import FeatureStore, store_key
-from eexit.digest import tensors_digest
+from eexit.files.digest import tensors_digest
 from eexit.pipeline.backbone import backbone_spec
 from eexit.pipeline.backbone_cache import cache_key, cache_path, load_entry
 

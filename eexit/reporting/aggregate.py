@@ -13,12 +13,12 @@ import io
 import json
 from pathlib import Path
 
-from eexit.jobs import grid_jobs
+from eexit.reporting.grid import grid_jobs
 from eexit.reporting.configurations import configuration_rows, verdict_counts
 from eexit.reporting.summary_markdown import markdown
 from eexit.reporting.sweep_figures import plot_fronts, plot_wins
 from eexit.files.atomic import atomic_write
-from eexit.results_file import Results
+from eexit.reporting.results_file import Results
 
 
 def load_runs(sweep_dir: Path) -> list[dict]:
@@ -48,7 +48,7 @@ def write_tables(rows: list[dict], runs: list[dict], sweep_dir: Path, failed: di
 
 
 def expected_jobs(sweep_dir: Path) -> int | None:
-    """How many jobs the sweep launches, from its ``multirun.yaml`` (``eexit.jobs.grid_jobs``: Hydra's own
+    """How many jobs the sweep launches, from its ``multirun.yaml`` (``eexit.cli.jobs.grid_jobs``: Hydra's own
     parser and sweeper); None when the folder has none or the sweeper has no fixed grid."""
     path = sweep_dir / "multirun.yaml"
     if not path.is_file():

@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from eexit.evaluation import pareto_front  # noqa: E402
+from eexit.evaluation.curves import pareto_front  # noqa: E402
 
 BANDS = ((1, 0.22), (2, 0.14), (5, 0.07))   # (points below the backbone, shade alpha)
 

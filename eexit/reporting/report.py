@@ -1,4 +1,4 @@
-"""``report``: a run's :class:`~eexit.results_file.Results` from what the run measured, as a pure function.
+"""``report``: a run's :class:`~eexit.reporting.results_file.Results` from what the run measured, as a pure function.
 
 The pipeline gathers the facts (data, backbone, costs), the evaluated regimes and, when the method compares
 two of them, which pair; this puts them together: the primary regime's curve and headline at top level,
@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from eexit.reporting.guards import guards
-from eexit.results_file import Results
+from eexit.reporting.results_file import Results
 
 PRIMARY_KEYS = ("exits", "curve", "pareto_front", "headline", "oracle", "operating_point", "val_curve", "cost_table")
 

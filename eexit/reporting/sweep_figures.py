@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.lines import Line2D
 
-from eexit.evaluation import pareto_front
+from eexit.evaluation.curves import pareto_front
 from eexit.reporting.configurations import SKIP, group_runs, regime_label
 from eexit.reporting.plots import drop_bands, focus_y, plt, save_figure
 

@@ -38,7 +38,7 @@ def point_rows(runs: list[dict], labels: dict[str, str]) -> list[list]:
 def log_sweep_summary(sweep_dir: Path, runs: list[dict], rows: list[dict], stats: dict, group: str | None,
                       project: str = "eexit", entity: str | None = None, mode: str = "auto") -> Path | None:
     """Log the sweep's summary run; returns its local folder (None when W&B is disabled)."""
-    from eexit.loggers import share_package_list, wandb_mode
+    from eexit.reporting.loggers import share_package_list, wandb_mode
     mode = wandb_mode(mode)
     if mode == "disabled" or not runs:
         return None

@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from eexit.costs import ExitCosts
+from eexit.costs.exits import ExitCosts
 from eexit.errors import EExitError
 from eexit.training.cost_aware import LOSSES, cost_aware_loss, per_sample_ce, v4_tags
-from eexit.validators import _number, count, one_of, positive_int, require
+from eexit.config.validators import _number, count, one_of, positive_int, require
 
 
 def non_negative(v):
@@ -66,7 +66,7 @@ class CostAwareLoss(nn.Module):
             evaluation reports; ``own_head``: PTEENet's published rates, the backbone up to exit i
             plus head i only, the final exit exactly 1.
         v4_weighting: ``reference`` (EENets' code) | ``balanced`` (see ``v4_confidence_term``).
-        costs: the network's :class:`~eexit.costs.ExitCosts` (filled by the pipeline).
+        costs: the network's :class:`~eexit.costs.exits.ExitCosts` (filled by the pipeline).
         num_train: training samples (v4 keeps an exit tag per sample; batches carry indices).
         seed: seeds v4's random first-epoch tags.
     """
@@ -82,7 +82,7 @@ class CostAwareLoss(nn.Module):
                 cost_convention=(cost_convention, one_of(*COST_CONVENTIONS)), lam=(lam, non_negative),
                 two_stage_epochs=(two_stage_epochs, count), v4_weighting=(v4_weighting, one_of("reference", "balanced")))
         if costs is None:
-            raise ValueError("CostAwareLoss needs the network's exit costs (eexit.costs.exit_costs(net))")
+            raise ValueError("CostAwareLoss needs the network's exit costs (eexit.costs.exits.exit_costs(net))")
         self.version, self.lam, self.divide_by_exits = version, float(lam), bool(divide_by_exits)
         self.two_stage_epochs, self.cost_convention, self.v4_weighting = int(two_stage_epochs), cost_convention, v4_weighting
         fractions = costs.fractions if cost_convention == "cumulative" else costs.own_head_fractions

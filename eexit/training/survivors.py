@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 
 from eexit.exits.rule import passes
-from eexit.names import SURVIVOR_RULES as RULES
+from eexit.config.names import SURVIVOR_RULES as RULES
 
 
 def check_rule(rule: str) -> str:

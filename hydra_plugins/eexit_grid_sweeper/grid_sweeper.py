@@ -10,7 +10,7 @@ any job runs; for a full grid that set is as large as the longest value list (4 
 A failure that only a combination of values causes shows when that job is launched.
 
 The same covering jobs are composed once more before the sweep writes anything (``multirun.yaml``, a job's
-folder) and each is checked by ``eexit.settings.check_config``, what ``run.py`` checks before a single run: a bad
+folder) and each is checked by ``eexit.config.settings.check_config``, what ``run.py`` checks before a single run: a bad
 value anywhere in the grid (``-m seed=0,1,-1``) answers in one line, exit 2, before the first job starts.
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ class GridSweeper(BasicSweeper):
     checked = False
 
     def sweep(self, arguments: list[str]) -> Any:
-        from eexit.settings import check_config   # light: no torch
+        from eexit.config.settings import check_config   # light: no torch
         params = self._parse_config() + list(arguments)
         overrides = OverridesParser.create(config_loader=self.hydra_context.config_loader).parse_overrides(params)
         jobs = [job for batch in self.split_arguments(overrides, None) for job in batch]

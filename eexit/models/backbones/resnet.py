@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from eexit.models.backbones.staged import Classifier, StagedBackbone, kaiming_init, load_weights
-from eexit.validators import _int, require
+from eexit.config.validators import _int, require
 
 
 def conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:

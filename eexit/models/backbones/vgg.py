@@ -4,7 +4,7 @@ from __future__ import annotations
 from torch import nn
 
 from eexit.models.backbones.staged import Classifier, StagedBackbone, kaiming_init, load_weights
-from eexit.validators import one_of, require
+from eexit.config.validators import one_of, require
 
 CONFIGS = {
     11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],

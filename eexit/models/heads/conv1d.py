@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from eexit.models.heads.base import HeadOutput
-from eexit.validators import positive_int, require
+from eexit.config.validators import positive_int, require
 
 
 class Conv1dHead(nn.Module):

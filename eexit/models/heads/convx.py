@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from eexit.models.heads.base import ConfidenceHead, HeadOutput
-from eexit.validators import _int, require
+from eexit.config.validators import _int, require
 
 
 class ConvXHead(nn.Module):

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from eexit.models.heads.base import ConfidenceHead, HeadOutput
-from eexit.validators import one_of, require
+from eexit.config.validators import one_of, require
 
 
 class EENetHead(nn.Module):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torchmetrics.functional.classification import binary_auroc, multiclass_confusion_matrix
 
-from eexit.evaluation import operating_point, operating_points, simulate
+from eexit.evaluation.curves import operating_point, operating_points, simulate
 from eexit.exits.cached import CachedExits
 
 BINS = 15   # reliability bins (the usual choice for ECE on CIFAR-scale test sets)

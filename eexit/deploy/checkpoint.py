@@ -18,7 +18,7 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 
-from eexit.digest import payload_digest, state_digest
+from eexit.files.digest import payload_digest, state_digest
 from eexit.errors import EExitError
 from eexit.files.atomic import atomic_save
 from eexit.files.torch_files import UnreadableFile, load_tensors

@@ -1,7 +1,7 @@
 """Every setting checked before any work starts: one line naming the key, its value and what is allowed.
 
 Light on purpose: ``run.py`` calls it before torch, Lightning and W&B load, so a bad setting answers in
-about a second (torch is imported only for a GPU setting, a library model name only when one is used).
+about a second (torch is imported only for a GPU setting).
 
 The composed config is checked against ``CHECKS`` (a key absent from the config is not checked), then the
 places a run writes to. Heads, policies and method recipes check their own arguments when built (the run
@@ -17,9 +17,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from eexit.errors import EExitError
-from eexit.names import SCORES, SURVIVOR_RULES
-from eexit.placement import RULES
-from eexit.validators import (_int, _number, blocks, count, fraction, image_size, margin, margins, one_of,  # noqa: F401
+from eexit.config.names import PLACEMENT_RULES, SCORES, SURVIVOR_RULES
+from eexit.config.validators import (_int, _number, blocks, count, fraction, image_size, margin, margins, one_of,  # noqa: F401
                               optional, positive, positive_int)
 
 _MISSING = object()
@@ -64,7 +63,7 @@ CHECKS = {
     "pretrain.epochs": count, "backbone.pretrained": lambda v: (isinstance(v, (bool, str)) and v != "",
                                                                 "true, false or a weights name"), "pretrain.label_smoothing": lambda v: (_number(v) and 0 <= v < 1, "a number in [0, 1)"),
     "pretrain.optimizer.lr": positive,
-    "placement.num_exits": optional(positive_int), "placement.rule": one_of(*RULES), "placement.blocks": blocks,
+    "placement.num_exits": optional(positive_int), "placement.rule": one_of(*PLACEMENT_RULES), "placement.blocks": blocks,
     # head.*, policy.margin* and the recipes' own arguments (method.epochs, ...): each class checks its own
     "policy.score": one_of(*SCORES), "policy.threshold": lambda v: (_number(v) and v >= 0, "a number >= 0"),
     "method.optimizer.lr": positive, "method.boosted.min_pool": count,
@@ -117,10 +116,6 @@ def check_config(cfg) -> None:
         if value_at(cfg, key) not in (_MISSING, None):
             raise EExitError(f"{key} is set by eexit for each fit (backbone, heads): remove it and give {instead}")
     check_sizes(cfg)
-    target = str(value_at(cfg, "backbone._target_"))
-    if target.endswith(("timm_backbone", "torchvision_backbone")):   # a misspelt model, before any data is read
-        from eexit.models.backbones.library import check_model_name
-        check_model_name("timm" if target.endswith("timm_backbone") else "torchvision", value_at(cfg, "backbone.model"))
     threshold, kind = value_at(cfg, "policy.threshold"), value_at(cfg, "policy.score")
     if kind == "patience" and not (_number(threshold) and threshold >= 1 and float(threshold).is_integer()):
         raise EExitError(f"policy.threshold={threshold!r} is not allowed: give a whole number of agreeing exits >= 1 "

@@ -15,7 +15,8 @@ from omegaconf import OmegaConf
 
 from eexit.errors import EExitError
 from eexit.files.atomic import atomic_write
-from eexit.results_file import Results
+from eexit.reporting.grid import grid_jobs
+from eexit.reporting.results_file import Results
 
 FAILED_IN_SWEEP: list[str] = []   # filled by the sweep summary at a multirun's end, whatever the launcher
 
@@ -89,21 +90,6 @@ def write_failed(run_dir: Path, reason: str) -> None:
 def clear_failed(run_dir: Path) -> None:
     """A rerun that starts the job again removes the earlier attempt's ``FAILED``."""
     (Path(run_dir) / "FAILED").unlink(missing_ok=True)
-
-
-GRID_SWEEPERS = ("BasicSweeper", "GridSweeper")   # Hydra's, and ours (hydra_plugins/eexit_grid_sweeper): one grid
-
-
-def grid_jobs(config) -> list[list[str]] | None:
-    """Each job's overrides, in launch order, as Hydra's basic sweeper expands the grid (the sweep config's
-    parameters, then the command line); None for a sweeper without a fixed grid (Optuna & co.)."""
-    if not str(config.hydra.sweeper.get("_target_", "")).endswith(GRID_SWEEPERS):
-        return None
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    params = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
-    overrides = OverridesParser.create().parse_overrides(params + list(config.hydra.overrides.task))
-    return [job for batch in BasicSweeper.split_arguments(overrides, None) for job in batch]
 
 
 class SweepFolderCheck(Callback):

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from eexit.files.folders import folder_problem
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
 def known_keys(conf: Path = CONF) -> list[str]:

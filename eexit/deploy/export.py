@@ -1,6 +1,6 @@
 """Export a trained early-exit network as standalone programs, one per stage.
 
-    python -m eexit.export outputs/<date>/<time>/checkpoints/boosted.pt exported/ [--no-fold]
+    python -m eexit.deploy.export outputs/<date>/<time>/checkpoints/boosted.pt exported/ [--no-fold]
 
 An early-exit network has data-dependent control flow (which samples go on), so it is
 exported as a chain of graphs without it: ``stage<i>.pt2`` runs the backbone from exit
@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.export import Dim
 
-from eexit.deploy import load_exit_checkpoint
+from eexit.deploy.checkpoint import load_exit_checkpoint
 from eexit.errors import EExitError
 from eexit.files.atomic import atomic_path, atomic_write
 from eexit.files.folders import folder_problem
@@ -64,7 +64,7 @@ def export_exit_net(net: EarlyExitNet, policy, out_dir: str | Path, image_shape:
         raise EExitError(f"export format '{fmt}' is not known; use pt2 or onnx")
     if net.combines:
         raise EExitError(f"{type(net).__name__}'s exits read earlier heads' outputs (cascade, ensemble), which the "
-                         f"exported stages do not carry yet; deploy it from its checkpoint (eexit.deploy)")
+                         f"exported stages do not carry yet; deploy it from its checkpoint (eexit.deploy.checkpoint)")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     net = (fold_batchnorm(net)[0] if fold else net).cpu().eval()
@@ -76,7 +76,7 @@ def export_exit_net(net: EarlyExitNet, policy, out_dir: str | Path, image_shape:
             files.append(f"stage{i}.{fmt}")
             with atomic_path(out_dir / files[-1], keep_suffix=True) as tmp:   # torch.export.save checks the suffix
                 if fmt == "onnx":
-                    from eexit.export_onnx import export_stage
+                    from eexit.deploy.onnx import export_stage
                     export_stage(stage, x, tmp, last=i == net.num_exits)
                 else:
                     program = torch.export.export(stage, (x,), dynamic_shapes={"x": {0: Dim.DYNAMIC}})
@@ -109,26 +109,26 @@ def check_export(folder: Path, meta: dict) -> None:
     """exits.json and every stage file as written, or one line naming the first that is not."""
     if meta.get("blake2b") != json_blake2b({k: v for k, v in meta.items() if k != "blake2b"}):
         raise EExitError(f"{folder / 'exits.json'} does not match its checksum: edited or damaged; export again "
-                         f"with python -m eexit.export CHECKPOINT {folder}")
+                         f"with python -m eexit.deploy.export CHECKPOINT {folder}")
     for f in meta["stages"]:
         if not (folder / f).is_file() or file_blake2b(folder / f) != meta["checksums"].get(f):
             raise EExitError(f"{folder / f} is missing or does not match its checksum in exits.json (damaged or "
-                             f"replaced); export again with python -m eexit.export CHECKPOINT {folder}")
+                             f"replaced); export again with python -m eexit.deploy.export CHECKPOINT {folder}")
 
 
 class ExportedExitNet(StagedInference):
     """An exported folder, run with the same inference loop as ``EarlyExitNet``:
     ``infer(x, policy)`` with ``policy`` = :attr:`policy` (the exported thresholds). ``onnx_options``
-    (ONNX stages only): ``threads``, ``execution_mode``, ``spinning`` of ``eexit.export_onnx.session_options``."""
+    (ONNX stages only): ``threads``, ``execution_mode``, ``spinning`` of ``eexit.deploy.onnx.session_options``."""
 
     def __init__(self, folder: str | Path, **onnx_options):
         folder = Path(folder)
         meta_path = folder / "exits.json"
         if not meta_path.is_file():
-            raise EExitError(f"{folder} has no exits.json; export one with python -m eexit.export CHECKPOINT {folder}")
+            raise EExitError(f"{folder} has no exits.json; export one with python -m eexit.deploy.export CHECKPOINT {folder}")
         self.meta = json.loads(meta_path.read_text())
         if self.meta.get("format") != FORMAT:
-            raise EExitError(f"{meta_path} is not an {FORMAT} export; re-export it with python -m eexit.export")
+            raise EExitError(f"{meta_path} is not an {FORMAT} export; re-export it with python -m eexit.deploy.export")
         check_export(folder, self.meta)
         self.num_exits = int(self.meta["num_exits"])
         self.policy = ExitPolicy.from_dict(self.meta)
@@ -137,7 +137,7 @@ class ExportedExitNet(StagedInference):
     @staticmethod
     def load_stages(folder: Path, files: list[str], onnx_options: dict) -> list:
         if any(f.endswith(".onnx") for f in files):
-            from eexit.export_onnx import onnx_stages
+            from eexit.deploy.onnx import onnx_stages
             return onnx_stages(folder, files, **onnx_options)
         if onnx_options:
             raise EExitError(f"{folder} holds torch.export programs: onnx options ({', '.join(onnx_options)}) do not "
@@ -153,7 +153,7 @@ class ExportedExitNet(StagedInference):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m eexit.export", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m eexit.deploy.export", description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint", help="a run's checkpoints/<regime>.pt")
     ap.add_argument("out_dir", help="folder for stage<i>.pt2 (or .onnx) and exits.json")
     ap.add_argument("--no-fold", action="store_true", help="keep BatchNorm layers (default: folded into the convs)")

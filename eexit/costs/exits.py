@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from eexit.flops import block_macs, count_macs, cumulative
+from eexit.costs.flops import block_macs, count_macs, cumulative
 from eexit.models.early_exit import EarlyExitNet
 
 

@@ -1,7 +1,7 @@
-"""ONNX stages for onnxruntime: ``python -m eexit.export CKPT OUT --format onnx``.
+"""ONNX stages for onnxruntime: ``python -m eexit.deploy.export CKPT OUT --format onnx``.
 
-Each stage of :mod:`eexit.export` becomes one ONNX graph (opset 18, dynamic batch) through torch's
-dynamo-based exporter; :class:`eexit.export.ExportedExitNet` runs them with onnxruntime on the CPU
+Each stage of :mod:`eexit.deploy.export` becomes one ONNX graph (opset 18, dynamic batch) through torch's
+dynamo-based exporter; :class:`eexit.deploy.export.ExportedExitNet` runs them with onnxruntime on the CPU
 through the same real-skip loop as the torch paths. Needs ``onnx``, ``onnxscript`` and
 ``onnxruntime`` (pinned in constraints.txt, part of the ``dev`` and ``onnx`` extras).
 """

@@ -1,4 +1,4 @@
-"""Checks of one setting's value: each returns ``(ok, what is allowed)`` for ``eexit.settings``'s table."""
+"""Checks of one setting's value: each returns ``(ok, what is allowed)`` for ``eexit.config.settings``'s table."""
 from __future__ import annotations
 
 import numbers

@@ -8,6 +8,7 @@ block at which the backbone's cumulative MACs reach t_i (methods.md §3):
 from __future__ import annotations
 
 
+from eexit.config.names import PLACEMENT_RULES
 from eexit.errors import EExitError
 
 PHI = (1 + 5 ** 0.5) / 2
@@ -17,6 +18,7 @@ RULES = {
     "linear": lambda i, n: (i + 1) / (n + 1),
     "gold_ratio": lambda i, n: PHI ** (i - n),
 }
+assert tuple(RULES) == PLACEMENT_RULES   # the names the command line accepts
 
 
 def rule_fractions(rule: str, num_exits: int) -> list[float]:
@@ -43,7 +45,7 @@ def place_by_rule(rule: str, num_exits: int, cumulative_macs: list[int]) -> list
 
 def attach_points(placement, backbone, image_shape) -> list[int]:
     """The attach blocks a ``placement`` config (``blocks`` / ``num_exits`` + ``rule``) gives on ``backbone``."""
-    from eexit.flops import block_macs, cumulative   # torch: only once a network is placed (settings stay light)
+    from eexit.costs.flops import block_macs, cumulative   # torch: only once a network is placed (settings stay light)
     return resolve_placement(placement.blocks, placement.num_exits, placement.rule,
                              cumulative(block_macs(backbone, tuple(image_shape))))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hydra.experimental.callback import Callback
 
-from eexit.jobs import FAILED_IN_SWEEP
+from eexit.cli.jobs import FAILED_IN_SWEEP
 from eexit.files.atomic import atomic_write
 from eexit.reporting.sweep_plan import load_plans, merge_plans, sweep_plan_text
 

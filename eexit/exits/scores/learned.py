@@ -1,0 +1,14 @@
+"""The head's own learned confidence (PTEENet's and EENets' confidence branch, a sigmoid in [0, 1])."""
+from __future__ import annotations
+
+from eexit.exits.scores.base import ExitScore
+
+
+class LearnedConfidence(ExitScore):
+    name = "confidence"
+    needs_confidence = True
+
+    def __call__(self, logits, confidence, state=None):
+        if confidence is None:
+            raise ValueError("score 'confidence' needs heads that learn one (convx, eenet)")
+        return confidence.float()
