@@ -15,10 +15,10 @@ rm -rf "$OUT"; mkdir -p "$OUT"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,memory.used --format=csv
 export WANDB_MODE=disabled
 start=$(date +%s)
-$PY run.py -m sweep=bts64 plan=true policy.margin=0.01 head.width=32 logger=none data.root="$OUT/no-cinic" \
+$PY run.py -m sweep=bts64 plan=true calibrator.margin=0.01 head.width=32 logger=none data.root="$OUT/no-cinic" \
   cache_dir="$OUT/cache" hydra.sweep.dir="$OUT/plan" | grep "sweep plan"
 $PY run.py -m sweep=bts64 data=synthetic data.train_size=$N data.val_size=$N data.test_size=$N \
-  pretrain.epochs=1 method.epochs=2 policy.margin=0.02 head.width=32 logger=csv plot=false \
+  pretrain.epochs=1 method.epochs=2 calibrator.margin=0.02 head.width=32 logger=csv plot=false \
   cache_dir="$OUT/cache" hydra.sweep.dir="$OUT/sweep" > "$OUT/sweep.log" 2>&1 || { tail -40 "$OUT/sweep.log"; exit 1; }
 grep -h "eexit.pipeline.run\]\[INFO\] - plan:\|feature_cache=auto" "$OUT/sweep.log" | cut -c1-400
 $PY - "$OUT/sweep" <<'PYEOF'

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from eexit.reporting.results_file import Results  # noqa: E402
 SMOKE = ["data=digits", "backbone=resnet20", "data.batch_size=128", "pretrain.epochs=15", "method.epochs=5",
          "method.batch_size=128", "trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "group=profile"]
-GRID = {"placement.rule": ["pareto", "fine", "linear", "gold_ratio"], "policy.margin": ["0.01", "0.02", "0.05", "0.1"],
+GRID = {"placement.rule": ["pareto", "fine", "linear", "gold_ratio"], "calibrator.margin": ["0.01", "0.02", "0.05", "0.1"],
         "head.width": ["16", "32", "64", "128"]}
 
 
@@ -105,7 +105,7 @@ def size_rows(sizes: list[int], tmp: str, launch) -> list[str]:
         heads = ["method.epochs=5", "method.batch_size=128"]
         launch(["method=backbone", *common, f"hydra.run.dir={tmp}/pre{n}"])                    # not timed
         launch(["method=nonboosted", *common, "method.epochs=1", f"hydra.run.dir={tmp}/feat{n}"])  # features
-        launch(["sweep=bts64", "placement.rule=linear", "policy.margin=0.02", "head.width=32", *common, *heads,
+        launch(["sweep=bts64", "placement.rule=linear", "calibrator.margin=0.02", "head.width=32", *common, *heads,
              f"hydra.sweep.dir={tmp}/size{n}", "-m"])
         r = Results.read(next(Path(tmp, f"size{n}").glob("*/results.json")))
         train = sum(v for k, v in r["phase_seconds"].items() if k.endswith("/train"))

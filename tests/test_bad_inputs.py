@@ -18,17 +18,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # (overrides, text the one-line error must contain)
 BAD = [
-    (["policy.margin=1.5"], "policy.margin=1.5"),
-    (["policy.margin=-0.1"], "policy.margin=-0.1"),
-    (["policy=max_softmax", "policy.threshold=1.5"], "policy.threshold=1.5"),
-    (["policy=max_softmax", "policy.threshold=-0.2"], "policy.threshold=-0.2"),
-    (["policy.margin_form=sideways"], "policy.margin_form='sideways'"),
-    (["policy.precision_reference=teacher"], "policy.precision_reference"),
-    (["policy.calibrate_on=some"], "policy.calibrate_on"),
-    (["policy.score=logit"], "policy.score='logit'"),
-    (["policy.min_support=0"], "policy.min_support=0"),
-    (["policy.margins=[]"], "policy.margins=[]"),
-    (["policy.margins=[0.5,2]"], "policy.margins"),
+    (["calibrator.margin=1.5"], "calibrator.margin=1.5"),
+    (["calibrator.margin=-0.1"], "calibrator.margin=-0.1"),
+    (["calibrator=max_softmax", "calibrator.threshold=1.5"], "calibrator.threshold=1.5"),
+    (["calibrator=max_softmax", "calibrator.threshold=-0.2"], "calibrator.threshold=-0.2"),
+    (["calibrator.margin_form=sideways"], "calibrator.margin_form='sideways'"),
+    (["calibrator.precision_reference=teacher"], "calibrator.precision_reference"),
+    (["calibrator.calibrate_on=some"], "calibrator.calibrate_on"),
+    (["calibrator.score=logit"], "calibrator.score='logit'"),
+    (["calibrator.min_support=0"], "calibrator.min_support=0"),
+    (["calibrator.margins=[]"], "calibrator.margins=[]"),
+    (["calibrator.margins=[0.5,2]"], "calibrator.margins"),
     (["placement.rule=random"], "placement.rule='random'"),
     (["placement.num_exits=0"], "placement.num_exits=0"),
     (["placement.blocks=[-1]"], "placement.blocks=[-1]"),
@@ -62,13 +62,13 @@ BAD = [
     (["data=imagefolder", "data.image_size=1"], "data.image_size=1 is not allowed"),
     (["trainer.limit_train_batches=-1"], "trainer.limit_train_batches=-1 is not allowed"),
     (["trainer.strategy=warp"], "trainer.strategy='warp' is not allowed"),
-    (["policy=patience", "policy.threshold=0"], "policy.threshold=0 is not allowed"),
-    (["policy=patience", "policy.threshold=1.5"], "policy.threshold=1.5 is not allowed"),
-    (["policy=patience", "policy.threshold=inf"], "policy.threshold=inf is not allowed"),
+    (["calibrator=patience", "calibrator.threshold=0"], "calibrator.threshold=0 is not allowed"),
+    (["calibrator=patience", "calibrator.threshold=1.5"], "calibrator.threshold=1.5 is not allowed"),
+    (["calibrator=patience", "calibrator.threshold=inf"], "calibrator.threshold=inf is not allowed"),
     (["trainer.precision=16-mixed"], "trainer.precision=16-mixed on a CPU"),
     (["head=convx", "head.depth=0"], "head.depth=0 is not allowed: give 1, 2 or 3 conv blocks"),
     (["head=convx", "head.depth=7"], "head.depth=7 is not allowed"),
-    (["policy=confidence"], "policy.score=confidence needs heads that learn a confidence"),
+    (["calibrator=confidence"], "calibrator.score=confidence needs heads that learn a confidence"),
     (["data=synthetic", "data.val_size=0"], "data.val_size=0"),   # (synthetic val is generated: any size vs train)
     (["method.batch_size=0"], "method.batch_size=0"),
     (["method.epochs=-1"], "method.epochs=-1"),
@@ -125,7 +125,7 @@ BAD = [
     (["pretrain.optimizer.nesterov=maybe"], "pretrain.optimizer.nesterov='maybe' is not allowed"),
     (["data.seed=-1"], "data.seed=-1 is not allowed"),
     (["objective.drop=true"], "objective.drop=True is not allowed: give one of 1, 2, 5"),
-    (["policy=patience", "policy.sweep=[]"], "policy.sweep=[] is not allowed: give null or a non-empty list"),
+    (["calibrator=patience", "calibrator.sweep=[]"], "calibrator.sweep=[] is not allowed: give null or a non-empty list"),
     (["+trainer.max_steps=0"], "trainer.max_steps=0 is not allowed"),
     (["+trainer.max_epochs=-1"], "trainer.max_epochs is set by eexit for each fit"),
     (["backbone.weights=''"], "backbone.weights='' is not allowed"),
@@ -181,14 +181,14 @@ def test_bad_input_is_one_line_before_any_work(overrides, says, earlier, imgs, t
 
 def test_bad_input_from_the_command_line_exits_2_with_one_line_and_a_failed_marker(tmp_path):
     run_dir = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "run.py", "policy.margin=1.5", "logger=none", f"hydra.run.dir={run_dir}",
+    proc = subprocess.run([sys.executable, "run.py", "calibrator.margin=1.5", "logger=none", f"hydra.run.dir={run_dir}",
                            f"cache_dir={tmp_path / 'cache'}"], cwd=ROOT, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "WANDB_MODE": "disabled"})
     assert proc.returncode == 2
     errors = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert errors == ["error: policy.margin=1.5 is not allowed: give a number in [0, 1) "
+    assert errors == ["error: calibrator.margin=1.5 is not allowed: give a number in [0, 1) "
                       "(the allowed drop in class precision)"], proc.stderr
-    assert (run_dir / "FAILED").read_text().startswith("policy.margin=1.5 is not allowed")
+    assert (run_dir / "FAILED").read_text().startswith("calibrator.margin=1.5 is not allowed")
     assert not (run_dir / "results.json").exists()
 
 
@@ -196,7 +196,7 @@ HYDRA_BAD = [
     (["method=foo"], "error: method=foo is not an option of method: choose one of " +
      ", ".join(sorted(p.stem for p in (Path(CONF) / "method").glob("*.yaml"))) + " (the yaml files in conf/method/)"),
     (["data.batchsize=3"], "error: data.batchsize is not a key of the config (closest: data.batch_size,"),
-    (["policy.margin"], "error: cannot read the override: Error parsing override 'policy.margin'"),
+    (["calibrator.margin"], "error: cannot read the override: Error parsing override 'calibrator.margin'"),
     (["-m", "method=bts,fooo"], "error: method=fooo is not an option of method"),
     (["hydra.run.dir=''"], "error: hydra.run.dir=\"''\" would write into the current folder"),
     (["hydra.run.dir=a_file/run"], "error: hydra.run.dir=a_file/run: a_file is a file"),
@@ -210,7 +210,9 @@ HYDRA_BAD = [
      ": the path is longer than the 4096 bytes the file system takes"),
     (["-m", "seed=0,1,-1"], "error: seed=-1 is not allowed: give an integer in [0, 2**32)"),
     (["-m", "seed=0,1", "data.batch_size=0"], "error: data.batch_size=0 is not allowed"),
+    (["-m", "seed=0,1", "head.width=8,0"], "error: head.width=0 is not allowed: give an integer >= 1"),
     (["-m", "foo=1,2"], "error: foo is not a key of the config"),
+    (["policy.margin=0.05"], "error: policy.margin=0.05: the group is called calibrator now; write calibrator.margin=0.05"),
     (["data.std=[1,1,1]"], "error: data.std is not a key of the options chosen here (another option of its group "
      "has it); add it with a leading +: +data.std=..."),
 ]

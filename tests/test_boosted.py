@@ -14,6 +14,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from eexit.data.features import FeatureDataModule
+from eexit.errors import EExitError
 from eexit.exits import ClassPrecisionMargin
 from eexit.exits.rule import passes
 from eexit.models.early_exit import build_exit_net
@@ -133,7 +134,7 @@ def test_resumed_run_ends_as_an_uninterrupted_one(trained, tmp_path, crash_at, s
 
 
 def test_checkpoints_must_be_taken_at_the_end_of_training_epochs(trained, tmp_path):
-    with pytest.raises(ValueError, match="save_on_train_epoch_end=True"):
+    with pytest.raises(EExitError, match="save_on_train_epoch_end=True"):
         boosted_fit(trained, [ModelCheckpoint(dirpath=tmp_path, save_on_train_epoch_end=False)])
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import CONF, compose_cfg
 
-GROUPS = ["data", "backbone", "head", "method", "policy", "trainer", "callbacks", "logger", "experiment"]
+GROUPS = ["data", "backbone", "head", "method", "calibrator", "trainer", "callbacks", "logger", "experiment"]
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((Path(CONF) / g).glob("*.yaml"))]
 
 
@@ -15,7 +15,7 @@ OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((Path(CONF) / g).glob("*.
 def test_group_option_composes(group, option):
     cfg = compose_cfg([f"{group}={option}"])
     assert cfg.method.name and cfg.data._target_.startswith("eexit.data.")
-    for node in (cfg.data, cfg.backbone, cfg.head, cfg.method, cfg.policy, cfg.trainer):
+    for node in (cfg.data, cfg.backbone, cfg.head, cfg.method, cfg.calibrator, cfg.trainer):
         assert node._target_.startswith(("eexit.", "lightning."))
 
 
@@ -42,7 +42,7 @@ def test_default_is_distorted_digits_on_cpu_budget():
                                                 ("linear", "LinearHead", "GlobalThreshold")])
 def test_each_method_brings_its_head_and_policy_and_the_command_line_wins(method, head, policy):
     cfg = compose_cfg([f"method={method}"])
-    assert cfg.head._target_.endswith(head) and cfg.policy._target_.endswith(policy)
+    assert cfg.head._target_.endswith(head) and cfg.calibrator._target_.endswith(policy)
     assert compose_cfg([f"method={method}", "head=linear"]).head._target_.endswith("LinearHead")
 
 

@@ -68,4 +68,4 @@ def test_eenets_joint_end_to_end(tmp_path, cache, loss):
 
 def test_cost_aware_loss_needs_confidence_heads(tmp_path, cache):
     with pytest.raises(EExitError, match="head=convx or head=eenet"):
-        run(tmp_path, cache, ["method=pteenet", "head=linear", "policy=confidence"], "bad")
+        run(tmp_path, cache, ["method=pteenet", "head=linear", "calibrator=confidence"], "bad")

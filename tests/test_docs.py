@@ -56,5 +56,5 @@ def test_configuration_table_lists_exactly_each_groups_options():
         listed = {o for o in re.findall(r"`([^`]+)`", options) if re.fullmatch(r"[a-z0-9_]+", o)}
         assert listed == {p.stem for p in (ROOT / "conf" / group).glob("*.yaml")}, group
         checked.add(group)
-    assert checked >= {"data", "backbone", "head", "policy", "method", "trainer", "callbacks", "logger", "sweep",
+    assert checked >= {"data", "backbone", "head", "calibrator", "method", "trainer", "callbacks", "logger", "sweep",
                        "experiment"}

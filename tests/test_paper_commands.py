@@ -111,7 +111,7 @@ def test_make_bts64_runs_as_shipped_on_a_cinic10_fixture(tmp_path):
     data = cinic10_fixture(tmp_path / "cinic10")
     sweep = tmp_path / "sweep"
     args = (f"data.root={data} pretrain.epochs=1 method.epochs=1 trainer.accelerator=cpu logger=none "
-            f"placement.rule=pareto,fine policy.margin=0.02 head.width=16 cache_dir={tmp_path / 'cache'} "
+            f"placement.rule=pareto,fine calibrator.margin=0.02 head.width=16 cache_dir={tmp_path / 'cache'} "
             f"hydra.sweep.dir={sweep}")
     proc = subprocess.run(["make", "-s", "bts64", f"ARGS={args}"], cwd=ROOT, capture_output=True, text=True,
                           timeout=900, env={**os.environ, "WANDB_MODE": "disabled"})

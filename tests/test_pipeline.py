@@ -340,7 +340,7 @@ CHANGES_WEIGHTS = ["seed=1", "data.batch_size=32", "data.crop_padding=0", "data.
                    "+trainer.gradient_clip_val=1.0", "trainer.devices=2", "trainer.deterministic=true",
                    "backbone=resnet32", "data=distorted_digits"]
 SHOWN_ONLY = ["logger=csv", "plot=false", "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=5",
-              "method=pteenet", "policy.margin=0.1", "budgets=[0.5]", "real_skip_samples=8", "group=x"]
+              "method=pteenet", "calibrator.margin=0.1", "budgets=[0.5]", "real_skip_samples=8", "group=x"]
 
 
 def test_backbone_cache_key_follows_every_setting_that_changes_the_weights():

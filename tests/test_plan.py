@@ -59,7 +59,7 @@ def test_the_bts64_sweep_plan_on_cinic10_fits_the_gpu_machine(tmp_path):
     """All four placement rules of sweep=bts64 (the margin and width do not change what is stored) on
     CINIC-10's 270k images: <= 32 GB on disk, <= 16 GB for any one job's blocks."""
     sweep = tmp_path / "plan"
-    proc = subprocess.run([sys.executable, "run.py", "-m", "sweep=bts64", "plan=true", "policy.margin=0.01",
+    proc = subprocess.run([sys.executable, "run.py", "-m", "sweep=bts64", "plan=true", "calibrator.margin=0.01",
                            "head.width=16", "logger=none", "trainer.accelerator=cpu", f"data.root={tmp_path / 'none'}",
                            f"cache_dir={tmp_path / 'cache'}", f"hydra.sweep.dir={sweep}"],
                           cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "WANDB_MODE": "disabled"})

@@ -108,7 +108,7 @@ def built_once(logs: str) -> None:
 
 def test_joblib_jobs_build_the_backbone_and_each_feature_once(tmp_path):
     sweep = tmp_path / "sweep"
-    proc = run(["-m", "sweep=bts64", *SMALL, "placement.rule=pareto,linear", "policy.margin=0.01,0.05",
+    proc = run(["-m", "sweep=bts64", *SMALL, "placement.rule=pareto,linear", "calibrator.margin=0.01,0.05",
                         "head.width=16", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
                         f"hydra.sweep.dir={sweep}", f"cache_dir={tmp_path / 'cache'}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -120,7 +120,7 @@ def test_joblib_jobs_build_the_backbone_and_each_feature_once(tmp_path):
 @pytest.mark.slow
 def test_submitit_local_jobs_finish_and_the_summary_covers_them(tmp_path):
     sweep = tmp_path / "sweep"
-    proc = run(["-m", "sweep=bts64", *SMALL, "placement.rule=linear", "policy.margin=0.05", "head.width=16,32",
+    proc = run(["-m", "sweep=bts64", *SMALL, "placement.rule=linear", "calibrator.margin=0.05", "head.width=16,32",
                         "hydra/launcher=submitit_local", f"hydra.sweep.dir={sweep}", f"cache_dir={tmp_path / 'cache'}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((sweep / "summary.json").read_text())
@@ -134,7 +134,7 @@ def test_ray_local_runs_two_jobs(tmp_path):
     pytest.importorskip("ray")
     pytest.importorskip("hydra_plugins.hydra_ray_launcher")
     sweep = tmp_path / "sweep"
-    proc = run(["-m", "sweep=bts64", *SMALL, "placement.rule=linear", "policy.margin=0.05", "head.width=16,32",
+    proc = run(["-m", "sweep=bts64", *SMALL, "placement.rule=linear", "calibrator.margin=0.05", "head.width=16,32",
                         "hydra/launcher=ray", "hydra.launcher.ray.init.num_cpus=2", f"hydra.sweep.dir={sweep}",
                         f"cache_dir={tmp_path / 'cache'}"], timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]

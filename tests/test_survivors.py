@@ -5,9 +5,15 @@ import pytest
 import torch
 
 from eexit.data.loader import IndexedLoader
+from eexit.errors import EExitError
 from eexit.exits.rule import passes
 from eexit.training.cross_fit import fold_split
-from eexit.training.survivors import check_rule, keep_probability, rate_matched, soft_temperature
+from eexit.training.survivors import (
+    check_rule,
+    keep_probability,
+    rate_matched,
+    soft_temperature,
+)
 
 # head k on 8 training samples: scores, predicted class; thresholds per class
 SCORES = torch.tensor([0.99, 0.95, 0.90, 0.60, 0.97, 0.80, 0.70, 0.50])
@@ -81,5 +87,5 @@ def test_folds_partition_the_pool():
 
 
 def test_unknown_rule_is_refused():
-    with pytest.raises(ValueError, match="choose one of in_sample, rate_matched, cross_fit, soft"):
+    with pytest.raises(EExitError, match="survivors='out_of_bag' is not allowed: give one of in_sample, rate_matched, cross_fit, soft"):
         check_rule("out_of_bag")

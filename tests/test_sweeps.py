@@ -41,7 +41,7 @@ def test_two_job_multirun_and_aggregate(tmp_path):
     cmd = [sys.executable, "run.py", "-m", "sweep=bts64", "data=digits", "backbone=resnet20",
            "data.batch_size=128", "pretrain.epochs=2", "method.epochs=2", "trainer.accelerator=cpu",
            "trainer.enable_progress_bar=false", "logger=csv", f"cache_dir={tmp_path / 'cache'}",
-           "placement.rule=linear", "policy.margin=0.05", "head.width=16,32",
+           "placement.rule=linear", "calibrator.margin=0.05", "head.width=16,32",
            f"hydra.sweep.dir={sweep_dir}"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "WANDB_MODE": "disabled"})
@@ -145,7 +145,7 @@ def fake_threshold_job(folder: Path, threshold: float) -> None:
     folder.mkdir(parents=True)
     (folder / "results.json").write_text(json.dumps({
         "dataset": "digits", "backbone": "resnet20", "seed": 0, "method": "pteenet", "backbone_test_acc": 0.99,
-        "overrides": [f"policy.threshold={threshold}", "sweep=threshold"],
+        "overrides": [f"calibrator.threshold={threshold}", "sweep=threshold"],
         "regimes": {"pteenet": regime}, "headlines": {"pteenet": headline}}))
 
 
@@ -156,7 +156,7 @@ def test_threshold_sweep_summary_has_a_distinct_row_per_threshold_and_no_empty_f
     (tmp_path / "wins.png").write_bytes(b"stale")                 # from an earlier aggregation
     aggregate(tmp_path)
     table = [line for line in (tmp_path / "summary.md").read_text().splitlines() if line.startswith("| ")][1:4]
-    assert len(set(table)) == 3 and "policy.threshold=0.5" in table[1] and "94.5% @ 0.70" in table[1]
+    assert len(set(table)) == 3 and "calibrator.threshold=0.5" in table[1] and "94.5% @ 0.70" in table[1]
     assert not (tmp_path / "wins.png").exists()                    # no BTS-EE pair: no wins figure
     assert (tmp_path / "fronts.png").stat().st_size > 1000
 
@@ -168,7 +168,7 @@ def test_a_killed_sweep_rerun_into_its_folder_runs_only_what_is_missing(tmp_path
     sweep_dir = tmp_path / "sweep"
     cmd = [sys.executable, "run.py", "-m", "method=nonboosted", "data=digits", "backbone=resnet20",
            "pretrain.epochs=1", "method.epochs=1", "trainer.accelerator=cpu", "logger=none",
-           f"cache_dir={tmp_path / 'cache'}", "head.width=16,32", "policy.margin=0.02,0.05", f"hydra.sweep.dir={sweep_dir}"]
+           f"cache_dir={tmp_path / 'cache'}", "head.width=16,32", "calibrator.margin=0.02,0.05", f"hydra.sweep.dir={sweep_dir}"]
     env = {**os.environ, "WANDB_MODE": "disabled"}
     first = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     assert first.returncode == 0, first.stderr[-2000:]
@@ -189,7 +189,7 @@ def test_a_killed_sweep_rerun_into_its_folder_runs_only_what_is_missing(tmp_path
     assert summary["configurations"] == 4 and summary["failed_jobs"] == [] and summary["missing_jobs"] == []
     # the same folder with other or reordered values is refused before Hydra writes anything in it
     written = {p: p.stat().st_mtime_ns for p in sweep_dir.rglob("*") if p.is_file()}
-    for values in (["head.width=8,16", "policy.margin=0.02,0.05"], ["head.width=16,32", "policy.margin=0.05,0.02"]):
+    for values in (["head.width=8,16", "calibrator.margin=0.02,0.05"], ["head.width=16,32", "calibrator.margin=0.05,0.02"]):
         other = subprocess.run(cmd[:-3] + values + [f"hydra.sweep.dir={sweep_dir}"],
                                cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
         assert other.returncode == 2 and "holds results of another job" in other.stderr
@@ -250,7 +250,7 @@ def test_kill_9_during_a_sweep_then_rerun_finishes_only_the_rest(tmp_path):
     sweep_dir = tmp_path / "sweep"
     cmd = [sys.executable, "run.py", "-m", "method=nonboosted", "data=digits", "backbone=resnet20",
            "pretrain.epochs=1", "method.epochs=2", "trainer.accelerator=cpu", "logger=none",
-           f"cache_dir={tmp_path / 'cache'}", "head.width=16,32", "policy.margin=0.02,0.05", f"hydra.sweep.dir={sweep_dir}"]
+           f"cache_dir={tmp_path / 'cache'}", "head.width=16,32", "calibrator.margin=0.02,0.05", f"hydra.sweep.dir={sweep_dir}"]
     env = {**os.environ, "WANDB_MODE": "disabled"}
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.time() + 600

@@ -39,7 +39,7 @@ def register_resolvers() -> None:
 def study_seed(seed: int, study: str, storage: str) -> int:
     """A sampler seed that moves on with the study: a continued search reseeded with the same
     number would propose its first trials again (Optuna's random start-up trials repeat)."""
-    import optuna   # only when a config asks
+    import optuna  # only when a config asks
     try:
         done = len(optuna.load_study(study_name=study, storage=storage).trials)
     except KeyError:   # no such study yet
@@ -54,7 +54,7 @@ def sqlite_url(path: str) -> str:
 
 
 def gpus_here() -> int:
-    import torch   # only when a config asks
+    import torch  # only when a config asks
     return int(torch.cuda.is_available())
 
 

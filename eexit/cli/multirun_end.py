@@ -22,7 +22,9 @@ class AggregateOnMultirunEnd(Callback):
     """Hydra callback: aggregate the sweep folder when a multirun finishes."""
 
     def on_multirun_end(self, config, **kwargs) -> None:
-        from eexit.reporting.aggregate import aggregate   # heavy (plots, statistics): only now
+        from eexit.reporting.aggregate import (
+            aggregate,  # heavy (plots, statistics): only now
+        )
         plans = load_plans(config.hydra.sweep.dir)
         if plans:   # plan=true: the jobs made plans, not results
             merged = merge_plans(plans)

@@ -55,6 +55,8 @@ def check_command_line(argv: list[str], conf: Path = CONF) -> str | None:
     (a run) into the output folder before it composes any job or calls the task."""
     for arg in argv:
         name, eq, value = arg.lstrip("+~").partition("=")
+        if name.split(".")[0] == "policy":   # the group's name before it was calibrator
+            return f"{arg}: the group is called calibrator now; write {arg.replace('policy', 'calibrator', 1)}"
         if name in ("hydra.run.dir", "hydra.sweep.dir") and eq and value.strip(" '\"") in ("", "."):
             return f"{name}={value!r} would write into the current folder; give a folder of its own"
         if name in ("hydra.run.dir", "hydra.sweep.dir") and eq and (problem := folder_problem(Path(value))):
@@ -79,7 +81,11 @@ def one_line(exc: Exception) -> str | None:
     from eexit.errors import EExitError
     if isinstance(exc, EExitError):
         return str(exc)
-    from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+    from hydra.errors import (
+        ConfigCompositionException,
+        MissingConfigException,
+        OverrideParseException,
+    )
     if isinstance(exc, MissingConfigException):
         missing = getattr(exc, "missing_cfg_file", None) or ""
         group, _, option = missing.rpartition("/")

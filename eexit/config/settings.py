@@ -16,66 +16,34 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from eexit.config.arguments import check_declared
+from eexit.config.names import PLACEMENT_RULES
+from eexit.config.scores import declared_scores, threshold_problem
+from eexit.config.validators import _int, _number, blocks, one_of, optional, positive, positive_int
 from eexit.errors import EExitError
-from eexit.config.names import PLACEMENT_RULES, SCORES, SURVIVOR_RULES
-from eexit.config.validators import (_int, _number, blocks, count, fraction, image_size, margin, margins, one_of,  # noqa: F401
-                              optional, positive, positive_int)
 
 _MISSING = object()
 
 
-CHECKS = {
+OPTIMIZER = {   # torch's optimizers: no class of eexit owns their arguments (eexit builds them once to check them)
+    "lr": positive, "momentum": lambda v: (_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "weight_decay": lambda v: (_number(v) and v >= 0, "a number >= 0"), "nesterov": one_of(True, False)}
+CHECKS = {   # what no class owns: the run's paths and switches, placement, the objective, optimizers, the Trainer
     "seed": lambda v: (_int(v) and 0 <= v < 2 ** 32, "an integer in [0, 2**32)"),
     "cache_dir": lambda v: (isinstance(v, str) and v.strip() != "", "a folder (not empty)"),
-    "data.flip": one_of(True, False, None), "callbacks.compile.enabled": one_of(True, False),
-    "callbacks.channels_last.enabled": one_of("auto", True, False),
-    "data.mean": optional(lambda v: (isinstance(v, (list, tuple)) and len(v) == 3 and all(_number(m) for m in v),
-                                     "3 numbers, one per channel")),
-    "data.std": optional(lambda v: (isinstance(v, (list, tuple)) and len(v) == 3 and all(_number(m) and m >= 1e-3 for m in v),
-                                    "3 numbers >= 0.001, one per channel (pixels lie in [0, 1]: a smaller std scales "
-                                    "them by over 1000 and the backbone's BatchNorm statistics overflow)")),
-    "data.seed": lambda v: (_int(v) and 0 <= v < 2 ** 32, "an integer in [0, 2**32)"),
-    "backbone.weights": optional(lambda v: (isinstance(v, str) and v.strip() != "", "a state_dict file")),
-    "pretrain.optimizer.nesterov": one_of(True, False), "method.optimizer.nesterov": one_of(True, False),
-    "pretrain.optimizer.momentum": lambda v: (_number(v) and 0 <= v < 1, "a number in [0, 1)"),
-    "method.optimizer.momentum": lambda v: (_number(v) and 0 <= v < 1, "a number in [0, 1)"),
-    "pretrain.optimizer.weight_decay": lambda v: (_number(v) and v >= 0, "a number >= 0"),
-    "method.optimizer.weight_decay": lambda v: (_number(v) and v >= 0, "a number >= 0"),
-    "pretrain.scheduler.warmup_epochs": count, "method.scheduler.warmup_epochs": count,
+    **{f"{recipe}.optimizer.{k}": check for recipe in ("pretrain", "method") for k, check in OPTIMIZER.items()},
+    "plot": one_of("auto", True, False), "plan": one_of(True, False), "real_skip_samples": optional(positive_int),
+    "budgets": lambda v: (isinstance(v, (list, tuple)) and len(v) > 0 and all(_number(b) and 0 < b <= 1 for b in v),
+                          "a non-empty list of compute budgets in (0, 1] (fractions of the backbone's MACs)"),
+    "backbone_cache": one_of(True, False),
+    "backbone.pretrained": lambda v: (isinstance(v, (bool, str)) and v != "", "true, false or a weights name"),
+    "objective.metric": one_of("saving", "accuracy"), "objective.split": one_of("val", "test"),
+    "objective.drop": one_of(1, 2, 5), "objective.budget": lambda v: (_number(v) and 0 < v <= 1, "a number in (0, 1]"),
+    "placement.num_exits": optional(positive_int), "placement.rule": one_of(*PLACEMENT_RULES), "placement.blocks": blocks,
     "trainer.limit_train_batches": optional(lambda v: ((_int(v) and v >= 1) or (_number(v) and 0 < v <= 1),
                                                        "an integer >= 1 or a fraction in (0, 1]")),
     "trainer.strategy": one_of("auto", "ddp", "ddp_spawn", "ddp_fork", "ddp_notebook", "ddp_find_unused_parameters_true",
                                "fsdp", "single_device"),
-    "plot": one_of("auto", True, False), "plan": one_of(True, False),
-    "real_skip_samples": optional(positive_int),
-    "budgets": lambda v: (isinstance(v, (list, tuple)) and len(v) > 0 and all(_number(b) and 0 < b <= 1 for b in v),
-                          "a non-empty list of compute budgets in (0, 1] (fractions of the backbone's MACs)"),
-    "backbone_cache": one_of(True, False),
-    "data.batch_size": positive_int, "data.eval_batch_size": positive_int,
-    "data.train_size": positive_int,
-    "data.val_size": lambda v: ((_int(v) and v >= 1) or (_number(v) and 0 < v < 1),
-                                "an integer >= 1 or a fraction of train in (0, 1)"),
-    "data.test_size": optional(positive_int), "data.image_size": optional(image_size), "data.resize": optional(positive_int),
-    "data.storage": one_of("auto", "memory", "stream"), "data.num_workers": count, "data.num_classes": lambda v: (_int(v) and v >= 2, "an integer >= 2"),
-    "data.crop_padding": count, "data.placement": one_of("auto", "cpu", "cuda"),
-    "objective.metric": one_of("saving", "accuracy"), "objective.split": one_of("val", "test"),
-    "objective.drop": one_of(1, 2, 5), "objective.budget": lambda v: (_number(v) and 0 < v <= 1, "a number in (0, 1]"),
-    "pretrain.epochs": count, "backbone.pretrained": lambda v: (isinstance(v, (bool, str)) and v != "",
-                                                                "true, false or a weights name"), "pretrain.label_smoothing": lambda v: (_number(v) and 0 <= v < 1, "a number in [0, 1)"),
-    "pretrain.optimizer.lr": positive,
-    "placement.num_exits": optional(positive_int), "placement.rule": one_of(*PLACEMENT_RULES), "placement.blocks": blocks,
-    # head.*, policy.margin* and the recipes' own arguments (method.epochs, ...): each class checks its own
-    "policy.score": one_of(*SCORES), "policy.threshold": lambda v: (_number(v) and v >= 0, "a number >= 0"),
-    "method.optimizer.lr": positive, "method.boosted.min_pool": count,
-    "method.boosted.survivors": one_of(*SURVIVOR_RULES), "method.boosted.soft_temperature": positive,
-    "method.boosted.folds": lambda v: (_int(v) and v >= 2, "an integer >= 2"),
-    "data.copies": positive_int, "data.skew": positive,
-    "method.loss.version": one_of("v0", "v1", "v2", "v3", "v4"), "method.loss.lam": lambda v: (
-        _number(v) and v >= 0, "a number >= 0"), "method.loss.two_stage_epochs": count,
-    "method.loss.cost_convention": one_of("cumulative", "own_head"),
-    "method.loss.v4_weighting": one_of("reference", "balanced"), "method.loss.epochs": positive_int,
-    "method.loss.max_weights": optional(lambda v: (isinstance(v, (list, tuple)) and all(_number(w) and w >= 0 for w in v),
-                                                   "a list of head weights >= 0")),
     "trainer.accelerator": one_of("auto", "cpu", "gpu", "cuda"), "trainer.devices": positive_int,
     "trainer.precision": one_of("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true",
                                 "32", "16", "bf16", "64", 32, 16, 64),
@@ -115,22 +83,19 @@ def check_config(cfg) -> None:
     for key, instead in SET_BY_EEXIT.items():
         if value_at(cfg, key) not in (_MISSING, None):
             raise EExitError(f"{key} is set by eexit for each fit (backbone, heads): remove it and give {instead}")
+    check_declared({k: value_at(cfg, k) for k in cfg if k != "hydra"})   # each class's own arguments
     check_sizes(cfg)
-    threshold, kind = value_at(cfg, "policy.threshold"), value_at(cfg, "policy.score")
-    if kind == "patience" and not (_number(threshold) and threshold >= 1 and float(threshold).is_integer()):
-        raise EExitError(f"policy.threshold={threshold!r} is not allowed: give a whole number of agreeing exits >= 1 "
-                         f"(policy=patience)")
-    head = str(value_at(cfg, "head._target_"))
-    if kind == "confidence" and head.endswith(("Conv1dHead", "LinearHead")):   # ours without one (yours: not judged)
-        raise EExitError(f"policy.score=confidence needs heads that learn a confidence (head=convx or head=eenet); "
-                         f"{head.rsplit('.', 1)[-1]} has none: use policy=max_softmax or policy=cpm")
+    threshold, kind = value_at(cfg, "calibrator.threshold"), value_at(cfg, "calibrator.score")
+    if threshold is not _MISSING and (problem := threshold_problem(kind, threshold)):
+        raise EExitError(f"calibrator.threshold={threshold!r} is not allowed: give {problem}")
+    head = str(value_at(cfg, "head._target_"))   # ours without a learned confidence (yours: not judged)
+    if declared_scores().get(kind, {}).get("needs_confidence") and head.endswith(("Conv1dHead", "LinearHead")):
+        raise EExitError(f"calibrator.score={kind} needs heads that learn a confidence (head=convx or head=eenet); "
+                         f"{head.rsplit('.', 1)[-1]} has none: use calibrator=max_softmax or calibrator=cpm")
     precision = str(value_at(cfg, "trainer.precision"))
     if precision.startswith("16") and value_at(cfg, "trainer.accelerator") in ("cpu", "auto") and not gpu_present():
         raise EExitError(f"trainer.precision={precision} on a CPU is emulated and many times slower; use "
                          f"trainer.precision=bf16-mixed or 32-true here")
-    if _number(threshold) and kind != "patience" and threshold > 1:
-        raise EExitError(f"policy.threshold={threshold!r} is not allowed: give a number in [0, 1] "
-                         f"(policy.score={kind} lies in [0, 1])")
     if value_at(cfg, "trainer.accelerator") in ("gpu", "cuda") and not gpu_present():
         raise EExitError("trainer.accelerator=gpu but torch sees no GPU here; use trainer.accelerator=auto or cpu")
 

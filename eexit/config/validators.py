@@ -2,10 +2,16 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 
 
 def _int(v) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _sequence(v) -> bool:
+    """A list of values, also as OmegaConf gives it (``ListConfig``); a string is not one."""
+    return isinstance(v, Sequence) and not isinstance(v, (str, bytes))
 
 
 def _number(v) -> bool:
@@ -33,7 +39,7 @@ def margin(v):
 
 
 def margins(v):
-    ok = isinstance(v, (list, tuple)) and len(v) > 0 and all(_number(m) and -1 < m < 1 for m in v)
+    ok = _sequence(v) and len(v) > 0 and all(_number(m) and -1 < m < 1 for m in v)
     return ok, "a non-empty list of numbers in (-1, 1)"
 
 
@@ -50,12 +56,12 @@ def optional(check):
 
 
 def image_size(v):
-    ok = (_int(v) and v >= 8) or (isinstance(v, (list, tuple)) and len(v) == 2 and all(_int(s) and s >= 8 for s in v))
+    ok = (_int(v) and v >= 8) or (_sequence(v) and len(v) == 2 and all(_int(s) and s >= 8 for s in v))
     return ok, "an integer >= 8 or [height, width] (a smaller image vanishes in the backbone's downsampling)"
 
 
 def blocks(v):
-    ok = v is None or (isinstance(v, (list, tuple)) and len(v) > 0 and all(_int(b) and b >= 0 for b in v))
+    ok = v is None or (_sequence(v) and len(v) > 0 and all(_int(b) and b >= 0 for b in v))
     return ok, "null or a non-empty list of block indices >= 0 (see results.json \"blocks\")"
 
 

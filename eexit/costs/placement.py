@@ -7,7 +7,6 @@ block at which the backbone's cumulative MACs reach t_i (methods.md §3):
 """
 from __future__ import annotations
 
-
 from eexit.config.names import PLACEMENT_RULES
 from eexit.errors import EExitError
 
@@ -45,7 +44,10 @@ def place_by_rule(rule: str, num_exits: int, cumulative_macs: list[int]) -> list
 
 def attach_points(placement, backbone, image_shape) -> list[int]:
     """The attach blocks a ``placement`` config (``blocks`` / ``num_exits`` + ``rule``) gives on ``backbone``."""
-    from eexit.costs.flops import block_macs, cumulative   # torch: only once a network is placed (settings stay light)
+    from eexit.costs.flops import (  # torch: only once a network is placed (settings stay light)
+        block_macs,
+        cumulative,
+    )
     return resolve_placement(placement.blocks, placement.num_exits, placement.rule,
                              cumulative(block_macs(backbone, tuple(image_shape))))
 

@@ -14,6 +14,7 @@ from typing import Sequence
 import lightning as L
 import torch
 
+from eexit.config.arguments import check_arguments
 from eexit.data.loader import TensorBatchLoader
 from eexit.errors import EExitError
 
@@ -52,6 +53,7 @@ class ImageDataModule(L.LightningDataModule):
                  download: bool = False, placement: str = "cpu", pad_fill: str = "zero",
                  mean: Sequence[float] | None = None, std: Sequence[float] | None = None):
         super().__init__()
+        check_arguments(self, **{k: v for k, v in locals().items() if k not in ("self", "root", "__class__")})
         if mean is not None or std is not None:
             self.use_normalization(mean or self.mean, std or self.std)
         self.root, self.batch_size, self.eval_batch_size = str(root), batch_size, eval_batch_size
@@ -90,10 +92,8 @@ class ImageDataModule(L.LightningDataModule):
         free, _ = torch.cuda.mem_get_info()
         return torch.device("cuda" if need < 0.25 * free else "cpu")
 
-    def use_normalization(self, mean: Sequence[float], std: Sequence[float]) -> None:
-        """Normalise with ``mean``/``std`` instead of the dataset's own statistics."""
-        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-            raise ValueError(f"mean {list(mean)} and std {list(std)} need 3 values each, std > 0")
+    def use_normalization(self, mean: Sequence[float], std: Sequence[float]) -> None:   # not the data's own statistics
+        check_arguments("ImageDataModule", mean=list(mean), std=list(std))
         self.mean, self.std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
 
     mean_t = property(lambda self: torch.tensor(self.mean, dtype=torch.float32))

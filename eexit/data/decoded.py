@@ -18,8 +18,8 @@ from typing import Callable, Iterable
 
 import torch
 
-from eexit.files.digest import payload_digest
 from eexit.files.atomic import atomic_save
+from eexit.files.digest import payload_digest
 from eexit.files.torch_files import UnreadableFile, load_tensors
 
 log = logging.getLogger(__name__)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from eexit.config.arguments import check_arguments
 from eexit.data.base import ImageDataModule, holdout
 
 
@@ -31,6 +32,7 @@ class DigitsDataModule(ImageDataModule):
     def __init__(self, *args, test_size: int = 360, **kwargs):
         kwargs.setdefault("val_size", 360)
         super().__init__(*args, **kwargs)
+        check_arguments(type(self), test_size=test_size)
         self.test_size = test_size
 
     def read_splits(self):

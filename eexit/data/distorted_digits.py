@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from eexit.config.arguments import check_arguments
 from eexit.data.base import ImageDataModule, holdout_indices
 from eexit.data.digits import load_digits_32
 
@@ -72,8 +73,7 @@ class DistortedDigitsDataModule(ImageDataModule):
     def __init__(self, *args, copies: int = 3, skew: float = 1.5, test_size: int = 360, **kwargs):
         kwargs.setdefault("val_size", 360)
         super().__init__(*args, **kwargs)
-        if int(copies) < 1 or not float(skew) > 0:
-            raise ValueError(f"copies={copies}, skew={skew}: give copies >= 1 and skew > 0")
+        check_arguments(type(self), copies=copies, skew=skew, test_size=test_size)
         self.copies, self.skew, self.test_size = int(copies), float(skew), test_size
 
     def read_splits(self):

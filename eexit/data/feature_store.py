@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from eexit.files.digest import state_digest
 from eexit.data.checksums import check_stamp, drop_stamp, payload_hash, write_stamp
 from eexit.errors import EExitError
 from eexit.files.atomic import temporary
+from eexit.files.digest import state_digest
 from eexit.files.locks import exclusive
 
 log = logging.getLogger(__name__)

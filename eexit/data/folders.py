@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torchvision.datasets as tvd
 
-from eexit.data.download import missing
 from eexit.data.base import holdout_indices
+from eexit.data.download import missing
 from eexit.data.image_files import FileImageDataModule
 from eexit.errors import DatasetNotFoundError, EExitError
 

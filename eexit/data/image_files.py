@@ -17,6 +17,7 @@ from typing import Sequence
 
 import torch
 
+from eexit.config.arguments import check_arguments
 from eexit.data.base import ImageDataModule, holdout_indices
 from eexit.data.decoded import decoded_once, files_stamp
 from eexit.data.image_decoding import DecodedImages, Samples, decode_all, pair
@@ -41,8 +42,8 @@ class FileImageDataModule(ImageDataModule):
     def __init__(self, *args, image_size=64, resize: int | None = None, storage: str = "auto",
                  num_workers: int = 2, memory_limit_gb: float = 4.0, **kwargs):
         super().__init__(*args, **kwargs)
-        if storage not in ("auto", "memory", "stream"):
-            raise EExitError(f"data.storage={storage} is not one of auto, memory, stream")
+        check_arguments(self, image_size=image_size, resize=resize, storage=storage, num_workers=num_workers,
+                        memory_limit_gb=memory_limit_gb)
         self._image_size = None if image_size is None else list(pair(image_size))
         self.resize, self.storage = resize, storage
         self.num_workers, self.memory_limit_gb = num_workers, memory_limit_gb

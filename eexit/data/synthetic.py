@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from eexit.config.arguments import check_arguments
 from eexit.data.base import ImageDataModule
-from eexit.config.validators import _int, positive_int, require
-from eexit.config.validators import image_size as image_size_check
 
 
 class SyntheticDataModule(ImageDataModule):
@@ -13,9 +12,8 @@ class SyntheticDataModule(ImageDataModule):
 
     def __init__(self, *args, train_size: int = 1024, val_size: int = 256, test_size: int = 256,
                  image_size: int = 32, num_classes: int = 10, **kwargs):
-        require("SyntheticDataModule", train_size=(train_size, positive_int), val_size=(val_size, positive_int),
-                test_size=(test_size, positive_int), image_size=(image_size, image_size_check),
-                num_classes=(num_classes, lambda v: (_int(v) and v >= 2, "an integer >= 2")))
+        check_arguments(type(self), train_size=train_size, val_size=val_size, test_size=test_size,
+                        image_size=image_size, num_classes=num_classes)
         super().__init__(*args, val_size=val_size, **kwargs)
         self.sizes = {"train": train_size, "val": val_size, "test": test_size}
         self.image_size, self.num_classes = image_size, num_classes

@@ -18,11 +18,11 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 
-from eexit.files.digest import payload_digest, state_digest
 from eexit.errors import EExitError
-from eexit.files.atomic import atomic_save
-from eexit.files.torch_files import UnreadableFile, load_tensors
 from eexit.exits import ExitPolicy
+from eexit.files.atomic import atomic_save
+from eexit.files.digest import payload_digest, state_digest
+from eexit.files.torch_files import UnreadableFile, load_tensors
 from eexit.models.early_exit import EarlyExitNet
 
 FORMAT = "eexit-exit-net/2"   # 2: backbone and head are stored as configs (``_target_``), with the image shape

@@ -27,10 +27,10 @@ from torch.export import Dim
 
 from eexit.deploy.checkpoint import load_exit_checkpoint
 from eexit.errors import EExitError
+from eexit.exits import ExitPolicy
 from eexit.files.atomic import atomic_path, atomic_write
 from eexit.files.folders import folder_problem
 from eexit.files.torch_files import weights_only_in_this_process
-from eexit.exits import ExitPolicy
 from eexit.models.early_exit import EarlyExitNet, StagedInference
 from eexit.models.fold import fold_batchnorm
 from eexit.models.heads import HeadOutput
@@ -87,9 +87,9 @@ def export_exit_net(net: EarlyExitNet, policy, out_dir: str | Path, image_shape:
         "format": FORMAT, "num_exits": net.num_exits, "attach": list(net.attach), "image_shape": list(image_shape),
         "backbone": net.backbone.arch, "folded_batchnorm": fold, "stages": files,
         "runtime": "onnxruntime" if fmt == "onnx" else "torch.export", **policy.to_dict(),
-        "rule": "leave at the first exit i where score(logits_i, confidence_i) >= thresholds[i][argmax logits_i]; "
-                "null thresholds never exit; otherwise the last stage's argmax. Score 'patience': the number of "
-                "consecutive exits up to i that predict the same class",
+        "rule": "leave at the first exit i where score(exits up to i) >= thresholds[i][argmax logits_i]; null "
+                f"thresholds never exit; otherwise the last stage's argmax. Score {policy.score_kind!r}: "
+                + " ".join((type(policy.score).__doc__ or "").split()),
         "checksums": {f: file_blake2b(out_dir / f) for f in files}}
     atomic_write(out_dir / "exits.json", json.dumps({**meta, "blake2b": json_blake2b(meta)}, indent=2))   # last: marks
     # a complete export

@@ -6,7 +6,7 @@ from functools import cached_property
 
 import torch
 
-from eexit.exits.policy import next_streak, score
+from eexit.exits.scores import score_named
 
 
 @dataclass
@@ -43,16 +43,7 @@ class CachedExits:
         return self._scores[kind]
 
     def _scores_of(self, kind: str) -> torch.Tensor:
-        if kind == "patience":   # the streak of agreeing exits, computed along the exits
-            out, prev, streak = [], None, None
-            for pred in self.head_pred:
-                streak = next_streak(pred, prev, streak)
-                out.append(streak.float())
-                prev = pred
-            return torch.stack(out) if out else torch.empty(0, len(self.labels))
-        conf = self.confidences
-        return torch.stack([score(kind, self.logits[e], None if torch.isnan(conf[e]).all() else conf[e])
-                            for e in range(self.num_exits)]) if self.num_exits else torch.empty(0, len(self.labels))
+        return score_named(kind).along(self.logits[:-1], self.confidences)
 
     def subset(self, mask: torch.Tensor) -> "CachedExits":
         return CachedExits(self.logits[:, mask], self.confidences[:, mask], self.labels[mask])

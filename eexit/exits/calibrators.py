@@ -7,7 +7,7 @@ The sweep always spans the whole range: from "no sample exits" (the backbone's o
 accuracy, at the cost of the backbone plus every head) to "every sample leaves at the
 first exit that will take it", so a headline exists wherever any setting reaches it.
 Rows of ``fixed`` that are not NaN are kept as they are (heads BTS-EE has frozen).
-A new policy is a class with these members plus a yaml in ``conf/policy/``.
+A new calibrator is a class with these members plus a yaml in ``conf/calibrator/``.
 """
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ from typing import Callable, Sequence
 
 import torch
 
+from eexit.config.arguments import check_arguments
+from eexit.config.scores import threshold_problem
+from eexit.errors import BadArgument
 from eexit.exits.cached import CachedExits
 from eexit.exits.cpm import calibrate_cpm, class_precision
-from eexit.exits.policy import SCORES, ExitPolicy
-from eexit.config.validators import _number, one_of, optional, positive_int, require
-from eexit.config.validators import margin as margin_check
-from eexit.config.validators import margins as margins_check
+from eexit.exits.policy import ExitPolicy
+from eexit.exits.scores import score_named
 
 GLOBAL_SETTINGS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96,
                    0.97, 0.98, 0.99, 0.995, 0.999, 0.9999, 1.0)
@@ -47,9 +48,7 @@ class Calibrator:
 
 
 def _check_score(score: str) -> str:
-    if score not in SCORES:
-        raise ValueError(f"unknown score '{score}'; choose one of {', '.join(SCORES)}")
-    return score
+    return score_named(score).name
 
 
 class GlobalThreshold(Calibrator):
@@ -59,9 +58,10 @@ class GlobalThreshold(Calibrator):
     validation scores, so it is dense where the scores lie."""
 
     def __init__(self, score: str = "max_softmax", threshold: float = 0.9, sweep: Sequence[float] | None = None):
-        require("GlobalThreshold", sweep=(None if sweep is None else list(sweep), optional(lambda v: (
-            isinstance(v, (list, tuple)) and len(v) > 0 and all(_number(t) for t in v), "a non-empty list of thresholds"))))
+        check_arguments(type(self), score=score, threshold=threshold, sweep=None if sweep is None else list(sweep))
         self.score, self.setting = _check_score(score), float(threshold)
+        if not score_named(score).allows(self.setting):   # a count for patience, a number in [0, 1] for the others
+            raise BadArgument(type(self).__name__, "threshold", threshold, threshold_problem(score, threshold) or "")
         self.sweep = tuple(sweep) if sweep is not None else GLOBAL_SETTINGS
 
     def settings(self, val=None):
@@ -100,10 +100,8 @@ class ClassPrecisionMargin(Calibrator):
     def __init__(self, score: str = "max_softmax", margin: float = 0.02, margin_form: str = "additive",
                  precision_reference: str = "labels", calibrate_on: str = "survivors", min_support: int = 5,
                  margins: Sequence[float] = (0.0, 0.01, 0.02, 0.05, 0.1)):
-        require("ClassPrecisionMargin", margin=(margin, margin_check), margins=(list(margins), margins_check),
-                margin_form=(margin_form, one_of("additive", "multiplicative")),
-                precision_reference=(precision_reference, one_of("labels", "backbone")),
-                calibrate_on=(calibrate_on, one_of("survivors", "all")), min_support=(min_support, positive_int))
+        check_arguments(type(self), score=score, margin=margin, margins=list(margins), margin_form=margin_form,
+                        precision_reference=precision_reference, calibrate_on=calibrate_on, min_support=min_support)
         self.score, self.setting = _check_score(score), float(margin)
         self.margin_form, self.precision_reference = margin_form, precision_reference
         self.calibrate_on, self.min_support, self.margins = calibrate_on, int(min_support), tuple(margins)

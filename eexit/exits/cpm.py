@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from eexit.errors import BadArgument
 from eexit.exits.rule import passes
 
 INF = float("inf")
@@ -28,7 +29,7 @@ def target_precision(precision: torch.Tensor, margin: float, form: str) -> torch
         return precision - margin
     if form == "multiplicative":
         return (1 - margin) * precision
-    raise ValueError(f"CPM margin form must be additive or multiplicative, got '{form}'")
+    raise BadArgument("ClassPrecisionMargin", "margin_form", form, "additive or multiplicative")
 
 
 def cpm_head_thresholds(scores: torch.Tensor, pred: torch.Tensor, reference: torch.Tensor,

@@ -12,51 +12,22 @@ import math
 import torch
 
 from eexit.exits.rule import passes
+from eexit.exits.scores import score_named
 
 
-def score(kind: str, logits: torch.Tensor, confidence: torch.Tensor | None,
-          streak: torch.Tensor | None = None) -> torch.Tensor:
-    """Confidence score of each sample, higher = surer.
-
-    ``max_softmax``: largest class probability; ``confidence``: the head's learned
-    confidence; ``entropy``: 1 - H(p)/log K (1 for one-hot, 0 for uniform); ``patience``
-    (PBEE, Zhou et al. 2020): how many consecutive exits, ending at this one, predict the same
-    class (``streak``, kept by the inference loop; a threshold t leaves after t agreeing exits).
-    """
-    if kind == "patience":
-        if streak is None:
-            raise ValueError("score 'patience' needs the streak of agreeing exits (kept by the inference loop)")
-        return streak.float()
-    if kind == "max_softmax":   # float32 logits are used as they are (.float() would cost a dispatch per exit)
-        return (logits if logits.dtype == torch.float32 else logits.float()).softmax(1).amax(1)
-    if kind == "confidence":
-        if confidence is None:
-            raise ValueError("score 'confidence' needs heads that learn one (convx, eenet)")
-        return confidence.float()
-    if kind == "entropy":
-        logp = logits.float().log_softmax(1)
-        ent = -(logp.exp() * logp).sum(1)
-        return 1 - ent / math.log(logits.shape[1])
-    raise ValueError(f"unknown score '{kind}'; choose max_softmax, confidence, entropy or patience")
-
-
-from eexit.config.names import SCORES  # noqa: E402  (the names the config accepts, importable without torch)
-
-
-def next_streak(pred: torch.Tensor, prev: torch.Tensor | None, streak: torch.Tensor | None) -> torch.Tensor:
-    """The patience streak after an exit predicting ``pred``: one more where it repeats ``prev``, else 1."""
-    if prev is None:
-        return torch.ones_like(pred)
-    return torch.where(pred == prev, streak + 1, torch.ones_like(streak))
+def score(kind, logits: torch.Tensor, confidence: torch.Tensor | None, state=None) -> torch.Tensor:
+    """The score ``kind`` (a name, or an :class:`~eexit.exits.scores.ExitScore`) of each sample, higher = surer."""
+    return score_named(kind)(logits, confidence, state)
 
 
 class ExitPolicy:
-    def __init__(self, score_kind: str, thresholds: torch.Tensor):
-        if score_kind not in SCORES:
-            raise ValueError(f"unknown score '{score_kind}'; choose one of {SCORES}")
+    """An exit score (its name, or an :class:`~eexit.exits.scores.ExitScore`) and the threshold table it is held to."""
+
+    def __init__(self, score_kind, thresholds: torch.Tensor):
         if thresholds.dim() != 2:
             raise ValueError("thresholds must be shaped [num_exits, num_classes]")
-        self.score_kind, self.thresholds = score_kind, thresholds.float()
+        self.score = score_named(score_kind)
+        self.score_kind, self.thresholds = self.score.name, thresholds.float()
         self._on_device: dict[torch.device, torch.Tensor] = {}
         self._rows = self.thresholds.tolist()  # float32 values, exact as Python floats
         # per exit, for decide_one: the threshold every class shares (a global threshold), else None
@@ -72,22 +43,22 @@ class ExitPolicy:
             self._on_device[device] = self.thresholds.to(device)
         return self._on_device[device]
 
-    next_streak = staticmethod(next_streak)   # for the inference loop, which does not import this layer
+    def advance(self, state, logits: torch.Tensor):
+        """The score's state after an exit (patience's streak; ``None`` for a score that reads one exit only)."""
+        return self.score.advance(state, logits)
 
-    @property
-    def needs_streak(self) -> bool:
-        """Patience decides from the exits before this one: the loop keeps the streak."""
-        return self.score_kind == "patience"
+    def keep(self, state, mask: torch.Tensor):
+        """The state of the samples that go on (the real-skip loop drops the ones that left)."""
+        return self.score.keep(state, mask)
 
-    def decide(self, exit_index: int, logits: torch.Tensor, confidence: torch.Tensor | None,
-               streak: torch.Tensor | None = None):
-        """``(leave [B] bool, predicted class [B])`` for one head's output."""
-        s = score(self.score_kind, logits, confidence, streak)
+    def decide(self, exit_index: int, logits: torch.Tensor, confidence: torch.Tensor | None, state=None):
+        """``(leave [B] bool, predicted class [B])`` for one head's output (``state``: from :meth:`advance`)."""
+        s = self.score(logits, confidence, state)
         pred = logits.argmax(1)
         return passes(s, pred, self.thresholds_on(logits.device)[exit_index]), pred
 
     def decide_one(self, exit_index: int, logits: torch.Tensor, confidence: torch.Tensor | None,
-                   streak: torch.Tensor | None = None) -> tuple[bool, int | None]:
+                   state=None) -> tuple[bool, int | None]:
         """:meth:`decide` for a batch of one, as Python values: ``(leave, class)``, the class only when the sample
         leaves (else None). The same float32 score and :func:`eexit.exits.rule.passes` evaluated on the host (one
         Python comparison instead of the gather and compare operators that dominate a one-sample decision on a CPU;
@@ -98,7 +69,7 @@ class ExitPolicy:
         shared = self._shared[exit_index]
         if shared == math.inf:
             return False, None
-        s = float(score(self.score_kind, logits, confidence, streak))
+        s = float(self.score(logits, confidence, state))
         if shared is not None:
             return (True, int(logits.argmax(1))) if s >= shared else (False, None)
         pred = int(logits.argmax(1))

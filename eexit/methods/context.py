@@ -29,7 +29,7 @@ class FitContext:
         fresh_backbone: a new, untrained backbone of the same config (joint training from scratch).
         attach: the blocks heads attach after (the ``placement`` group, resolved on this backbone).
         head: the head factory, ``head(in_shape, num_classes)`` (the ``head`` group).
-        calibrator: the ``policy`` group's calibrator.
+        calibrator: the ``calibrator`` group's calibrator.
         trainer: ``trainer(max_epochs, callbacks, **overrides)``: a Lightning Trainer for one fit, with
             the run's loggers, callbacks and precision.
         phases: ``phases(name)`` times a part of the run into ``results.json``'s ``phase_seconds``.

@@ -13,15 +13,15 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from eexit.config.arguments import check_arguments
 from eexit.costs.exits import exit_costs
 from eexit.exits import CachedExits
 from eexit.methods.base import Recipe
 from eexit.methods.context import FitContext, Trained
 from eexit.methods.objects import build_loss
 from eexit.models.early_exit import EarlyExitNet
-from eexit.training.module import TARGETS, EarlyExitModule
+from eexit.training.module import EarlyExitModule
 from eexit.training.optimizers import check_optimizer
-from eexit.config.validators import one_of, positive_int, require
 
 log = logging.getLogger(__name__)
 EVAL_BATCH = 1024
@@ -42,8 +42,7 @@ class ExitTraining(Recipe):
     def __init__(self, name: str, epochs: int, batch_size: int, loss, optimizer, scheduler=None,
                  targets: str = "backbone", regime: str | None = None):
         super().__init__(name, regime)
-        require(type(self).__name__, epochs=(epochs, positive_int), batch_size=(batch_size, positive_int),
-                targets=(targets, one_of(*TARGETS)))
+        check_arguments(type(self), epochs=epochs, batch_size=batch_size, targets=targets)
         check_optimizer(type(self).__name__, optimizer, scheduler)
         self.epochs, self.batch_size, self.targets = int(epochs), int(batch_size), targets
         self.loss, self.optimizer, self.scheduler = loss, optimizer, scheduler

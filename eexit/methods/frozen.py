@@ -12,6 +12,7 @@ from typing import Iterator
 
 import torch
 
+from eexit.config.arguments import check_arguments
 from eexit.data.features import FeatureDataModule
 from eexit.files.machine import available_memory
 from eexit.methods.base import Workload
@@ -19,7 +20,6 @@ from eexit.methods.context import FitContext, Trained
 from eexit.methods.exit_training import EVAL_BATCH, ExitTraining
 from eexit.methods.feature_source import feature_source
 from eexit.methods.objects import with_objects
-from eexit.config.validators import one_of, require
 
 log = logging.getLogger(__name__)
 BASELINE = "nonboosted"   # the regime the boosted heads are compared with
@@ -38,8 +38,8 @@ class FrozenHeads(ExitTraining):
                  targets: str = "backbone", regime: str | None = None, feature_cache="auto",
                  feature_dtype: str = "bfloat16", boosted=None, compare_nonboosted: bool = False):
         super().__init__(name, epochs, batch_size, loss, optimizer, scheduler, targets, regime)
-        require(type(self).__name__, feature_cache=(feature_cache, one_of("auto", True, False)),
-                feature_dtype=(feature_dtype, one_of("bfloat16", "float32")))
+        check_arguments(type(self), feature_cache=feature_cache, feature_dtype=feature_dtype,
+                        compare_nonboosted=compare_nonboosted)
         self.feature_cache, self.feature_dtype = feature_cache, feature_dtype
         self.boosted, self.compare_nonboosted = boosted, bool(compare_nonboosted) and boosted is not None
         if self.compare_nonboosted:

@@ -11,13 +11,13 @@ from typing import Iterator
 
 from hydra.utils import instantiate
 
+from eexit.config.arguments import check_arguments
 from eexit.methods.base import Recipe
 from eexit.methods.context import FitContext, Trained
 from eexit.models.early_exit import EarlyExitNet
 from eexit.training.losses import ExitCrossEntropy
 from eexit.training.module import EarlyExitModule
 from eexit.training.optimizers import check_optimizer
-from eexit.config.validators import _number, count, require
 
 
 class Pretraining(Recipe):
@@ -30,8 +30,7 @@ class Pretraining(Recipe):
 
     def __init__(self, epochs: int, optimizer, scheduler=None, label_smoothing: float = 0.0, name: str = "backbone"):
         super().__init__(name)
-        require("Pretraining", epochs=(epochs, count), label_smoothing=(label_smoothing, lambda v: (
-            _number(v) and 0 <= v < 1, "a number in [0, 1)")))
+        check_arguments(type(self), epochs=epochs, label_smoothing=label_smoothing)
         check_optimizer("Pretraining", optimizer, scheduler)
         self.epochs, self.label_smoothing = int(epochs), float(label_smoothing)
         self.optimizer, self.scheduler = optimizer, scheduler

@@ -5,7 +5,7 @@ Two fits on the stored features, as the paper trains them:
    output), every head's cross-entropy summed;
 2. with heads and cascade frozen, the geometric ensembles: each exit's weighted geometric mean of heads
    0..k, its weights and per-class biases trained on the exit's cross-entropy.
-Exits then answer with their ensemble; any policy decides on those answers (max-softmax by default).
+Exits then answer with their ensemble; any exit score decides on those answers (max-softmax by default).
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Iterator
 
 from hydra.utils import instantiate
 
+from eexit.config.arguments import check_arguments
 from eexit.methods.base import Workload
 from eexit.methods.context import FitContext, Trained
 from eexit.methods.frozen import FrozenHeads
@@ -20,7 +21,6 @@ from eexit.models.ztw import ZTWNet
 from eexit.training.losses import ExitCrossEntropy
 from eexit.training.module import EarlyExitModule, set_trainable
 from eexit.training.optimizers import check_optimizer
-from eexit.config.validators import positive_int, require
 
 
 class ZTW(FrozenHeads):
@@ -34,7 +34,7 @@ class ZTW(FrozenHeads):
                  feature_dtype: str = "bfloat16", ensemble_epochs: int = 10, ensemble_optimizer=None):
         super().__init__(name, epochs, batch_size, loss, optimizer, scheduler, targets, regime, feature_cache,
                          feature_dtype)
-        require("ZTW", ensemble_epochs=(ensemble_epochs, positive_int))
+        check_arguments(type(self), ensemble_epochs=ensemble_epochs)
         if ensemble_optimizer is not None:
             check_optimizer("ZTW", ensemble_optimizer)
         self.ensemble_epochs, self.ensemble_optimizer = int(ensemble_epochs), ensemble_optimizer or optimizer

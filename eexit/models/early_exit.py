@@ -14,7 +14,12 @@ from torch import nn
 
 from eexit.models.backbones.staged import StagedBackbone
 from eexit.models.heads import HeadOutput
-from eexit.models.inference import StagedInference, gather_rows, is_channels_last, pad_to_bucket  # noqa: F401 (re-exported)
+from eexit.models.inference import (  # noqa: F401 (re-exported)
+    StagedInference,
+    gather_rows,
+    is_channels_last,
+    pad_to_bucket,
+)
 
 
 @dataclass

@@ -59,16 +59,14 @@ class StagedInference:
         exits = torch.full((batch,), self.num_exits, dtype=torch.long, device=x.device)
         alive = torch.arange(batch, device=x.device)
         x = pad_to_bucket(x, buckets)
-        prev = streak = carry = None   # patience: the survivors' previous prediction and streak
+        state = carry = None   # the score's state (patience: the survivors' streak)
         for i in range(self.num_exits):
             x, out = self.stage(i, x)
             out, carry = self.combine(i, out, carry)
             n = alive.numel()
             conf = None if out.confidence is None else out.confidence[:n]
-            if policy.needs_streak:
-                streak = policy.next_streak(out.logits[:n].argmax(1), prev, streak)
-            leave, pred = policy.decide(i, out.logits[:n], conf, streak)
-            prev = pred
+            state = policy.advance(state, out.logits[:n])
+            leave, pred = policy.decide(i, out.logits[:n], conf, state)
             leaving = int(leave.sum())  # the one host sync per exit: the survivor count sizes the next stage
             if leaving == n:
                 preds[alive], exits[alive] = pred, i
@@ -80,8 +78,7 @@ class StagedInference:
                 x, alive = pad_to_bucket(gather_rows(x[:n], stay), buckets), alive[stay]
                 if carry is not None:
                     carry = pad_to_bucket(carry[:n][stay], buckets)
-                if streak is not None:
-                    prev, streak = prev[stay], streak[stay]
+                state = policy.keep(state, stay)
         preds[alive] = self.final(x)[:alive.numel()].argmax(1)
         return preds, exits
 
@@ -91,14 +88,12 @@ class StagedInference:
 
         The latency path (embedded, batch 1): no survivor bookkeeping, one host read
         per exit; decisions are :meth:`ExitPolicy.decide_one`, equal to ``decide``'s."""
-        prev = streak = carry = None
+        state = carry = None
         for i in range(self.num_exits):
             x, out = self.stage(i, x)
             out, carry = self.combine(i, out, carry)
-            if policy.needs_streak:
-                streak = policy.next_streak(out.logits.argmax(1), prev, streak)
-                prev = out.logits.argmax(1)
-            leave, pred = policy.decide_one(i, out.logits, out.confidence, streak)
+            state = policy.advance(state, out.logits)
+            leave, pred = policy.decide_one(i, out.logits, out.confidence, state)
             if leave:
                 return pred, i
         return int(self.final(x).argmax(1)), self.num_exits

@@ -23,8 +23,8 @@ from eexit.errors import EExitError
 from eexit.files.locks import exclusive
 from eexit.pipeline.backbone_cache import cache_key, cache_path, load_entry, save_entry
 from eexit.pipeline.build import built, make_trainer, resolve_precision
-from eexit.training.resume import epoch_checkpoint, resumable
 from eexit.training.module import EarlyExitModule
+from eexit.training.resume import epoch_checkpoint, resumable
 from eexit.training.shard_audit import ShardAudit
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from eexit.files.digest import tensors_digest
 from eexit.files.atomic import atomic_save, atomic_write
+from eexit.files.digest import tensors_digest
 from eexit.files.torch_files import UnreadableFile, load_tensors
 
 log = logging.getLogger(__name__)

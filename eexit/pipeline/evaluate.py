@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import torch
 
-from eexit.evaluation.curves import curve, evaluate, headline, pareto_front, validated_headline
 from eexit.evaluation.analysis import anytime, budgeted, budgeted_geometric, calibration, confusion, cost_table
+from eexit.evaluation.curves import curve, evaluate, headline, pareto_front, validated_headline
 from eexit.exits import CachedExits, ExitPolicy
 from eexit.methods import Trained
 from eexit.models.heads import head_kind
+
 
 def evaluate_regime(ctx, name: str, trained: Trained) -> tuple[dict, ExitPolicy]:
     """The regime's record for ``results.json`` and its exit policy. The configured operating point uses the

@@ -7,8 +7,8 @@ from typing import Callable
 
 import torch
 
-from eexit.files.disk_full import size_text
 from eexit.errors import EExitError
+from eexit.files.disk_full import size_text
 from eexit.files.machine import available_memory, free_disk
 
 

@@ -16,11 +16,11 @@ import time
 import torch
 from hydra.utils import instantiate
 
+from eexit.costs.placement import attach_points
 from eexit.data.feature_store import block_name
 from eexit.models.early_exit import build_exit_net
 from eexit.models.heads import input_reduction
 from eexit.pipeline.build import built
-from eexit.costs.placement import attach_points
 
 SPLITS = ("train", "val", "test")
 

@@ -7,16 +7,15 @@ results of them.
 """
 from __future__ import annotations
 
-
 from hydra.errors import InstantiationException
 from hydra.utils import get_object, instantiate
 
+from eexit.costs.placement import attach_points
 from eexit.errors import EExitError
 from eexit.methods import FitContext, Recipe
 from eexit.pipeline.build import built, make_trainer
 from eexit.pipeline.evaluate import evaluate_regime
 from eexit.pipeline.settle import settle
-from eexit.costs.placement import attach_points
 
 
 def build_recipe(cfg) -> Recipe:

@@ -21,27 +21,26 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from eexit.config.settings import check_config, check_writable
+from eexit.costs.flops import block_macs, cumulative
 from eexit.distributed import global_rank, is_global_zero
 from eexit.errors import EExitError
-from eexit.costs.flops import block_macs, cumulative
-from eexit.reporting.loggers import finish_wandb, wandb_run
+from eexit.files.atomic import atomic_write, remove_stale
+from eexit.files.disk_full import full_disk_line, remove_partial
 from eexit.pipeline.backbone import obtain_backbone, pretraining
 from eexit.pipeline.build import build_loggers, built, check_trainer, device_of
-from eexit.config.settings import check_config, check_writable
-from eexit.pipeline.phases import Phases
 from eexit.pipeline.fits import check_data_suits, check_fits
+from eexit.pipeline.phases import Phases
 from eexit.pipeline.plan import plan_run, plan_text
-from eexit.pipeline.stored import stored_bytes
 from eexit.pipeline.regimes import build_recipe, run_method
+from eexit.pipeline.stored import stored_bytes
 from eexit.reporting.exit_plots import exits_plot
+from eexit.reporting.loggers import finish_wandb, wandb_run
 from eexit.reporting.plots import tradeoff_plot
 from eexit.reporting.report import report, with_times
-from eexit.files.disk_full import full_disk_line, remove_partial
-from eexit.files.atomic import atomic_write, remove_stale
 from eexit.reporting.results_file import Results
 from eexit.reporting.wandb_report import log_tradeoff
 from eexit.training import quiet_lightning
-
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class RunContext:
     """What training a method needs: the config, data, loggers, folder, trained backbone,
-    the calibrator (``policy``) and the head factory (``head``)."""
+    the calibrator (``calibrator``) and the head factory (``head``)."""
 
     cfg: object
     dm: object
@@ -99,7 +98,7 @@ def _run_experiment(cfg, run_dir: Path, overrides: list[str] | None) -> dict:
         torch.set_float32_matmul_precision("high")
         dm = built("data", lambda: instantiate(cfg.data))
         recipe = build_recipe(cfg)   # method, policy and pretraining check their own arguments before any work
-        calibrator = built("policy", lambda: instantiate(cfg.policy))
+        calibrator = built("calibrator", lambda: instantiate(cfg.calibrator))
         pretraining(cfg)
         check_trainer(cfg)
         work = recipe.workload()

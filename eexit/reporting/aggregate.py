@@ -13,12 +13,12 @@ import io
 import json
 from pathlib import Path
 
-from eexit.reporting.grid import grid_jobs
+from eexit.files.atomic import atomic_write
 from eexit.reporting.configurations import configuration_rows, verdict_counts
+from eexit.reporting.grid import grid_jobs
+from eexit.reporting.results_file import Results
 from eexit.reporting.summary_markdown import markdown
 from eexit.reporting.sweep_figures import plot_fronts, plot_wins
-from eexit.files.atomic import atomic_write
-from eexit.reporting.results_file import Results
 
 
 def load_runs(sweep_dir: Path) -> list[dict]:

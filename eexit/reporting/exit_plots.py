@@ -17,7 +17,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from eexit.reporting.plots import save_figure  # noqa: E402
 
-
 SPARSE = 20   # a reliability bin with fewer samples is drawn grey
 
 

@@ -23,6 +23,8 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from eexit.config.arguments import check_arguments
+from eexit.errors import EExitError
 from eexit.exits.policy import ExitPolicy
 from eexit.exits.rule import passes
 from eexit.training.cross_fit import out_of_fold
@@ -47,12 +49,11 @@ class BoostedTraining(L.Callback):
 
     def __init__(self, calibrator, epochs_per_stage: int, min_pool: int = 32, batch_size: int = 2048,
                  survivors: str = "cross_fit", folds: int = 3, soft_temperature: float = 0.1):
+        check_arguments(type(self), epochs_per_stage=epochs_per_stage, min_pool=min_pool, batch_size=batch_size,
+                        survivors=survivors, folds=folds, soft_temperature=soft_temperature)
         self.calibrator, self.epochs_per_stage = calibrator, int(epochs_per_stage)
         self.min_pool, self.batch_size = int(min_pool), int(batch_size)
         self.survivors, self.folds, self.soft_temperature = check_rule(survivors), int(folds), float(soft_temperature)
-        if self.epochs_per_stage < 1 or self.folds < 2 or not self.soft_temperature > 0:
-            raise ValueError(f"BoostedTraining: epochs_per_stage={epochs_per_stage} (>= 1), folds={folds} (>= 2) "
-                             f"and soft_temperature={soft_temperature} (> 0) are out of range")
         self.weights: torch.Tensor | None = None     # soft: probability earlier heads keep each sample
         self.head_init: dict | None = None           # cross_fit: the current head's weights before training
         self.stage, self.stage_start = 0, 0
@@ -74,8 +75,8 @@ class BoostedTraining(L.Callback):
     def setup(self, trainer, pl_module, stage):
         dm = trainer.datamodule
         if not all(hasattr(dm, a) for a in ("set_train_pool", "num_samples", "loader")):
-            raise TypeError("BoostedTraining needs a DataModule with set_train_pool/num_samples/loader "
-                            "(eexit.data.features.FeatureDataModule)")
+            raise EExitError("BoostedTraining needs a DataModule with set_train_pool/num_samples/loader "
+                             "(eexit.data.features.FeatureDataModule)")
         trainer.reload_dataloaders_every_n_epochs = 1   # the pool shrinks between stages
         trainer.fit_loop.max_epochs = self.max_epochs(pl_module.net.num_exits)   # one stage per head, whatever the Trainer had
         pl_module.schedule_epochs = self.epochs_per_stage
@@ -83,7 +84,7 @@ class BoostedTraining(L.Callback):
     def on_fit_start(self, trainer, pl_module):
         if any(isinstance(c, ModelCheckpoint) and not c._should_save_on_train_epoch_end(trainer)
                for c in trainer.callbacks):   # a checkpoint taken before the stage change would resume wrongly
-            raise ValueError("BoostedTraining changes stage at the end of a training epoch: "
+            raise EExitError("BoostedTraining changes stage at the end of a training epoch: "
                              "use ModelCheckpoint(save_on_train_epoch_end=True)")
         net, dm = pl_module.net, trainer.datamodule
         if self.thresholds is None:   # a fresh run (a resumed one has its state from the checkpoint)
@@ -92,7 +93,7 @@ class BoostedTraining(L.Callback):
             self.alive_val = torch.ones(dm.num_samples("val"), dtype=torch.bool)
             self.weights = torch.ones(len(self.alive_train)) if self.survivors == "soft" else None
             if int(self.alive_train.sum()) < self.min_pool:
-                raise ValueError(f"BoostedTraining: the training split has {int(self.alive_train.sum())} samples, "
+                raise EExitError(f"BoostedTraining: the training split has {int(self.alive_train.sum())} samples, "
                                  f"fewer than min_pool={self.min_pool}")
             self._begin(trainer, pl_module, 0, trainer.current_epoch)
         else:

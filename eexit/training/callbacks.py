@@ -9,11 +9,14 @@ from __future__ import annotations
 import lightning as L
 import torch
 
+from eexit.config.arguments import check_arguments
+
 
 class ChannelsLast(L.Callback):
     """``enabled``: ``auto`` (on a GPU) | true | false. Weights and inputs go NHWC during fit."""
 
     def __init__(self, enabled: bool | str = "auto"):
+        check_arguments(type(self), enabled=enabled)
         self.enabled = enabled
 
     def _on(self, pl_module) -> bool:
@@ -33,6 +36,7 @@ class Compile(L.Callback):
     """``torch.compile`` the network for the image forward while fitting."""
 
     def __init__(self, enabled: bool = False, mode: str | None = None):
+        check_arguments(type(self), enabled=enabled)
         self.enabled, self.mode = enabled, mode
 
     def on_fit_start(self, trainer, pl_module):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from eexit.errors import BadArgument
+
 EPS = 1e-12
 
 
@@ -97,7 +99,7 @@ def v4_confidence_term(h: torch.Tensor, tags: torch.Tensor, i: int, weighting: s
         r = target.mean()
         return ((target * (1 - r) + (1 - target) * r) * bce).mean()
     if weighting != "balanced":
-        raise ValueError(f"v4 confidence weighting must be reference or balanced, got '{weighting}'")
+        raise BadArgument("cost_aware_loss", "weighting", weighting, "reference or balanced")
     reach = (tags >= i).to(h.dtype)   # masked, so no host sync: shapes never depend on the tags
     n_reach = reach.sum().clamp_min(1)
     pos = (target * reach).sum() / n_reach
@@ -130,7 +132,7 @@ def cost_aware_loss(version: str, logits, conf, costs, y, lam: float, divide_by_
                     tags: torch.Tensor | None = None, weighting: str = "reference"):
     """``tags`` and ``weighting``: v4 only (each sample's exit tag; the confidence-term weighting)."""
     if version not in LOSSES:
-        raise ValueError(f"unknown loss '{version}'; choose one of {', '.join(LOSSES)}")
+        raise BadArgument("cost_aware_loss", "version", version, "one of " + ", ".join(LOSSES))
     if version == "v2":
         return loss_v2(logits, conf, costs, y, lam, divide_by_exits)
     if version == "v4":

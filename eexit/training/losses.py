@@ -15,14 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from eexit.config.arguments import check_arguments
 from eexit.costs.exits import ExitCosts
-from eexit.errors import EExitError
-from eexit.training.cost_aware import LOSSES, cost_aware_loss, per_sample_ce, v4_tags
-from eexit.config.validators import _number, count, one_of, positive_int, require
-
-
-def non_negative(v):
-    return _number(v) and v >= 0, "a number >= 0"
+from eexit.errors import BadArgument, EExitError
+from eexit.training.cost_aware import cost_aware_loss, per_sample_ce, v4_tags
 
 
 @dataclass
@@ -43,6 +39,7 @@ class ExitCrossEntropy(nn.Module):
 
     def __init__(self, label_smoothing: float = 0.0):
         super().__init__()
+        check_arguments(type(self), label_smoothing=label_smoothing)
         self.label_smoothing = float(label_smoothing)
 
     def forward(self, inp: LossInputs) -> torch.Tensor:
@@ -50,7 +47,6 @@ class ExitCrossEntropy(nn.Module):
                    for i in inp.trained)
 
 
-COST_CONVENTIONS = ("cumulative", "own_head")
 
 
 class CostAwareLoss(nn.Module):
@@ -78,11 +74,10 @@ class CostAwareLoss(nn.Module):
                  two_stage_epochs: int = 0, cost_convention: str = "cumulative", v4_weighting: str = "reference",
                  costs: ExitCosts | None = None, num_train: int = 0, seed: int = 0):
         super().__init__()
-        require("CostAwareLoss", version=(version, one_of(*LOSSES)),
-                cost_convention=(cost_convention, one_of(*COST_CONVENTIONS)), lam=(lam, non_negative),
-                two_stage_epochs=(two_stage_epochs, count), v4_weighting=(v4_weighting, one_of("reference", "balanced")))
+        check_arguments(type(self), version=version, cost_convention=cost_convention, lam=lam,
+                        two_stage_epochs=two_stage_epochs, v4_weighting=v4_weighting)
         if costs is None:
-            raise ValueError("CostAwareLoss needs the network's exit costs (eexit.costs.exits.exit_costs(net))")
+            raise BadArgument("CostAwareLoss", "costs", None, "the network's exit costs (eexit.costs.exit_costs(net))")
         self.version, self.lam, self.divide_by_exits = version, float(lam), bool(divide_by_exits)
         self.two_stage_epochs, self.cost_convention, self.v4_weighting = int(two_stage_epochs), cost_convention, v4_weighting
         fractions = costs.fractions if cost_convention == "cumulative" else costs.own_head_fractions
@@ -90,7 +85,8 @@ class CostAwareLoss(nn.Module):
         self.epoch = 0
         if version == "v4":  # EENets' exit tags: one per training sample, fixed for an epoch, checkpointed
             if num_train <= 0:
-                raise ValueError("loss v4 needs num_train (one exit tag per training sample)")
+                raise BadArgument("CostAwareLoss", "num_train", num_train, "the training split's size (loss v4 tags "
+                                  "each training sample with an exit)")
             tags = torch.randint(0, self.costs.numel(), (num_train,), generator=torch.Generator().manual_seed(seed))
             self.register_buffer("tags", tags)
             self.register_buffer("next_tags", tags.clone())
@@ -108,7 +104,8 @@ class CostAwareLoss(nn.Module):
         y, tags = inp.targets, None
         if self.version == "v4":  # also during a v0 warm-up, so v4 starts from the warm network's tags
             if inp.idx is None:
-                raise ValueError("loss v4 needs batches with sample indices")
+                raise EExitError("CostAwareLoss v4 needs batches with sample indices (a DataModule whose batches "
+                                 "carry each sample's index, as eexit's do)")
             tags = self.tags[inp.idx]
             self.next_tags[inp.idx] = v4_tags(per_sample_ce(logits, y).detach(), self.costs, self.lam)
         version = "v0" if self.epoch < self.two_stage_epochs else self.version
@@ -128,7 +125,7 @@ class SDNLoss(nn.Module):
 
     def __init__(self, epochs: int, max_weights: list[float] | None = None, start: float = 0.01):
         super().__init__()
-        require("SDNLoss", epochs=(epochs, positive_int))   # the weights grow over them
+        check_arguments(type(self), epochs=epochs, max_weights=max_weights)   # the weights grow over the epochs
         self.epochs, self.max_weights, self.start, self.epoch = int(epochs), max_weights, float(start), 0
 
     def on_train_epoch_start(self, epoch: int) -> None:

@@ -10,6 +10,8 @@ import math
 
 import torch
 
+from eexit.config.arguments import check_arguments
+
 
 class WarmupCosine:
     """Linear warm-up over ``warmup_steps``, then a cosine decay to 0 at ``total_steps``."""
@@ -25,10 +27,12 @@ class WarmupCosine:
 
 
 def warmup_cosine(optimizer, epochs: int, steps_per_epoch: int, warmup_epochs: float = 0.0):
+    check_arguments(warmup_cosine, warmup_epochs=warmup_epochs)
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, WarmupCosine(epochs * steps_per_epoch, int(warmup_epochs * steps_per_epoch)))
 
 
 def one_cycle(optimizer, epochs: int, steps_per_epoch: int, pct_start: float = 0.25):
+    check_arguments(one_cycle, pct_start=pct_start)
     return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
                                                total_steps=max(1, epochs * steps_per_epoch), pct_start=pct_start)

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import torch
 
-from eexit.exits.rule import passes
 from eexit.config.names import SURVIVOR_RULES as RULES
+from eexit.errors import BadArgument
+from eexit.exits.rule import passes
 
 
 def check_rule(rule: str) -> str:
     if rule not in RULES:
-        raise ValueError(f"survivors={rule!r} is unknown; choose one of {', '.join(RULES)}")
+        raise BadArgument("BoostedTraining", "survivors", rule, "one of " + ", ".join(RULES))
     return rule
 
 

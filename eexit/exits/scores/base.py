@@ -20,7 +20,7 @@ class ExitScore:
     mean something, inclusive), ``whole_thresholds`` (counts, not fractions), ``needs_confidence``."""
 
     name: ClassVar[str] = ""
-    threshold_range: ClassVar[tuple[float, float]] = (0.0, 1.0)
+    threshold_range: ClassVar[tuple[float, float | None]] = (0.0, 1.0)   # None: no upper bound
     whole_thresholds: ClassVar[bool] = False
     needs_confidence: ClassVar[bool] = False
 
@@ -45,10 +45,9 @@ class ExitScore:
             out.append(self(logits[e], conf, state))
         return torch.stack(out) if out else torch.empty(0, logits.shape[1])
 
-    def check_threshold(self, value: float) -> str | None:
-        """Why ``value`` is no threshold of this score, or None."""
-        lo, hi = self.threshold_range
-        if not lo <= value <= hi or (self.whole_thresholds and not float(value).is_integer()):
-            kind = "a whole number" if self.whole_thresholds else "a number"
-            return f"{kind} in [{lo:g}, {'inf' if math.isinf(hi) else f'{hi:g}'}] (score {self.name})"
-        return None
+    @classmethod
+    def allows(cls, value) -> bool:
+        """Whether ``value`` is a threshold of this score (``inf``, nobody exits, always is)."""
+        lo, hi = cls.threshold_range
+        return value == math.inf or (lo <= value and (hi is None or value <= hi)
+                                     and (not cls.whole_thresholds or float(value).is_integer()))

@@ -5,6 +5,8 @@ from eexit.exits.scores.base import ExitScore
 
 
 class LearnedConfidence(ExitScore):
+    """The exit's learned confidence (a sigmoid output of its confidence branch)."""
+
     name = "confidence"
     needs_confidence = True
 

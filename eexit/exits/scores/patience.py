@@ -2,16 +2,16 @@
 class; a threshold t leaves after t agreeing exits. Its state is ``(previous prediction, streak)``."""
 from __future__ import annotations
 
-import math
-
 import torch
 
 from eexit.exits.scores.base import ExitScore
 
 
 class Patience(ExitScore):
+    """The number of consecutive exits, up to this one, that predict the same class."""
+
     name = "patience"
-    threshold_range = (1.0, math.inf)
+    threshold_range = (1.0, None)   # no upper bound
     whole_thresholds = True
 
     def __call__(self, logits, confidence, state=None):

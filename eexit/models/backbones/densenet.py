@@ -10,6 +10,7 @@ import math
 import torch
 from torch import nn
 
+from eexit.config.arguments import check_arguments
 from eexit.models.backbones.staged import Classifier, StagedBackbone, kaiming_init, load_weights
 
 
@@ -34,6 +35,7 @@ def transition(cin: int, cout: int) -> nn.Sequential:
 
 def densenet121(num_classes: int = 10, growth: int = 32, reduction: float = 0.5,
                 weights: str | None = None) -> StagedBackbone:
+    check_arguments(densenet121, num_classes=num_classes, weights=weights)
     depths = [6, 12, 24, 16]
     channels = 2 * growth
     blocks: list[nn.Module] = [nn.Conv2d(3, channels, 3, padding=1, bias=False)]

@@ -25,6 +25,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from eexit.config.arguments import check_arguments
 from eexit.errors import EExitError
 from eexit.files.torch_files import weights_only_everywhere
 from eexit.models.backbones.graph_split import resolution_cuts, split_at, stage_cuts, trace
@@ -79,6 +80,7 @@ def timm_backbone(model: str, num_classes: int = 10, pretrained: bool | str = Fa
     import timm
     from timm.models._features_fx import get_notrace_functions, get_notrace_modules
 
+    check_arguments(timm_backbone, num_classes=num_classes, weights=weights)
     check_model_name("timm", model)
     name = model if pretrained in (False, True, None) else f"{model}.{pretrained}"
     try:
@@ -120,6 +122,7 @@ def torchvision_backbone(model: str, num_classes: int = 10, pretrained: bool | s
     an enum name such as ``IMAGENET1K_V2``."""
     import torchvision.models as tvm
 
+    check_arguments(torchvision_backbone, num_classes=num_classes, weights=weights)
     check_model_name("torchvision", model)
     enum = None
     if pretrained:

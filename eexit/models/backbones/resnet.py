@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from eexit.config.arguments import check_arguments
 from eexit.models.backbones.staged import Classifier, StagedBackbone, kaiming_init, load_weights
-from eexit.config.validators import _int, require
 
 
 def conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
@@ -45,12 +45,12 @@ def staged_resnet(arch: str, widths: list[int], depths: list[int], num_classes: 
 def resnet18(num_classes: int = 10, weights: str | None = None) -> StagedBackbone:
     """CIFAR ResNet18: 64-128-256-512 channels, 2 blocks per stage (0.56 GMAC at 32x32).
     ``weights``: a state_dict file to load (otherwise Kaiming-initialised)."""
+    check_arguments(resnet18, num_classes=num_classes, weights=weights)
     return load_weights(staged_resnet("resnet18", [64, 128, 256, 512], [2, 2, 2, 2], num_classes), weights)
 
 
 def cifar_resnet(depth: int, num_classes: int = 10, weights: str | None = None) -> StagedBackbone:
     """He et al.'s CIFAR ResNet-(6n+2): 16-32-64 channels, n blocks per stage."""
-    require("cifar_resnet", depth=(depth, lambda v: (_int(v) and v >= 8 and (v - 2) % 6 == 0,
-                                                    "6n+2 with n >= 1: 8, 14, 20, 32, 44, 56, 110, ...")))
+    check_arguments(cifar_resnet, depth=depth, num_classes=num_classes, weights=weights)
     n = (depth - 2) // 6
     return load_weights(staged_resnet(f"resnet{depth}", [16, 32, 64], [n, n, n], num_classes), weights)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from eexit.config.arguments import check_arguments
 from eexit.models.backbones.staged import Classifier, StagedBackbone, kaiming_init, load_weights
-from eexit.config.validators import one_of, require
 
 CONFIGS = {
     11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
@@ -17,7 +17,7 @@ CONFIGS = {
 
 def vgg_bn(depth: int, num_classes: int = 10, weights: str | None = None) -> StagedBackbone:
     """VGG-``depth``-BN for 32x32 inputs: 5 max-pools take 32x32 to 1x1, then one linear layer."""
-    require("vgg_bn", depth=(depth, one_of(*CONFIGS)))
+    check_arguments(vgg_bn, depth=depth, num_classes=num_classes, weights=weights)
     blocks: list[nn.Module] = []
     names: list[str] = []
     cin = 3

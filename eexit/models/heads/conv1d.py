@@ -12,8 +12,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from eexit.config.arguments import check_arguments
+from eexit.config.validators import require
 from eexit.models.heads.base import HeadOutput
-from eexit.config.validators import positive_int, require
 
 
 class Conv1dHead(nn.Module):
@@ -23,8 +24,7 @@ class Conv1dHead(nn.Module):
     def __init__(self, in_shape: tuple[int, int, int], num_classes: int, width: int = 32,
                  kernel_size: int = 3, layers: int = 2, pool_to: int = 8):
         super().__init__()
-        require("Conv1dHead", width=(width, positive_int), kernel_size=(kernel_size, positive_int),
-                layers=(layers, positive_int), pool_to=(pool_to, positive_int))
+        check_arguments(type(self), width=width, kernel_size=kernel_size, layers=layers, pool_to=pool_to)
         c, h, w = in_shape
         # the parameter-free first step: a feature store may apply it once and keep the reduced map
         # (pooling an already pooled map to the same size is the identity)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from eexit.config.arguments import check_arguments
 from eexit.models.heads.base import ConfidenceHead, HeadOutput
-from eexit.config.validators import _int, require
 
 
 class ConvXHead(nn.Module):
@@ -17,7 +17,7 @@ class ConvXHead(nn.Module):
 
     def __init__(self, in_shape: tuple[int, int, int], num_classes: int, depth: int = 2):
         super().__init__()
-        require("ConvXHead", depth=(depth, lambda v: (_int(v) and 1 <= v <= 3, "1, 2 or 3 conv blocks")))
+        check_arguments(type(self), depth=depth)
         c = in_shape[0]
         layers: list[nn.Module] = []
         for _ in range(depth):

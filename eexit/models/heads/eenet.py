@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from eexit.config.arguments import check_arguments
 from eexit.models.heads.base import ConfidenceHead, HeadOutput
-from eexit.config.validators import one_of, require
 
 
 class EENetHead(nn.Module):
@@ -19,16 +19,14 @@ class EENetHead(nn.Module):
 
     def __init__(self, in_shape: tuple[int, int, int], num_classes: int, block: str = "pool"):
         super().__init__()
-        require("EENetHead", block=(block, one_of("plain", "pool", "bnpool")))
+        check_arguments(type(self), block=block)
         c, h, w = in_shape
         if block == "plain":
             self.body, features = nn.Flatten(), c * h * w
         elif block == "pool":
             self.body, features = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), c
-        elif block == "bnpool":
+        else:   # bnpool
             self.body, features = nn.Sequential(nn.BatchNorm2d(c), nn.AdaptiveAvgPool2d(1), nn.Flatten()), c
-        else:
-            raise ValueError(f"eenet block must be plain, pool or bnpool, got '{block}'")
         self.out = ConfidenceHead(features, num_classes)
 
     def forward(self, x: torch.Tensor) -> HeadOutput:
