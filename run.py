@@ -29,6 +29,7 @@ from eexit.reporting.loggers import finish_wandb
 from eexit.cli.jobs import FAILED_IN_SWEEP, clear_failed, completed_results, register_resolvers, write_failed
 from eexit.cli.objective import objective_value
 from eexit.config.settings import check_config
+from eexit.reporting.results_file import Results
 
 warnings.filterwarnings("ignore", message=".*torch.jit.*is deprecated.*")
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -95,7 +96,7 @@ def main(cfg: DictConfig) -> float | None:
         return None
     finally:
         finish_wandb(failed)
-    if results.get("plan_only"):   # plan=true: nothing trained; the plan is the result
+    if not isinstance(results, Results):   # plan=true: nothing trained; the plan is the result
         print(f"[eexit] plan: {run_dir / 'plan.json'}")
         return None
     print_summary(results, run_dir)   # last, after the loggers have said their goodbyes

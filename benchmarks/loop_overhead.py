@@ -16,8 +16,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from latency import build_net, random_images  # noqa: E402
+from eexit.bench.networks import build_net, random_images  # noqa: E402
 
 from eexit.exits import ExitPolicy  # noqa: E402
 

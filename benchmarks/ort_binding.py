@@ -17,8 +17,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from latency import build_net  # noqa: E402
+from eexit.bench.networks import build_net  # noqa: E402
 
 from eexit.deploy.onnx import OnnxStage, export_stage  # noqa: E402
 

@@ -1,24 +1,16 @@
 #!/usr/bin/env python
 """Paper-scale rehearsal of BTS-EE's feature store on this machine: ``python benchmarks/rehearsal.py
 [--per-split 9000] [--old-per-split 1000]`` (``make bench-rehearsal``).
-
-CINIC-shaped synthetic data (32×32 RGB, 10 classes; 9,000 images per split = 10 % of CINIC-10) and an
-untrained CIFAR ResNet18 (the time and bytes do not depend on the weights). Measured, each in its own
-process so that peak memory is its own:
-
-- **new store**: the blocks every placement rule of ``sweep=bts64`` reads (union, blocks 1–6), pooled to
-  8×8 as the conv1d heads do, bfloat16, written batch by batch: bytes on disk, extraction time, peak
-  resident memory (``ru_maxrss``);
-- **one job's heads**: two epochs of the three conv1d heads (width 32) of the largest job (blocks 2/4/6)
-  on the stored features through ``trainer.fit`` (the second, warm, is timed), then every exit on val and test
-  through ``trainer.predict`` as a run does (peak memory with the job's whole store read); the seconds spent
-  verifying the checksums of the stored files it reads, against the whole of this short job (2 epochs; a real
-  job trains more, so the share is an upper bound);
-- **the plan's prediction** for the same run (``plan=true``): store bytes, extraction seconds, seconds per
-  head epoch, host bytes; the ratio measured / predicted;
-- **old store** (full maps, float32, each split concatenated in memory before saving, as before this
-  change) on ``--old-per-split`` images per split: bytes and peak memory, scaled to the same size.
-
+CINIC-shaped synthetic data (32×32 RGB, 10 classes; 9,000 images per split = 10 % of CINIC-10) and an untrained
+CIFAR ResNet18 (time and bytes do not depend on the weights). Measured, each in its own process (its own peak memory):
+- **new store**: the blocks every placement rule of ``sweep=bts64`` reads (union, blocks 1–6), pooled to 8×8 as the
+  conv1d heads do, bfloat16, written batch by batch: bytes on disk, extraction time, peak memory (``ru_maxrss``);
+- **one job's heads**: two epochs of the largest job's three conv1d heads (blocks 2/4/6) on the stored features
+  through ``trainer.fit`` (the warm second timed), then every exit on val and test through ``trainer.predict``; the
+  seconds spent verifying the checksums of what it reads, against this short job (an upper bound of the share);
+- **the plan's prediction** for the same run: store bytes, extraction seconds, seconds per head epoch, host bytes;
+- **old store** (full float32 maps, each split concatenated in memory before saving) on ``--old-per-split`` images
+  per split: bytes and peak memory, scaled to the same size.
 Appends a table to ``benchmarks/local/RESULTS-rehearsal.md`` and prints it.
 """
 from __future__ import annotations
@@ -125,15 +117,18 @@ def predicted(per_split: int, cache: str) -> dict:
     """The plan for the largest job (blocks 2/4/6) and for the union's store, from ``plan_run``."""
     from hydra import compose, initialize_config_dir
 
-    from eexit.pipeline.plan import plan_run
-    from hydra.utils import instantiate
     import torch
+
+    from eexit.pipeline.compose import compose as parts_of
+    from eexit.pipeline.plan import plan_run
     with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
         cfg = compose("config", overrides=[
             "sweep=bts64", "data=synthetic", f"data.train_size={per_split}", f"data.val_size={per_split}",
             f"data.test_size={per_split}", "data.eval_batch_size=512", "placement.blocks=[2,4,6]", "head.width=32",
             "trainer.accelerator=cpu", f"cache_dir={cache}", "logger=none"])
-    plan = plan_run(cfg, instantiate(cfg.data), torch.device("cpu"))
+    parts = parts_of(cfg)
+    plan = plan_run(parts.dm, parts.source, parts.placement, parts.head, parts.recipe.workload(),
+                    torch.device("cpu")).to_dict()
     # the extraction phase's share of the plan's host figure: the same terms with the batch in flight
     extraction_host = plan["host_bytes"] - max(0, plan["store_bytes"] - plan["batch_bytes"])
     steps = math.ceil(per_split / int(cfg.method.batch_size))

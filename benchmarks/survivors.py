@@ -80,7 +80,7 @@ def mean_cell(values: list[float]) -> str:
 
 def pools(runs: list[dict]) -> str:
     """Each boosted head's training pool as a share of the training set, mean over seeds."""
-    stages = [r["regimes"]["boosted"].get("stages", []) for r in runs]
+    stages = [r["regimes"]["boosted"]["method"].get("stages", []) for r in runs]
     total = [s[0]["train_pool"] for s in stages]
     cols = []
     for k in range(1, min(len(s) for s in stages)):

@@ -147,8 +147,7 @@ def commit_of(root: str) -> str:
 
 
 def main() -> None:
-    sys.path.insert(0, str(Path(__file__).parent))
-    from latency import environment, results_file
+    from eexit.bench.records import environment, results_file
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", default="8,16,64", help="sweep sizes (of 8, 16, 32, 64)")
     ap.add_argument("--sizes", default="1000,10000,90000", help="training-set sizes for the one-job scaling row")

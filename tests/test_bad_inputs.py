@@ -108,7 +108,8 @@ BAD = [
     (["data=synthetic", "data.train_size=8"], "the training split has 8 images, fewer than the method.boosted.min_pool=32"),
     (["data=imagefolder", "data.root={tmp}", "data.val_size=null"], "data.val_size=None is not allowed"),
     # issue 39: tracebacks before, and nonsense that was accepted
-    (["data=imagefolder", "data.root={imgs}"], "data.val_size=500 is not allowed: the data has no validation split"),
+    (["data=imagefolder", "data.root={imgs}"], "data.val_size=500 is not allowed: give between 1 and 39 (the data has no "
+     "validation split"),
     (["+trainer.accumulate_grad_batches=0"], "trainer.accumulate_grad_batches=0 is not allowed"),
     (["backbone.depth=21"], "backbone.depth=21 is not allowed: give 6n+2"),
     (["pretrain.optimizer._target_=torch.optim.SDG"], "pretrain.optimizer._target_='torch.optim.SDG' is not allowed: "

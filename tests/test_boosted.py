@@ -29,15 +29,15 @@ ATTACH, EPOCHS = [3, 5, 7], 2
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Digits and a ResNet20 trained for 2 epochs (through the pipeline's backbone stage)."""
-    from hydra.utils import instantiate
 
-    from eexit.pipeline.backbone import obtain_backbone
+    from eexit.pipeline.backbone import BackboneStage
+    from eexit.pipeline.compose import compose
     cache = tmp_path_factory.mktemp("boosted")
-    cfg = compose_cfg(TINY + [f"cache_dir={cache}"])
+    parts = compose(compose_cfg(TINY + [f"cache_dir={cache}"]))
     L.seed_everything(0, verbose=False)
-    dm = instantiate(cfg.data)
+    dm = parts.dm
     dm.setup()
-    backbone, _ = obtain_backbone(cfg, dm, [], torch.device("cpu"))
+    backbone, _ = BackboneStage(parts.source, dm, parts.trainers, torch.device("cpu")).obtain()
     return dm, backbone, cache
 
 

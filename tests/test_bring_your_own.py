@@ -95,7 +95,7 @@ def test_a_streamed_dataset_trains_boosted_heads_on_images_through_the_frozen_ba
     assert any("the data stream from disk, so features are not stored" in r.message for r in caplog.records)
     assert not (tmp_path / "cache" / "features").exists()
     boosted = results["regimes"]["boosted"]
-    first, second = boosted["stages"][:2]
+    first, second = boosted["method"]["stages"][:2]
     assert boosted["real_skip_matches"] is True and first["trained"] and first["train_pool"] == 160
     assert second["train_pool"] == 160 - first["train_exited"]          # survivors tracked by split index
     assert results["regimes"]["nonboosted"]["real_skip_matches"] is True

@@ -54,7 +54,7 @@ def test_larger_lambda_exits_earlier(tmp_path, cache):
 def test_eenets_joint_end_to_end(tmp_path, cache, loss):
     results = run(tmp_path, cache, ["method=eenets", "method.epochs=2", f"method.loss.version={loss}"], "e")
     regime = results["regimes"]["eenets"]
-    assert regime["loss"]["version"] == loss
+    assert regime["method"]["loss"]["version"] == loss
     assert regime["real_skip_matches"] and 0.0 <= regime["final_exit_test_acc"] <= 1.0
     state = torch.load(regime["checkpoint"], weights_only=False)["network"]  # the whole network, backbone included
     assert any(k.startswith("backbone.") for k in state) and any(k.startswith("heads.") for k in state)

@@ -110,7 +110,7 @@ def test_missing_data_names_path_and_fix(tmp_path, cls, expected):
     with pytest.raises(DatasetNotFoundError) as err:
         cls(root=str(root)).setup()
     msg = str(err.value)
-    assert "\n" not in msg and expected in msg and "data.download=true" in msg
+    assert "\n" not in msg and expected in msg and "set root=<folder> or add download=true" in msg   # from Python: the argument
 
 
 def test_holdout_is_fixed_and_disjoint():
@@ -157,7 +157,7 @@ def test_a_damaged_cifar_batch_names_the_file_and_the_fix(tmp_path, monkeypatch,
     damage(tmp_path / "cifar-10-batches-py" / "data_batch_3")
     with pytest.raises(EExitError, match="data_batch_3 is damaged") as err:
         CIFAR10DataModule(root=str(tmp_path), val_size=5).read_splits()
-    assert "data.download=true" in str(err.value) and "\n" not in str(err.value)
+    assert "(download=true)" in str(err.value) and "\n" not in str(err.value)
 
 
 def test_cinic10_bad_images_and_folders_name_the_file(tmp_path):

@@ -77,7 +77,7 @@ def test_ece_by_the_15_bin_definition_with_confidences_of_0_and_1():
 
 def test_guards_fire_on_what_they_name():
     regime = {"test_samples": 40, "chance_acc": 0.5, "exit_test_acc": [0.6, 0.3, 0.55],
-              "stages": [{"head": 0, "trained": True}, {"head": 1, "trained": False}]}
+              "untrained_heads": [1]}
     g = guards({"backbone_test_acc": 0.55, "regimes": {"boosted": regime}})
     assert g["backbone_near_chance"] and g["small_split"] and g["accuracy_step"] == 1 / 40
     assert g["exits_beat_backbone"] == {"boosted": [0]} and g["untrained_heads"] == {"boosted": [1]}

@@ -166,10 +166,10 @@ def test_a_full_disk_in_each_phase_then_room_again(fill, tmp_path, monkeypatch, 
     assert (tmp_path / "run" / "FAILED").read_text().strip() == errors[0].removeprefix("error: ")
     left = [p for p in tmp_path.rglob("*") if p.is_file() and (is_temporary(p) or p.name == "last.ckpt")]
     assert not left and not (tmp_path / "run" / "results.json").exists(), left
-    plan = run_experiment(compose_cfg(SMALL + ["plan=true", f"cache_dir={tmp_path / 'ref'}"]), tmp_path / "p")["plan"]
+    plan = run_experiment(compose_cfg(SMALL + ["plan=true", f"cache_dir={tmp_path / 'ref'}"]), tmp_path / "p")
     import eexit.pipeline.fits
     stored_any = any((tmp_path / "cache" / "backbones").glob("*.pt"))
-    monkeypatch.setattr(eexit.pipeline.fits, "free_disk", lambda folder: plan["disk_bytes"] - (1 if stored_any else 0))
+    monkeypatch.setattr(eexit.pipeline.fits, "free_disk", lambda folder: plan.disk_bytes - (1 if stored_any else 0))
     code, errors = run_cli(argv, monkeypatch, capsys)                 # room for the rest only (or, if nothing was
     assert code == 0, errors                                          # stored yet, for the whole run)
     again, clean = (json.loads((folder / "results.json").read_text()) for folder in (tmp_path / "run", tmp_path / "reference"))
@@ -180,7 +180,7 @@ def test_a_full_disk_in_each_phase_then_room_again(fill, tmp_path, monkeypatch, 
 def test_a_rerun_is_refused_only_for_what_is_missing(tmp_path, monkeypatch):
     import eexit.pipeline.fits
     cfg = compose_cfg(SMALL + [f"cache_dir={tmp_path / 'cache'}"])
-    plan = run_experiment(compose_cfg(SMALL + ["plan=true", f"cache_dir={tmp_path / 'cache'}"]), tmp_path / "p")["plan"]
+    plan = run_experiment(compose_cfg(SMALL + ["plan=true", f"cache_dir={tmp_path / 'cache'}"]), tmp_path / "p")
     run_experiment(cfg, tmp_path / "first")                           # everything stored
     monkeypatch.setattr(eexit.pipeline.fits, "free_disk", lambda folder: 1000)
     run_experiment(cfg, tmp_path / "again")                           # nothing missing: 1 kB free is enough
@@ -188,4 +188,4 @@ def test_a_rerun_is_refused_only_for_what_is_missing(tmp_path, monkeypatch):
         entry.unlink()
     with pytest.raises(EExitError, match=r"the run needs [\d.]+ (kB|MB) more on disk under cache_dir=.*, 1.0 kB are free"):
         run_experiment(cfg, tmp_path / "third")
-    assert plan["disk_bytes"] > 1000
+    assert plan.disk_bytes > 1000

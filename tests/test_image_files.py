@@ -86,7 +86,7 @@ def test_imagefolder_errors_name_the_problem(tmp_path):
     (tmp_path / "bad" / "train" / "dog" / "2.png").write_bytes(b"not a png")
     with pytest.raises(EExitError, match="dog/2.png is not a readable image"):
         ImageFolderDataModule(root=str(tmp_path / "bad"), val_size=3, num_workers=0).setup()
-    with pytest.raises(DatasetNotFoundError, match="data.root") as err:   # image folders have no data.download
+    with pytest.raises(DatasetNotFoundError, match="set root=<folder>") as err:   # image folders have no download
         ImageFolderDataModule(root=str(tmp_path / "nowhere")).setup()
     assert "download" not in str(err.value)
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from latency import chain_times, percentiles, table  # noqa: E402
+import eexit.bench.real_skip as real_skip
+from eexit.bench.real_skip import chain_times, table
+from eexit.bench.timing import percentiles, timed_together
 
 
 def test_percentiles_are_nearest_rank_in_milliseconds():
@@ -19,10 +20,9 @@ def test_percentiles_are_nearest_rank_in_milliseconds():
 
 def test_chain_times_run_each_exit_path_as_a_chain(monkeypatch):
     """Leaving at exit k runs stages 0..k in order; the last entry runs every stage and then the final part."""
-    import latency
     calls = []
     partners = []
-    monkeypatch.setattr(latency, "timed_pair", lambda fn, other, repeats, device: (
+    monkeypatch.setattr(real_skip, "timed_pair", lambda fn, other, repeats, device: (
         partners.append(other), calls.clear(), fn(), list(calls))[3:] + (None,))
 
     def stage(i, h):
@@ -41,10 +41,9 @@ def test_chain_times_run_each_exit_path_as_a_chain(monkeypatch):
 def test_the_survivor_prediction_runs_each_stage_at_its_survivors_batch(monkeypatch):
     """6 samples leaving at exits 0, 0, 1, 3, 3, 2 (3 = the backbone): stage 0 sees 6, stage 1 four, stage 2
     three, the rest of the backbone two; no decision is made."""
-    import latency
-    from latency import survivor_time
+    from eexit.bench.real_skip import survivor_time
     sizes = []
-    monkeypatch.setattr(latency, "timed_pair", lambda fn, other, repeats, device: (fn(), None))
+    monkeypatch.setattr(real_skip, "timed_pair", lambda fn, other, repeats, device: (fn(), None))
 
     class Net:
         num_exits = 3
@@ -76,7 +75,7 @@ def test_the_table_shows_latency_throughput_and_the_runtime_comparison():
 def test_the_static_baseline_is_the_family_member_closest_in_macs():
     """ResNet18's family: 15 smaller ResNets (1 or 2 blocks per stage); the one nearest the target MACs is chosen,
     and a ResNet-10 costs less than a ResNet-16, which costs less than the ResNet18 itself."""
-    from static_baseline import closest, family
+    from eexit.bench.static import closest, family
 
     from eexit.costs.flops import count_macs
     from eexit.models.backbones import resnet18
@@ -95,7 +94,8 @@ def test_earlyon_runs_the_same_network_and_exits_like_eexit_with_the_same_heads(
     """The peer row compares like with like: with earlyon's heads in both libraries and the same thresholds, every
     image leaves at the same exit in both; with each library's own heads the mix is matched share by share."""
     pytest.importorskip("earlyon")   # part of the dev install (constraints.txt pins it)
-    from latency import build_net, peer_rows, peer_table, random_images
+    from eexit.bench.networks import build_net, random_images
+    from eexit.bench.baselines import peer_rows, peer_table
     net = build_net("resnet20", "conv1d", "linear", 3, fold=True)
     rows = peer_rows(net, random_images((3, 32, 32), 128), 16, repeats=3)
     assert [(r["heads"], r["mix"]) for r in rows][:2] == [("each library's own", "early-heavy"),
@@ -110,10 +110,9 @@ def test_earlyon_runs_the_same_network_and_exits_like_eexit_with_the_same_heads(
 
 
 def test_timed_together_turns_the_order_every_round(monkeypatch):
-    import latency
     calls = []
     fns = [lambda k=k: calls.append(k) for k in "abc"]
-    times = latency.timed_together(fns, 4, torch.device("cpu"))
+    times = timed_together(fns, 4, torch.device("cpu"))
     assert "".join(calls) == "abc" * 3 + "abc" + "bca" + "cab" + "abc"      # three warm-up rounds, then turning
     assert [len(t) for t in times] == [4, 4, 4]
 
@@ -121,7 +120,7 @@ def test_timed_together_turns_the_order_every_round(monkeypatch):
 def test_ratio_interval_is_over_paired_log_ratios():
     """The ratio of paired timings: geometric mean of the pairs' ratios, a t interval on their logs, a verdict."""
     import math
-    from latency import ratio_interval
+    from eexit.bench.timing import ratio_interval
     steady = ratio_interval([2.0, 4.0, 6.0], [1.0, 2.0, 3.0])   # every pair exactly 2x: no spread
     assert steady["mean"] == pytest.approx(2.0) and steady["low"] == pytest.approx(2.0)
     assert steady["verdict"] == "slower" and steady["pairs"] == 3

@@ -47,16 +47,17 @@ def test_a_users_own_head_option_is_not_judged_by_our_key_names():
     check_config(compose_cfg(["head=linear", "+head.block=flat", "+head.depth=9"]))   # no error: not ours to judge
 
 
-def test_pretraining_is_a_recipe_that_checks_its_arguments_and_keeps_cache_keys():
-    from hydra.utils import instantiate
+def test_pretraining_is_one_recipe_that_checks_its_arguments_and_keeps_cache_keys():
+    from omegaconf import OmegaConf
 
-    from eexit.methods import Pretraining, Recipe
-    from eexit.pipeline.backbone import pretrain_config
+    from eexit.methods import Pretraining
+    from eexit.pipeline.compose import compose
     cfg = compose_cfg()
-    recipe = instantiate(cfg.pretrain)
-    assert isinstance(recipe, Pretraining) and isinstance(recipe, Recipe) and recipe.epochs == cfg.pretrain.epochs
+    recipe = compose(cfg).source.pretraining            # built once, by the composition root
+    assert isinstance(recipe, Pretraining) and recipe.epochs == cfg.pretrain.epochs
     # how the recipe is built is not part of what determines the backbone: cache entries keep their keys
-    assert set(pretrain_config(cfg)) == {"epochs", "label_smoothing", "optimizer", "scheduler"}
+    given = {k: v for k, v in OmegaConf.to_container(cfg.pretrain, resolve=True).items() if not k.startswith("_")}
+    assert recipe.settings() == given and set(given) == {"epochs", "label_smoothing", "optimizer", "scheduler"}
     with pytest.raises(BadArgument, match=r"Pretraining: label_smoothing=1.0 is not allowed: give a number in \[0, 1\)"):
         Pretraining(epochs=1, optimizer=None, label_smoothing=1.0)
 

@@ -88,8 +88,8 @@ def test_checkpoint_reloads_the_deployed_network(tmp_path, cache):
     hist = torch.bincount(exits, minlength=4).double() / exits.numel()
     assert hist.tolist() == pytest.approx(results["operating_point"]["exit_fractions"], abs=1e-9)
     # the latency benchmark's --checkpoint path predicts from the same exits it times
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from latency import checkpoint_images, mix_rows
+    from eexit.bench.networks import checkpoint_images
+    from eexit.bench.real_skip import mix_rows
     images, name = checkpoint_images(loaded.data, 8)
     assert name == "digits" and torch.equal(images, next(iter(dm.loader("test")))[0][:8])
     (row,) = mix_rows(loaded.net, torch.device("cpu"), 1, 8, images=images, policies={"p": loaded.policy})
@@ -103,8 +103,8 @@ def test_checkpoint_reloads_the_deployed_network(tmp_path, cache):
     # beside the early exit's accuracy (the simulation's) and the backbone's
     from functools import partial
 
-    from latency import static_accuracy
-    from static_baseline import train_like_backbone, training_recipe
+    from eexit.bench.baselines import static_accuracy
+    from eexit.bench.static import train_like_backbone, training_recipe
 
     from eexit.models.backbones import cifar_resnet
     spec = training_recipe(loaded.meta["backbone_weights"])
@@ -149,17 +149,18 @@ def test_checkpoint_reloads_the_deployed_network(tmp_path, cache):
     assert export_main([str(path), str(tmp_path / "exp")]) == 2                         # never overwrites
     assert (tmp_path / "exp" / "stage0.pt2").stat().st_mtime_ns == stamp
     # the run's real-skip check, on a sample spread over the exits and on the whole split, and that it can fail
-    from types import SimpleNamespace
+    from dataclasses import replace
 
-    from eexit.pipeline.settle import real_skip_matches
+    from eexit.pipeline.settle import Settling, real_skip_matches
     from eexit.training.predict import predict_exits
-    test, ctx = predict_exits(loaded.net, dm.loader("test"), "cpu"), SimpleNamespace(dm=dm, device=torch.device("cpu"))
-    assert real_skip_matches(ctx, loaded.net, loaded.policy, test, 16)
-    assert real_skip_matches(ctx, loaded.net, loaded.policy, test, None)
+    test = predict_exits(loaded.net, dm.loader("test"), "cpu")
+    some = Settling(dm, torch.device("cpu"), 16, tmp_path, {}, None, (), None)
+    assert real_skip_matches(some, loaded.net, loaded.policy, test)
+    assert real_skip_matches(replace(some, real_skip_samples=None), loaded.net, loaded.policy, test)
     with torch.no_grad():
         for p in loaded.net.heads[0].parameters():
             p.add_(torch.randn_like(p))
-    assert not real_skip_matches(ctx, loaded.net, loaded.policy, test, 16)
+    assert not real_skip_matches(some, loaded.net, loaded.policy, test)
     # a checkpoint whose frozen backbone file is gone says so, in one line, and how to fix it
     ck = torch.load(path, weights_only=False)
     ck["backbone_weights"] = str(tmp_path / "gone.pt")
@@ -190,7 +191,7 @@ def test_bts_reports_both_modes(tmp_path, cache):
             assert point["setting"] == chosen["setting"]
             assert point["test_acc"] == next(q["test_acc"] for q in results["regimes"]["boosted"]["curve"]
                                              if q["setting"] == chosen["setting"])
-    stages = results["regimes"]["boosted"]["stages"]
+    stages = results["regimes"]["boosted"]["method"]["stages"]
     assert stages[0]["train_pool"] == 1077
     assert all(s["train_pool"] == prev["train_pool"] - prev["train_exited"] for prev, s in zip(stages, stages[1:]))
 
@@ -270,11 +271,13 @@ def test_summary_explains_itself(capsys, tmp_path):
     point = {"setting": 0.02, "test_acc": 0.97, "cost_fraction": 0.4}
     headline = {"drop_1pt": None, "drop_2pt": {"cost_reduction": -0.05, "test_acc": 0.975},
                 "drop_5pt": {"cost_reduction": 0.6, "test_acc": 0.94}}
+    from eexit.methods.boosted_report import pools_lines, skipped_notes, untrained
     stages = [{"head": 0, "trained": True, "train_pool": 1077, "train_exited": 1077, "survivors": "in_sample"},
               {"head": 1, "trained": False, "train_pool": 0, "train_exited": 0, "survivors": "in_sample"}]
     regime = {"operating_point": point, "headline": headline, "exit_val_acc": [0.961, 0.1, 0.986]}
-    print_summary({**base, "regimes": {"pteenet": {**regime, "head_macs_fraction": 0.35},
-                                       "boosted": {**regime, "head_macs_fraction": 0.004, "stages": stages}}},
+    boosted = {**regime, "head_macs_fraction": 0.004, "untrained_heads": untrained(stages),
+               "summary": pools_lines(stages), "notes": skipped_notes("boosted", stages)}   # what the method says
+    print_summary({**base, "regimes": {"pteenet": {**regime, "head_macs_fraction": 0.35}, "boosted": boosted}},
                   tmp_path)
     out = capsys.readouterr().out
     assert "pteenet's heads cost 35% of the backbone's MACs" in out and "boosted's heads" not in out
@@ -291,7 +294,6 @@ def test_backbone_cache_key_identifies_the_data(tmp_path, fixture_files_pass_md5
     cached backbone unless they hold the same images and labels."""
     from eexit.data import CIFAR10DataModule
     from eexit.data.base import ImageDataModule
-    from eexit.pipeline.backbone import backbone_spec
     from eexit.pipeline.backbone_cache import cache_key
     from tests.test_datasets import cifar_fixture
     for name in ("a", "b", "c"):
@@ -343,10 +345,16 @@ SHOWN_ONLY = ["logger=csv", "plot=false", "trainer.enable_progress_bar=false", "
               "method=pteenet", "calibrator.margin=0.1", "budgets=[0.5]", "real_skip_samples=8", "group=x"]
 
 
+def backbone_spec(cfg, dm) -> dict:
+    """What the backbone stage of a run with config ``cfg`` would key the cache by, for the data ``dm``."""
+    from eexit.pipeline.backbone import BackboneStage
+    from eexit.pipeline.compose import compose
+    return BackboneStage(compose(cfg).source, dm, None, torch.device("cpu")).spec()
+
+
 def test_backbone_cache_key_follows_every_setting_that_changes_the_weights():
     from hydra.utils import instantiate
 
-    from eexit.pipeline.backbone import backbone_spec
     from eexit.pipeline.backbone_cache import cache_key
 
     def key(overrides):

@@ -20,7 +20,7 @@ def test_plan_true_writes_the_plan_and_stops(tmp_path):
     cfg = compose_cfg(["plan=true", f"cache_dir={tmp_path / 'cache'}"])
     out = run_experiment(cfg, tmp_path / "run")
     plan = json.loads((tmp_path / "run" / "plan.json").read_text())
-    assert out["plan_only"] and not (tmp_path / "run" / "results.json").exists()
+    assert out.to_dict() == plan and not (tmp_path / "run" / "results.json").exists()
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]   # nothing trained or extracted
     assert plan["images"] == {"train": 3231, "val": 1080, "test": 1080}   # distorted digits: 3 per source
     # ResNet20 blocks 3/5/7 give 16x32x32, 32x16x16, 64x8x8 maps; conv1d heads pool to 8x8; bf16 = 2 bytes
@@ -73,8 +73,10 @@ def test_the_bts64_sweep_plan_on_cinic10_fits_the_gpu_machine(tmp_path):
 
 def test_feature_source_decides_by_the_measured_figures():
     from eexit.methods.feature_source import feature_source
-    plan = {"store_bytes": 30e9, "dtype": "bfloat16", "images": {"train": 90_000, "val": 90_000, "test": 90_000},
-            "rates": {"backbone_images_per_s": 50_000.0}}
+    from types import SimpleNamespace
+    figures = {"store_bytes": 30e9, "dtype": "bfloat16", "images": {"train": 90_000, "val": 90_000, "test": 90_000},
+               "rates": {"backbone_images_per_s": 50_000.0}}
+    plan = SimpleNamespace(**figures)
     assert feature_source(plan, True, None, 10**12)[0] is False                       # streamed: on the fly
     assert feature_source(plan, False, None, 10**12)[0] is True                       # CPU: the store
     keep, why = feature_source(plan, False, 100e9, 10**12)                           # fits a GPU: kept there
@@ -84,7 +86,7 @@ def test_feature_source_decides_by_the_measured_figures():
     # disk-bound: 10 GB of train features at 1 GB/s = 10 s against 90,000 / 50,000 = 1.8 s of backbone
     keep, why = feature_source(plan, False, 40e9, 10e9)
     assert not keep and "2 s on the GPU" in why and "10 s" in why
-    slow = {**plan, "rates": {"backbone_images_per_s": 5_000.0}}                    # 18 s of backbone: read
+    slow = SimpleNamespace(**{**figures, "rates": {"backbone_images_per_s": 5_000.0}})   # 18 s of backbone: read
     assert feature_source(slow, False, 40e9, 10e9)[0] is True
 
 

@@ -25,7 +25,7 @@ def test_bench_survivors_runs_every_rule_and_tabulates_the_jobs(tmp_path):
     # the head-1 pool share in the table is the jobs' own, mean over the two seeds (a skipped stage counts 0)
     runs = [json.loads(p.read_text()) for p in (tmp_path / "digits").glob("*/results.json")]
     soft = [r for r in runs if "method.boosted.survivors=soft" in r["overrides"]]
-    stages = [r["regimes"]["boosted"]["stages"] for r in soft]
+    stages = [r["regimes"]["boosted"]["method"]["stages"] for r in soft]
     shares = [s[1]["train_pool"] / s[0]["train_pool"] if s[1]["trained"] else 0.0 for s in stages]   # skipped: 0
     cell = rows[3].split("|")[-2].strip()
     assert float(re.split(r" / ", cell)[0]) == pytest.approx(100 * sum(shares) / len(shares), abs=0.05)

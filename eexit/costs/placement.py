@@ -8,7 +8,7 @@ block at which the backbone's cumulative MACs reach t_i (methods.md §3):
 from __future__ import annotations
 
 from eexit.config.names import PLACEMENT_RULES
-from eexit.errors import EExitError
+from eexit.errors import EExitError, KeyedError
 
 PHI = (1 + 5 ** 0.5) / 2
 RULES = {
@@ -59,10 +59,10 @@ def resolve_placement(blocks, num_exits, rule, cumulative_macs: list[int]) -> li
         chosen = [int(b) for b in blocks]
         bad = [b for b in chosen if not 0 <= b <= last]
         if bad or chosen != sorted(set(chosen)):
-            raise EExitError(f"placement.blocks={chosen} must be increasing block indices in 0..{last}")
+            raise KeyedError(f"{{key}}blocks={chosen} must be increasing block indices in 0..{last}")
         return chosen
     if not num_exits or num_exits < 1:
-        raise EExitError("set placement.blocks=[...] or placement.num_exits=<n> with placement.rule")
+        raise KeyedError("set {key}blocks=[...] or {key}num_exits=<n> with {key}rule")
     return place_by_rule(rule, int(num_exits), cumulative_macs)
 
 

@@ -16,7 +16,7 @@ import torch
 
 from eexit.config.arguments import check_arguments
 from eexit.data.loader import TensorBatchLoader
-from eexit.errors import EExitError
+from eexit.errors import BadArgument
 
 log = logging.getLogger(__name__)
 
@@ -187,8 +187,8 @@ def holdout_indices(n: int, size: int | float, seed: int) -> tuple[torch.Tensor,
     """Fixed-seed split of ``range(n)`` into (rest, held-out ``size``), each in ascending order."""
     size = holdout_count(size, n)
     if not 0 < size < n:
-        raise EExitError(f"data.val_size={size} is not allowed: the data has no validation split, so it is held out of "
-                         f"its {n} training images; give data.val_size between 1 and {n - 1} (or a val/ folder)")
+        raise BadArgument("ImageDataModule", "val_size", size, f"between 1 and {n - 1} (the data has no validation split, "
+                          f"so it is held out of its {n} training images), or a val/ folder")
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     return perm[size:].sort().values, perm[:size].sort().values
 

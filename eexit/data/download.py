@@ -27,11 +27,11 @@ def fetch(url: str, root: str | Path, md5: str, extract: bool = True) -> None:
 
 
 def missing(dataset: str, expected: Path | str, what: str, fetchable: bool = True) -> DatasetNotFoundError:
-    """The one-line error for absent data; ``fetchable``: the dataset has ``data.download`` (image folders
+    """The one-line error for absent data; ``fetchable``: the dataset has ``download`` (image folders
     and sets without a free archive do not, so the hint names only keys that exist)."""
     return DatasetNotFoundError(
-        f"{dataset} not found: expected {what} at {expected}; set data.root=<folder>"
-        + (" or add data.download=true to fetch the official archive" if fetchable else ""))
+        f"{dataset} not found: expected {what} at {expected}; set {{key}}root=<folder>"
+        + (" or add {key}download=true to fetch the official archive" if fetchable else ""))
 
 
 def verified(path: Path, md5: str | None) -> bool:

@@ -102,8 +102,8 @@ def load(path: Path, dtype: torch.dtype) -> torch.Tensor:
 def check_finite(name: str, split: str, t: torch.Tensor) -> None:
     if torch.is_floating_point(t) and not bool(torch.isfinite(t).all()):
         raise EExitError(f"the backbone's {name} outputs on the {split} split are not finite (NaN/inf), "
-                         "so they are not stored; check backbone.weights or train the backbone again "
-                         "with a lower pretrain.optimizer.lr")
+                         "so they are not stored; check the backbone's weights, or train it again with a lower "
+                         "learning rate")
 
 
 class FeatureStore:

@@ -18,6 +18,7 @@ from typing import Callable
 import lightning as L
 import torch
 
+from eexit.errors import BadArgument, EExitError
 from eexit.data.augment import normalize
 from eexit.data.extract import MemorySink, extract, features_of
 from eexit.data.feature_batch import FeatureBatch
@@ -55,7 +56,7 @@ class FeatureDataModule(L.LightningDataModule):
         self.cache_dir, self.batch_size, self.eval_batch_size = cache_dir, int(batch_size), int(eval_batch_size)
         self.seed, self.store, self.placement = seed, store, placement
         if dtype not in ("bfloat16", "float32"):
-            raise ValueError(f"dtype={dtype}: give bfloat16 or float32")
+            raise BadArgument("FeatureDataModule", "dtype", dtype, "bfloat16 or float32")
         self.dtype = getattr(torch, dtype)
         self.data: dict[str, FeatureBatch] = {}   # store=False: unused, batches come from self.images
         self.extracted: list[str] = []            # "<split>/<name>" computed by this instance (not loaded)
@@ -135,8 +136,8 @@ class FeatureDataModule(L.LightningDataModule):
         (one per index): a shuffled epoch draws indices in proportion to them."""
         if not self.store and getattr(self.images, "streaming", False):
             if weights is not None:   # files are read by a DataLoader once each: no weighted draws
-                raise ValueError("method.boosted.survivors=soft needs the samples in memory or stored features; "
-                                 "a streamed dataset without a store takes rate_matched or cross_fit")
+                raise EExitError("the soft survivor rule needs the samples in memory or stored features; a streamed "
+                                 "dataset without a store takes rate_matched or cross_fit")
             return self.images.loader(split, train=shuffle, augment=False, batch_size=batch_size or self.eval_batch_size,
                                       with_index=True, indices=indices)
         labels = self._labels(split)

@@ -14,7 +14,7 @@ import torchvision.datasets as tvd
 from eexit.data.base import holdout_indices
 from eexit.data.download import missing
 from eexit.data.image_files import FileImageDataModule
-from eexit.errors import DatasetNotFoundError, EExitError
+from eexit.errors import BadArgument, DatasetNotFoundError, EExitError
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,8 @@ class ImageFolderDataModule(FileImageDataModule):
             all_ = class_folder(root, "image folder")
             self.classes = tuple(all_.classes)
             if not self.test_size or not 0 < self.test_size < len(all_.samples):
-                raise EExitError(f"data.test_size={self.test_size} must be between 1 and {len(all_.samples) - 1} "
-                                 f"to split the single folder {root} into train and test")
+                raise BadArgument(type(self).__name__, "test_size", self.test_size, f"between 1 and "
+                                  f"{len(all_.samples) - 1}, to split the single folder {root} into train and test")
             rest, test = holdout_indices(len(all_.samples), self.test_size, seed=12345)
             return {"train": [all_.samples[i] for i in rest], "test": [all_.samples[i] for i in test]}
         out, classes = {}, {}
@@ -166,7 +166,7 @@ class ImageNetDataModule(FileImageDataModule):
                 raise DatasetNotFoundError(
                     f"ImageNet in {self.root}: {' '.join(str(exc).split())}; put ILSVRC2012_devkit_t12.tar.gz and "
                     f"ILSVRC2012_img_{official}.tar (or the unpacked {official}/<wnid>/ folders) there, or set "
-                    f"data.root=<folder>") from None
+                    f"{{key}}root=<folder>") from None
             out[split] = ds.samples
             self.classes = tuple(ds.wnids)
         return out

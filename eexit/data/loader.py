@@ -13,6 +13,7 @@ from typing import Callable
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from eexit.errors import BadArgument
 from eexit.data.augment import crop_offsets, flip_flags, normalize, random_crop, random_flip
 from eexit.data.image_decoding import worker_batches
 from eexit.distributed import shard_order, shard_size, trainer_shard
@@ -60,7 +61,7 @@ class TensorBatchLoader(SelfSampling):
                  seed: int = 0, pad_fill: str = "zero", with_index: bool = False, shard_by=None,
                  ids: torch.Tensor | None = None):
         if images.dtype != torch.uint8 or images.dim() != 4:
-            raise ValueError(f"images must be uint8 [N,C,H,W], got {images.dtype} {tuple(images.shape)}")
+            raise BadArgument("TensorBatchLoader", "images", f"{images.dtype} {tuple(images.shape)}", "uint8 [N,C,H,W]")
         self.images, self.labels = images, labels
         self.batch_size = int(batch_size)
         self.mean, self.std = mean, std

@@ -18,7 +18,7 @@ from torchvision.datasets.utils import check_integrity
 
 from eexit.data.base import ImageDataModule
 from eexit.data.download import missing
-from eexit.errors import DatasetNotFoundError, EExitError
+from eexit.errors import DatasetNotFoundError, KeyedError
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
@@ -55,8 +55,8 @@ class TorchvisionDataModule(ImageDataModule):
             raise missing(self.title, root, ", ".join(absent[:3]) + (" ..." if len(absent) > 3 else ""))
         for name, md5 in ([] if absent else self.files()):
             if md5 and not check_integrity(str(root / name), md5):
-                raise EExitError(f"{root / name} is damaged (its md5 is not the official {md5}); delete it and "
-                                 f"fetch the official archive again (data.download=true)")
+                raise KeyedError(f"{root / name} is damaged (its md5 is not the official {md5}); delete it and "
+                                 f"fetch the official archive again ({{key}}download=true)")
 
     def read_splits(self):
         self.check_files()
@@ -66,7 +66,7 @@ class TorchvisionDataModule(ImageDataModule):
                 ds = self.reader(self.root, download=self.download, **kwargs)
             except RuntimeError as exc:   # torchvision's "not found or corrupted", or a failed download
                 raise DatasetNotFoundError(f"{self.title} in {self.root}: {str(exc).splitlines()[0]}; put the "
-                                           f"official files there or add data.download=true") from None
+                                           f"official files there or add {{key}}download=true") from None
             labels = getattr(ds, "targets", None)
             out[split] = as_uint8(ds.data, ds.labels if labels is None else labels, self.layout)
         return out

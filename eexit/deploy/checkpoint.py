@@ -36,14 +36,6 @@ class ExitCheckpoint:
     meta: dict          # backbone name, head config, attach blocks, source of the backbone weights
 
 
-def backbone_weights_file(backbone_info: dict) -> str | None:
-    """The file holding a frozen backbone's weights: its cache entry, or the user's ``backbone.weights``."""
-    if backbone_info.get("source") not in ("cache", "trained"):
-        return backbone_info.get("source")
-    path = backbone_info.get("cache_path")
-    return path if path and Path(path).is_file() else None
-
-
 def save_exit_checkpoint(path: Path, net: EarlyExitNet, policy: ExitPolicy, cfg_container: dict,
                          backbone_weights: str | None, image_shape: tuple[int, ...], whole_network: bool = False,
                          normalization: tuple | None = None) -> None:

@@ -11,6 +11,7 @@ import math
 
 import torch
 
+from eexit.errors import BadArgument
 from eexit.exits.rule import passes
 from eexit.exits.scores import score_named
 
@@ -25,7 +26,7 @@ class ExitPolicy:
 
     def __init__(self, score_kind, thresholds: torch.Tensor):
         if thresholds.dim() != 2:
-            raise ValueError("thresholds must be shaped [num_exits, num_classes]")
+            raise BadArgument("ExitPolicy", "thresholds", tuple(thresholds.shape), "a table shaped [num_exits, num_classes]")
         self.score = score_named(score_kind)
         self.score_kind, self.thresholds = self.score.name, thresholds.float()
         self._on_device: dict[torch.device, torch.Tensor] = {}

@@ -20,7 +20,7 @@ from eexit.exits import CachedExits
 from eexit.models.early_exit import EarlyExitNet
 
 
-@dataclass
+@dataclass(frozen=True)
 class FitContext:
     """Args:
         dm: the image DataModule, set up.
@@ -33,7 +33,7 @@ class FitContext:
         trainer: ``trainer(max_epochs, callbacks, **overrides)``: a Lightning Trainer for one fit, with
             the run's loggers, callbacks and precision.
         phases: ``phases(name)`` times a part of the run into ``results.json``'s ``phase_seconds``.
-        plan: the run's plan (``eexit.pipeline.plan``): sizes and rates measured before any work.
+        plan: the run's plan (``eexit.pipeline.plan.Plan``): sizes and rates measured before any work.
     """
 
     dm: object
@@ -48,23 +48,28 @@ class FitContext:
     cache_dir: str | Path | None
     trainer: Callable[..., L.Trainer]
     phases: Callable
-    plan: dict = field(default_factory=dict)
+    plan: object = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Trained:
     """One trained regime: what evaluation, the checkpoint and the report read.
 
-    ``whole_network``: the backbone was trained too, so the checkpoint stores it (a frozen one is
-    referenced by its weights file). ``extra``: method-specific facts kept in the regime's record
-    (boosted stages, the cost-aware loss, training seconds). ``thresholds``: ``[exits, classes]`` exit
-    thresholds the fit calibrated itself (BTS-EE's boosted stages), used as they are for the configured
-    operating point; ``None``: the run's calibrator sets them on validation."""
+    ``whole_network``: the backbone was trained too, so the checkpoint stores it (a frozen one is referenced by its
+    weights file). ``thresholds``: ``[exits, classes]`` exit thresholds the fit calibrated itself (BTS-EE's boosted
+    stages), used as they are for the configured operating point; ``None``: the run's calibrator sets them on
+    validation. What the method wants the record to say: ``untrained_heads``, ``summary`` lines printed under the
+    headline, ``notes``, and ``method``, its own facts (boosted stages, the cost-aware loss)."""
 
     net: EarlyExitNet
     costs: ExitCosts
     val: CachedExits
     test: CachedExits
-    extra: dict = field(default_factory=dict)
+    train_seconds: float | None = None
     whole_network: bool = False
     thresholds: torch.Tensor | None = None
+    final_exit_test_acc: float | None = None
+    untrained_heads: tuple = ()
+    summary: tuple = ()
+    notes: tuple = ()
+    method: dict = field(default_factory=dict)

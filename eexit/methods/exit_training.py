@@ -64,7 +64,7 @@ class ExitTraining(Recipe):
                                  backbone_trainable=backbone_trainable, targets=self.targets, prefix=name)
         return module, costs
 
-    def train(self, ctx: FitContext, name: str, module, costs, trainer, fit, predict, extra: dict | None = None,
+    def train(self, ctx: FitContext, name: str, module, costs, trainer, fit, predict,
               whole_network: bool = False) -> Trained:
         """``fit()`` runs the Trainer; ``predict()`` then gives every exit's outputs on validation and test
         (``trainer.predict``'s batches of each)."""
@@ -77,12 +77,10 @@ class ExitTraining(Recipe):
                  "" if last is None else f", final train loss {float(last):.3f}")
         with ctx.phases(f"{name}/predict"):
             val, test = (CachedExits.cat(batches).cpu() for batches in predict())
-        out = {"train_seconds": seconds, **(extra or {})}
-        if getattr(module.loss, "needs_confidence", False):
-            out["loss"] = self.loss_config()
-        if whole_network:
-            out["final_exit_test_acc"] = float((test.backbone_pred == test.labels).double().mean())
-        return Trained(module.net, costs, val, test, out, whole_network)
+        final = float((test.backbone_pred == test.labels).double().mean()) if whole_network else None
+        return Trained(module.net, costs, val, test, train_seconds=seconds, whole_network=whole_network,
+                       final_exit_test_acc=final,
+                       method={"loss": self.loss_config()} if getattr(module.loss, "needs_confidence", False) else {})
 
     def loss_config(self) -> dict:
         return OmegaConf.to_container(self.loss, resolve=True) if OmegaConf.is_config(self.loss) else dict(self.loss)

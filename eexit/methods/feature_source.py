@@ -6,26 +6,27 @@
 - otherwise the cheaper per epoch of the two measured figures: reading the training split's stored
   features from disk (at ``DISK_READ`` bytes/s, or from the page cache when the host can hold them)
   against running the backbone over it at the plan's measured forward rate.
-Returns the choice and the reason, which the run logs.
+``plan``: the run's :class:`~eexit.pipeline.plan.Plan` (its counts, bytes and rates). Returns the choice and the
+reason, which the run logs.
 """
 from __future__ import annotations
 
 DISK_READ = 1.0e9   # bytes/s a local NVMe disk reads sequentially; the page cache is taken as free
 
 
-def feature_source(plan: dict, streaming: bool, gpu_free: int | None, host_free: int) -> tuple[bool, str]:
+def feature_source(plan, streaming: bool, gpu_free: int | None, host_free: int) -> tuple[bool, str]:
     gb = 1e9
     if streaming:
         return False, "the data stream from disk, so features are not stored; the frozen backbone runs on every batch"
-    store = plan["store_bytes"]
+    store = plan.store_bytes
     if gpu_free is None:
-        return True, f"stored once ({store / gb:.2f} GB, {plan['dtype']}): on a CPU reading them beats the backbone"
+        return True, f"stored once ({store / gb:.2f} GB, {plan.dtype}): on a CPU reading them beats the backbone"
     if store < 0.5 * gpu_free:
         return True, f"stored once and kept in GPU memory ({store / gb:.2f} GB of {gpu_free / gb:.1f} GB free)"
-    train = plan["images"]["train"]
-    per_image = store / max(1, sum(plan["images"].values()))
+    train = plan.images['train']
+    per_image = store / max(1, sum(plan.images.values()))
     read_s = 0.0 if store < 0.5 * host_free else train * per_image / DISK_READ
-    forward_s = train / plan["rates"]["backbone_images_per_s"]
+    forward_s = train / plan.rates['backbone_images_per_s']
     if read_s <= forward_s:
         return True, (f"stored once ({store / gb:.1f} GB); an epoch reads them in {read_s:.0f} s "
                       f"{'(page cache)' if read_s == 0 else ''}, the backbone would take {forward_s:.0f} s")

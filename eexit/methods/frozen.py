@@ -8,6 +8,7 @@ once (reduced as each head reduces its input) or computed on every batch (``feat
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Iterator
 
 import torch
@@ -16,6 +17,7 @@ from eexit.config.arguments import check_arguments
 from eexit.data.features import FeatureDataModule
 from eexit.files.machine import available_memory
 from eexit.methods.base import Workload
+from eexit.methods.boosted_report import pools_lines, skipped_notes, untrained
 from eexit.methods.context import FitContext, Trained
 from eexit.methods.exit_training import EVAL_BATCH, ExitTraining
 from eexit.methods.feature_source import feature_source
@@ -85,6 +87,8 @@ class FrozenHeads(ExitTraining):
         data.set_train_pool(None, 0)   # every regime starts from the whole training split
         trained = self.train(ctx, name, module, costs, trainer, lambda: trainer.fit(module, datamodule=data),
                              lambda: trainer.predict(module, datamodule=data))
-        if boosted is not None:
-            trained.extra["stages"], trained.thresholds = callbacks[0].stages, callbacks[0].thresholds.clone()
-        return trained
+        if boosted is None:
+            return trained
+        stages = callbacks[0].stages
+        return replace(trained, thresholds=callbacks[0].thresholds.clone(), method={**trained.method, "stages": stages},
+                       untrained_heads=untrained(stages), summary=pools_lines(stages), notes=skipped_notes(name, stages))

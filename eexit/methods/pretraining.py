@@ -1,50 +1,51 @@
-"""``Pretraining``: the backbone's own training, a recipe like every method's (``pretrain`` in the config).
+"""``Pretraining``: the backbone's own training recipe (``pretrain`` in the config), built once per run.
 
 Plain classification: the network without exits, its final exit's cross-entropy (with label smoothing), the
-optimizer and schedule given. Its product is the trained backbone, which the pipeline caches (keyed by this
-recipe's settings, the data, the seed and the Trainer) and every method then starts from; so ``fit`` yields no
-exit regime of its own, and the pipeline's backbone stage calls :meth:`train`.
+optimizer and schedule given. Its product is the trained backbone, not a set of exits, so it is no method
+:class:`~eexit.methods.Recipe`: the pipeline's backbone stage trains with it (:meth:`classifier`,
+:meth:`fit_backbone`), keys the backbone cache by its :meth:`settings`, and the plan reads its ``epochs``.
 """
 from __future__ import annotations
 
-from typing import Iterator
-
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from eexit.config.arguments import check_arguments
-from eexit.methods.base import Recipe
-from eexit.methods.context import FitContext, Trained
 from eexit.models.early_exit import EarlyExitNet
 from eexit.training.losses import ExitCrossEntropy
 from eexit.training.module import EarlyExitModule
 from eexit.training.optimizers import check_optimizer
 
 
-class Pretraining(Recipe):
+class Pretraining:
     """Args:
         epochs: training epochs (0: a pretrained backbone is only measured).
         optimizer: ``optimizer(params)`` config (``_partial_: true``).
         scheduler: optional ``scheduler(optimizer, epochs=, steps_per_epoch=)`` config.
         label_smoothing: the cross-entropy's label smoothing, in [0, 1).
+        name: the prefix of what it logs.
     """
 
     def __init__(self, epochs: int, optimizer, scheduler=None, label_smoothing: float = 0.0, name: str = "backbone"):
-        super().__init__(name)
         check_arguments(type(self), epochs=epochs, label_smoothing=label_smoothing)
         check_optimizer("Pretraining", optimizer, scheduler)
-        self.epochs, self.label_smoothing = int(epochs), float(label_smoothing)
+        self.epochs, self.label_smoothing, self.name = int(epochs), float(label_smoothing), str(name)
         self.optimizer, self.scheduler = optimizer, scheduler
+        self._given = {"epochs": epochs, "label_smoothing": label_smoothing}   # as the config gave them: the cache key
 
-    def module(self, backbone) -> EarlyExitModule:
+    def settings(self) -> dict:
+        """What determines the weights it trains (a part of the backbone cache's key; how the recipe is built is not)."""
+        def plain(node):
+            return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+        return {**self._given, "optimizer": plain(self.optimizer), "scheduler": plain(self.scheduler)}
+
+    def classifier(self, backbone) -> EarlyExitModule:
         """The backbone as a network without exits, trained whole against the labels."""
         return EarlyExitModule(EarlyExitNet(backbone, [], []), ExitCrossEntropy(self.label_smoothing),
                                instantiate(self.optimizer), instantiate(self.scheduler) if self.scheduler else None,
                                backbone_trainable=True, targets="labels", prefix=self.name)
 
-    def train(self, module: EarlyExitModule, images, trainer, resume: str | None = None) -> None:
-        """``epochs`` of the image DataModule's training split (with its augmentation), resumable."""
+    def fit_backbone(self, module: EarlyExitModule, images, trainer, resume: str | None = None) -> None:
+        """``epochs`` of the image DataModule's training split (with its augmentation), resumed from ``resume``."""
         if self.epochs > 0:
             trainer.fit(module, datamodule=images, ckpt_path=resume, weights_only=True)
-
-    def fit(self, ctx: FitContext) -> Iterator[tuple[str, Trained]]:
-        return iter(())   # its product is the backbone itself, obtained before any method's fit

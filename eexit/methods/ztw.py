@@ -9,6 +9,7 @@ Exits then answer with their ensemble; any exit score decides on those answers (
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterator
 
 from hydra.utils import instantiate
@@ -40,9 +41,8 @@ class ZTW(FrozenHeads):
         self.ensemble_epochs, self.ensemble_optimizer = int(ensemble_epochs), ensemble_optimizer or optimizer
 
     def workload(self) -> Workload:
-        work = super().workload()
-        work.head_epochs = self.epochs + self.ensemble_epochs   # an ensemble step runs the frozen heads forward
-        return work
+        # an ensemble step runs the frozen heads forward: about a head step's cost
+        return replace(super().workload(), head_epochs=self.epochs + self.ensemble_epochs)
 
     def fit(self, ctx: FitContext) -> Iterator[tuple[str, Trained]]:
         data, name = self.features(ctx), self.primary

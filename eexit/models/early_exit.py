@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from eexit.errors import BadArgument
 from eexit.models.backbones.staged import StagedBackbone
 from eexit.models.heads import HeadOutput
 from eexit.models.inference import (  # noqa: F401 (re-exported)
@@ -34,9 +35,9 @@ class EarlyExitNet(StagedInference, nn.Module):
     def __init__(self, backbone: StagedBackbone, attach: list[int], heads: list[nn.Module]):
         super().__init__()
         if len(attach) != len(heads):
-            raise ValueError("one attach block per head")
+            raise BadArgument("EarlyExitNet", "attach", list(attach), f"one block per head ({len(heads)})")
         if list(attach) != sorted(set(attach)) or (attach and attach[-1] >= backbone.num_blocks - 1):
-            raise ValueError(f"attach blocks {attach} must increase and precede the classifier")
+            raise BadArgument("EarlyExitNet", "attach", list(attach), "increasing blocks before the classifier")
         self.backbone, self.attach, self.heads = backbone, list(attach), nn.ModuleList(heads)
         bounds = [0] + [a + 1 for a in self.attach] + [backbone.num_blocks]
         self._segments = list(zip(bounds[:-1], bounds[1:]))   # fixed with the attach points; read per stage call

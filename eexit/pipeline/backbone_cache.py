@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from eexit.errors import EExitError
 from eexit.files.atomic import atomic_save, atomic_write
 from eexit.files.digest import tensors_digest
 from eexit.files.torch_files import UnreadableFile, load_tensors
@@ -66,7 +67,7 @@ def entry_problem(entry, key: str | None) -> str | None:
 def save_entry(path: Path, state_dict: dict, spec: dict, metrics: dict) -> None:
     """Atomic; weights that are not finite are never stored (nothing NaN is cached: a ``ValueError``)."""
     if (problem := entry_problem({"state_dict": state_dict, "spec": spec, "metrics": metrics}, None)):
-        raise ValueError(f"backbone cache entry {path} not stored: {problem}")
+        raise EExitError(f"backbone cache entry {path} not stored: {problem}")
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_save({"state_dict": state_dict, "spec": spec, "metrics": metrics,
                  "weights_digest": tensors_digest(state_dict)}, path)

@@ -1,26 +1,26 @@
 """Evaluate one trained set of heads from its cached outputs: calibrate on validation, measure on test.
 
-Cost per exit, the trade-off curve over the calibrator's knob, Pareto front, headline, the configured
-operating point and the exits' analysis: a function of the trained regime and the run's settings, with no
-side effect (``settle.py`` checks the deployed path, writes the checkpoint and logs).
+Cost per exit, the trade-off curve over the calibrator's knob, Pareto front, headline, the configured operating
+point and the exits' analysis: a function of the trained regime and typed settings, with no side effect
+(``settle.py`` checks the deployed path and writes the checkpoint; ``regimes.py`` builds the record once).
 """
 from __future__ import annotations
 
 import torch
 
+from eexit.evaluation import curve, evaluate, headline, pareto_front, validated_headline
 from eexit.evaluation.analysis import anytime, budgeted, budgeted_geometric, calibration, confusion, cost_table
-from eexit.evaluation.curves import curve, evaluate, headline, pareto_front, validated_headline
 from eexit.exits import CachedExits, ExitPolicy
 from eexit.methods import Trained
-from eexit.models.heads import head_kind
 
 
-def evaluate_regime(ctx, name: str, trained: Trained) -> tuple[dict, ExitPolicy]:
-    """The regime's record for ``results.json`` and its exit policy. The configured operating point uses the
+def evaluate_regime(name: str, trained: Trained, calib, head_kind: str, backbone_val_acc: float,
+                    backbone_test_acc: float, budgets: tuple[float, ...], phase) -> tuple[dict, ExitPolicy]:
+    """The evaluated fields of the regime's record and its exit policy. The configured operating point uses the
     thresholds the fit calibrated itself when it did (``trained.thresholds``: BTS-EE's boosted stages), else the
     calibrator's on validation."""
-    net, costs, val, test, extra = trained.net, trained.costs, trained.val, trained.test, trained.extra
-    calib, fractions, phase = ctx.calibrator, costs.fractions, ctx.phases
+    net, costs, val, test = trained.net, trained.costs, trained.val, trained.test
+    fractions = costs.fractions
     with phase(f"{name}/calibrate+curve"):
         thresholds_for, settings = calib.thresholds_fn(val), calib.settings(val)
         points = curve(test, calib.score, settings, thresholds_for, fractions)
@@ -30,23 +30,21 @@ def evaluate_regime(ctx, name: str, trained: Trained) -> tuple[dict, ExitPolicy]
         point = {"setting": calib.setting, **evaluate(test, calib.score, thresholds, fractions)}
     policy = ExitPolicy(calib.score, thresholds)
     with phase(f"{name}/analysis"):
-        budgets = list(ctx.cfg.get("budgets") or [])
         analysis = {"anytime": anytime(test, fractions),
                     "cost_table": cost_table(val_raw, points),
-                    "budgeted": budgeted(val, test, calib.score, fractions, budgets),
-                    "budgeted_geometric": budgeted_geometric(val, test, calib.score, fractions, budgets),
+                    "budgeted": budgeted(val, test, calib.score, fractions, list(budgets)),
+                    "budgeted_geometric": budgeted_geometric(val, test, calib.score, fractions, list(budgets)),
                     "calibration": calibration(test, calib.score), "confusion": confusion(test)}
-    regime = {"head": head_kind(ctx.head), "exits": costs.to_rows(net.backbone.block_names), "attach": list(net.attach),
+    fields = {"head": head_kind, "exits": costs.to_rows(net.backbone.block_names), "attach": list(net.attach),
               "exit_val_acc": exit_accuracy(val), "exit_test_acc": exit_accuracy(test),
               "head_macs_fraction": sum(costs.head_macs) / costs.backbone_macs,
               "curve": points, "pareto_front": pareto_front(points),
-              "headline": validated_headline(val_points, points, ctx.backbone_info["val_acc"]),
-              "oracle": headline(points, ctx.backbone_info["test_acc"]), "val_curve": val_points,
+              "headline": validated_headline(val_points, points, backbone_val_acc),
+              "oracle": headline(points, backbone_test_acc), "val_curve": val_points,
               "test_samples": int(test.labels.numel()), "val_samples": int(val.labels.numel()),
               "chance_acc": float(torch.bincount(test.labels).max()) / max(1, test.labels.numel()),
-              "operating_point": point, "policy": policy.to_dict(),
-              **analysis, **(extra or {})}
-    return regime, policy
+              "operating_point": point, "policy": policy.to_dict(), **analysis}
+    return fields, policy
 
 
 def exit_accuracy(cached: CachedExits) -> list[float]:

@@ -9,18 +9,21 @@ that would not fit its disk or memory stops in one line before any training (``f
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
+from dataclasses import dataclass
 
 import torch
-from hydra.utils import instantiate
 
 from eexit.costs.placement import attach_points
 from eexit.data.feature_store import block_name
 from eexit.models.early_exit import build_exit_net
 from eexit.models.heads import input_reduction
+from eexit.methods.base import Workload
 from eexit.pipeline.build import built
+from eexit.pipeline.parts import BackboneSource
 
 SPLITS = ("train", "val", "test")
 
@@ -83,13 +86,38 @@ def _head_step(net, shapes, batch, dtype, device) -> float:
     return timed(step)
 
 
-def plan_run(cfg, dm, device, work=None) -> dict:
-    """``work``: the method's :class:`~eexit.methods.Workload` (default: its recipe's, instantiated from ``cfg``)."""
-    work = work or instantiate(cfg.method).workload()
-    sizes, image_shape, counted_from = dm.planned_sizes()
+@dataclass(frozen=True)
+class Plan:
+    """What a run will hold and cost, made before any work (``plan.json``): image counts and shape, the stored
+    features' blocks and bytes, disk, host and GPU memory, the rates measured now, seconds per phase."""
+
+    images: dict
+    image_shape: list
+    counts_from: str
+    device: str
+    backbone: str
+    store: bool
+    dtype: str
+    blocks: list
+    store_bytes: int
+    disk_bytes: int
+    host_bytes: int
+    gpu_bytes: int
+    batch_bytes: int
+    rates: dict
+    seconds_by_phase: dict
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def plan_run(dm, source: BackboneSource, placement, head, work: Workload, device) -> Plan:
+    """The plan of a run on the image DataModule ``dm`` with the backbone of ``source`` (an untrained copy of it:
+    shapes, MACs, rates), heads from ``head`` at ``placement``, and the method's ``work``."""
+    sizes, image_shape, counted_from = built("data", dm.planned_sizes)   # the data's own refusals name data.*
     n_all, n_train = sum(sizes.values()), sizes["train"]
-    extra = {"weights": None, **({"pretrained": False} if "pretrained" in cfg.backbone else {})}
-    backbone = built("backbone", lambda: instantiate(cfg.backbone, num_classes=dm.num_classes, **extra)).to(device)
+    backbone = source.blank(dm.num_classes).to(device)
     shapes = backbone.feature_shapes(tuple(image_shape))
     rate = forward_rate(backbone, image_shape, timing_batch(image_shape, int(dm.eval_batch_size)))
     streaming = bool(getattr(dm, "streaming", False))
@@ -97,13 +125,13 @@ def plan_run(cfg, dm, device, work=None) -> dict:
     bytes_el = 2 if work.feature_dtype == "bfloat16" else 4
     blocks, step = [], 0.0
     if work.heads:
-        attach = attach_points(cfg.placement, backbone, image_shape)
-        net = built("head", lambda: build_exit_net(backbone, attach, instantiate(cfg.head), dm.num_classes,
+        attach = built("placement", lambda: attach_points(placement, backbone, image_shape))
+        net = built("head", lambda: build_exit_net(backbone, attach, head, dm.num_classes,
                                                   tuple(image_shape))).to(device)   # the heads check their options
-        for b, head in zip(attach, net.heads):
-            size = input_reduction(head)
-            c, h, w = shapes[b]
-            stored = (c, *(size or (h, w)))
+        for b, h in zip(attach, net.heads):
+            size = input_reduction(h)
+            c, hh, w = shapes[b]
+            stored = (c, *(size or (hh, w)))
             blocks.append({"block": b, "name": block_name(b, size),
                            "shape": list(stored), "bytes_per_image": math.prod(stored) * bytes_el})
         step = head_step_seconds(net, [tuple(x["shape"]) for x in blocks], work.batch_size,
@@ -115,22 +143,22 @@ def plan_run(cfg, dm, device, work=None) -> dict:
     # an eval batch in flight: a residual block holds about 5 maps of its output's size (input, two convs,
     # their normalised outputs); measured on CIFAR ResNet18 (benchmarks/rehearsal.py)
     batch_act = int(dm.eval_batch_size) * max(math.prod(s) for s in shapes) * 4 * 5
-    seconds = {"backbone": int(cfg.pretrain.epochs) * n_train * 3 / rate if not cfg.backbone.get("weights") else 0.0,
+    seconds = {"backbone": source.pretraining.epochs * n_train * 3 / rate if not source.weights else 0.0,
                "features": n_all / rate if store else 0.0,
                "heads": work.head_epochs * math.ceil(n_train / work.batch_size) * step,
                "joint": work.joint_epochs * n_train * 3 / rate,
                "evaluation": 3 * (sizes["val"] + sizes["test"]) / rate}
     on_gpu = device.type == "cuda"
-    return {"images": sizes, "image_shape": list(image_shape), "counts_from": counted_from, "device": str(device),
-            "backbone": getattr(backbone, "arch", type(backbone).__name__),
-            "store": store, "dtype": "bfloat16" if bytes_el == 2 else "float32", "blocks": blocks,
-            "store_bytes": store_bytes, "disk_bytes": store_bytes + params,
-            # the peak of two phases that never overlap: extraction (an eval batch in flight) and training +
-            # evaluation (on a CPU the job's stored features mapped and read)
-            "host_bytes": process_bytes() + images + params + max(batch_act, 0 if on_gpu else store_bytes),
-            "gpu_bytes": (images + batch_act + params) if on_gpu else 0,
-            "batch_bytes": batch_act, "rates": {"backbone_images_per_s": rate, "head_step_s": step},
-            "seconds_by_phase": seconds, "seconds": sum(seconds.values())}
+    return Plan(images=sizes, image_shape=list(image_shape), counts_from=counted_from, device=str(device),
+                backbone=getattr(backbone, "arch", type(backbone).__name__), store=store,
+                dtype="bfloat16" if bytes_el == 2 else "float32", blocks=blocks, store_bytes=store_bytes,
+                disk_bytes=store_bytes + params,
+                # the peak of two phases that never overlap: extraction (an eval batch in flight) and training +
+                # evaluation (on a CPU the job's stored features mapped and read)
+                host_bytes=process_bytes() + images + params + max(batch_act, 0 if on_gpu else store_bytes),
+                gpu_bytes=(images + batch_act + params) if on_gpu else 0, batch_bytes=batch_act,
+                rates={"backbone_images_per_s": rate, "head_step_s": step}, seconds_by_phase=seconds,
+                seconds=sum(seconds.values()))
 
 
 def process_bytes() -> int:
@@ -141,13 +169,13 @@ def process_bytes() -> int:
         return 0
 
 
-def plan_text(plan: dict) -> str:
+def plan_text(plan: Plan) -> str:
     """The plan in one line."""
-    mb, s = 1e6, plan["seconds_by_phase"]
-    blocks = ", ".join(f"{b['name']} {b['bytes_per_image'] / 1e3:.1f} kB/image" for b in plan["blocks"]) or "none"
-    return (f"plan: {'/'.join(str(plan['images'][k]) for k in SPLITS)} train/val/test images ({plan['counts_from']}); "
-            f"stored features: {blocks} ({plan['dtype']}{'' if plan['store'] else ', not stored'}); disk "
-            f"{plan['disk_bytes'] / mb:.1f} MB, host memory {plan['host_bytes'] / mb:.1f} MB, GPU memory "
-            f"{plan['gpu_bytes'] / mb:.1f} MB; about {plan['seconds']:.0f} s (" +
-            ", ".join(f"{k} {v:.0f} s" for k, v in s.items() if v) + ") at the rates measured now on "
-            f"{plan['device']}")
+    mb = 1e6
+    blocks = ", ".join(f"{b['name']} {b['bytes_per_image'] / 1e3:.1f} kB/image" for b in plan.blocks) or "none"
+    return (f"plan: {'/'.join(str(plan.images[k]) for k in SPLITS)} train/val/test images ({plan.counts_from}); "
+            f"stored features: {blocks} ({plan.dtype}{'' if plan.store else ', not stored'}); disk "
+            f"{plan.disk_bytes / mb:.1f} MB, host memory {plan.host_bytes / mb:.1f} MB, GPU memory "
+            f"{plan.gpu_bytes / mb:.1f} MB; about {plan.seconds:.0f} s (" +
+            ", ".join(f"{k} {v:.0f} s" for k, v in plan.seconds_by_phase.items() if v) + ") at the rates measured "
+            f"now on {plan.device}")

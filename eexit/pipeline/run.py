@@ -1,8 +1,8 @@
 """One experiment from a composed config: data -> backbone -> method -> results.json, plot, W&B.
 
-``run.py`` calls :func:`run_experiment` for every Hydra job; everything a job writes goes
-to its own output folder. The same function runs from Python with a config composed by
-``hydra.compose`` (tests do).
+``run.py`` calls :func:`run_experiment` for every Hydra job; everything a job writes goes to its own output folder.
+The same function runs from Python with a config composed by ``hydra.compose`` (tests do). The config is read by
+the composition root (``compose.py``) alone; every stage here gets the typed parts it built.
 """
 from __future__ import annotations
 
@@ -12,27 +12,28 @@ import resource
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightning as L
 import torch
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from eexit.config.settings import check_config, check_writable
-from eexit.costs.flops import block_macs, cumulative
+from eexit.costs import attach_points, block_macs, cumulative
 from eexit.distributed import global_rank, is_global_zero
-from eexit.errors import EExitError
+from eexit.errors import EExitError, TrainingDiverged
 from eexit.files.atomic import atomic_write, remove_stale
 from eexit.files.disk_full import full_disk_line, remove_partial
-from eexit.pipeline.backbone import obtain_backbone, pretraining
-from eexit.pipeline.build import build_loggers, built, check_trainer, device_of
+from eexit.methods import FitContext
+from eexit.pipeline.backbone import BackboneStage
+from eexit.pipeline.build import built
+from eexit.pipeline.compose import Parts, compose
 from eexit.pipeline.fits import check_data_suits, check_fits
 from eexit.pipeline.phases import Phases
-from eexit.pipeline.plan import plan_run, plan_text
-from eexit.pipeline.regimes import build_recipe, run_method
+from eexit.pipeline.plan import Plan, plan_run, plan_text
+from eexit.pipeline.regimes import Judging, run_method
+from eexit.pipeline.settle import Settling
 from eexit.pipeline.stored import stored_bytes
 from eexit.reporting.exit_plots import exits_plot
 from eexit.reporting.loggers import finish_wandb, wandb_run
@@ -45,41 +46,24 @@ from eexit.training import quiet_lightning
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class RunContext:
-    """What training a method needs: the config, data, loggers, folder, trained backbone,
-    the calibrator (``calibrator``) and the head factory (``head``)."""
-
-    cfg: object
-    dm: object
-    loggers: list
-    run_dir: Path
-    device: torch.device
-    config: dict = field(default_factory=dict)   # the composed config, resolved (what checkpoints keep)
-    backbone: torch.nn.Module | None = None
-    backbone_info: dict = field(default_factory=dict)
-    calibrator: object = None
-    head: object = None
-    phases: Phases = field(default_factory=Phases)
-    plan: dict = field(default_factory=dict)
-
-
-def run_experiment(cfg, run_dir: Path, overrides: list[str] | None = None) -> dict:
-    """Runs the experiment ``cfg`` into ``run_dir`` and returns its results (also written to
-    ``results.json``, last, once the loggers have finished). Outside ``run_dir`` it writes only to
-    ``cfg.cache_dir`` (trained backbones, stored features), beside image files (their decoded copy)
-    and, with ``data.download=true``, to ``data_dir``. A problem the user can fix raises
+def run_experiment(cfg, run_dir: Path, overrides: list[str] | None = None) -> Results | Plan:
+    """Runs the experiment ``cfg`` into ``run_dir`` and returns its results (also written to ``results.json``,
+    last, once the loggers have finished), or its :class:`~eexit.pipeline.plan.Plan` with ``plan=true``. Outside
+    ``run_dir`` it writes only to ``cfg.cache_dir`` (trained backbones, stored features), beside image files (their
+    decoded copy) and, with ``data.download=true``, to ``data_dir``. A problem the user can fix raises
     ``EExitError``, also when it arose inside ``hydra.utils.instantiate`` (which wraps it).
 
-    In a DDP copy (global rank > 0) the same steps run in step with rank 0, into a scratch folder
-    that is deleted afterwards and with no loggers: only rank 0 writes results, checkpoints and W&B."""
+    In a DDP copy (global rank > 0) the same steps run in step with rank 0, into a scratch folder that is deleted
+    afterwards and with no loggers: only rank 0 writes results, checkpoints and W&B."""
     scratch = None
     if not is_global_zero():
         scratch = Path(tempfile.mkdtemp(prefix=f"eexit-rank{global_rank()}-"))
         cfg = OmegaConf.merge(cfg, {"logger": None, "plot": False})
         run_dir = scratch
     try:
-        return _run_experiment(cfg, Path(run_dir), overrides)
+        check_config(cfg)                        # every setting, and the places it writes, before any work
+        check_writable(run_dir, cfg.cache_dir)
+        return planned(compose(cfg), Path(run_dir), list(overrides or []))
     except InstantiationException as exc:
         if isinstance(exc.__cause__, EExitError):
             raise exc.__cause__ from None
@@ -89,94 +73,87 @@ def run_experiment(cfg, run_dir: Path, overrides: list[str] | None = None) -> di
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _run_experiment(cfg, run_dir: Path, overrides: list[str] | None) -> dict:
-    check_config(cfg)                        # every setting, and the places it writes, before any work
-    check_writable(run_dir, cfg.cache_dir)
-    start, phase = time.perf_counter(), Phases()
-    with phase("plan"):   # first: what the run will hold and cost, from counts and rates measured now
+def planned(parts: Parts, run_dir: Path, overrides: list[str]) -> Results | Plan:
+    """The plan first (what the run will hold and cost, from counts and rates measured now), its checks, then the
+    run; a full disk on the way is one line naming what the rest needs."""
+    start, phase, s, dm = time.perf_counter(), Phases(), parts.settings, parts.dm
+    with phase("plan"):
         quiet_lightning()
         torch.set_float32_matmul_precision("high")
-        dm = built("data", lambda: instantiate(cfg.data))
-        recipe = build_recipe(cfg)   # method, policy and pretraining check their own arguments before any work
-        calibrator = built("calibrator", lambda: instantiate(cfg.calibrator))
-        pretraining(cfg)
-        check_trainer(cfg)
-        work = recipe.workload()
-        plan = plan_run(cfg, dm, device_of(cfg.trainer.accelerator), work)
+        parts.trainers.check()
+        work = parts.recipe.workload()
+        plan = plan_run(dm, parts.source, parts.placement, parts.head, work, s.device)
         log.info(plan_text(plan))
-        if cfg.get("plan"):
+        if s.plan_only:
             run_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write(run_dir / "plan.json", json.dumps(plan, indent=2))
-            return {"plan": plan, "plan_only": True}
-        dm.check_present()   # a missing dataset is named before the disk it would need
-        check_fits(plan, cfg.cache_dir, lambda: stored_bytes(cfg, dm, plan))
-        check_data_suits(plan, cfg, work.min_train)
-        remove_stale([Path(cfg.cache_dir)])   # temporaries of writers that died, beside complete entries too
+            atomic_write(run_dir / "plan.json", json.dumps(plan.to_dict(), indent=2))
+            return plan
+        stage = BackboneStage(parts.source, dm, parts.trainers, s.device)
+        built("data", dm.check_present)   # a missing dataset is named before the disk it would need
+        check_fits(plan, s.cache_dir, lambda: stored_bytes(stage, plan))
+        check_data_suits(plan, dm.crop_padding, work.min_train)
+        remove_stale([s.cache_dir])   # temporaries of writers that died, beside complete entries too
     try:
-        return _run_planned(cfg, run_dir, overrides, dm, recipe, calibrator, plan, phase, start)
+        return run(parts, run_dir, overrides, plan, phase, start)
+    except TrainingDiverged as exc:   # the learning rate to lower, by its key
+        raise exc.at("pretrain.optimizer.lr" if exc.fit == parts.source.pretraining.name else "method.optimizer.lr") \
+            from None
     except Exception as exc:   # noqa: BLE001 - a full disk surfaces as OSError or torch's RuntimeError
-        if isinstance(exc, EExitError) or (line := full_disk_line(exc, [run_dir, Path(cfg.cache_dir)])) is None:
+        if isinstance(exc, EExitError) or (line := full_disk_line(exc, [run_dir, s.cache_dir])) is None:
             raise
-        remove_partial(run_dir, Path(cfg.cache_dir))
-        rest = max(0, plan["disk_bytes"] - stored_bytes(cfg, dm, plan))
-        raise EExitError(full_disk_line(exc, [run_dir, Path(cfg.cache_dir)], rest) or line) from None
+        remove_partial(run_dir, s.cache_dir)
+        rest = max(0, plan.disk_bytes - stored_bytes(stage, plan))
+        raise EExitError(full_disk_line(exc, [run_dir, s.cache_dir], rest) or line) from None
 
 
-def _run_planned(cfg, run_dir: Path, overrides, dm, recipe, calibrator, plan: dict, phase: Phases, start: float):
+def run(parts: Parts, run_dir: Path, overrides: list[str], plan: Plan, phase: Phases, start: float) -> Results:
+    s, dm, recipe = parts.settings, parts.dm, parts.recipe
     with phase("setup"):
-        L.seed_everything(cfg.seed, workers=True, verbose=False)   # after the plan: results never depend on it
-        dm.setup()
+        L.seed_everything(s.seed, workers=True, verbose=False)   # after the plan: results never depend on it
+        built("data", dm.setup)
     with phase("loggers"):
-        config = OmegaConf.to_container(cfg, resolve=True)   # once: the loggers and every checkpoint keep it
-        loggers = build_loggers(cfg, run_dir, config)
-    ctx = RunContext(cfg, dm, loggers, run_dir, device_of(cfg.trainer.accelerator), config,
-                     calibrator=calibrator, head=instantiate(cfg.head), phases=phase, plan=plan)
+        loggers = parts.loggers(run_dir)
+    trainers = parts.trainers.with_loggers(loggers)
     with phase("backbone"):
-        ctx.backbone, ctx.backbone_info = obtain_backbone(cfg, dm, loggers, ctx.device)
-    arch = ctx.backbone.arch
+        backbone, info = BackboneStage(parts.source, dm, trainers, s.device).obtain()
     with phase("costs"):
-        blocks = block_macs(ctx.backbone, dm.image_shape)
+        blocks = block_macs(backbone, dm.image_shape)
     cum = cumulative(blocks)
-    facts = {"dataset": dm.name, "backbone": arch, "method": recipe.name, "overrides": list(overrides or []),
-             "seed": cfg.seed, "backbone_test_acc": ctx.backbone_info["test_acc"],
-             "backbone_val_acc": ctx.backbone_info["val_acc"], "backbone_source": ctx.backbone_info["source"],
-             "backbone_data_parallel": ctx.backbone_info.get("data_parallel"), "backbone_macs": cum[-1],
+    facts = {"dataset": dm.name, "backbone": backbone.arch, "method": recipe.name, "overrides": overrides,
+             "seed": s.seed, "backbone_test_acc": info.test_acc, "backbone_val_acc": info.val_acc,
+             "backbone_source": info.source, "backbone_data_parallel": info.data_parallel, "backbone_macs": cum[-1],
              "blocks": [{"block": i, "name": n, "macs": m, "cumulative_macs": c, "cumulative_fraction": c / cum[-1]}
-                        for i, (n, m, c) in enumerate(zip(ctx.backbone.block_names, blocks, cum))]}
+                        for i, (n, m, c) in enumerate(zip(backbone.block_names, blocks, cum))]}
     for lg in loggers:
-        lg.log_metrics({"backbone/test_acc": facts["backbone_test_acc"], "backbone/macs": float(cum[-1])})
-
-    regimes = run_method(ctx, recipe)
-    results = report(facts, regimes, recipe.primary, recipe.comparison)
-    series = {name: r["curve"] for name, r in regimes.items()}
+        lg.log_metrics({"backbone/test_acc": info.test_acc, "backbone/macs": float(cum[-1])})
+    ctx = FitContext(dm=dm, backbone=backbone, fresh_backbone=lambda: parts.source.fresh(dm.num_classes),
+                     attach=built("placement", lambda: attach_points(parts.placement, backbone, dm.image_shape)),
+                     head=parts.head,
+                     calibrator=parts.calibrator, seed=s.seed, device=s.device, run_dir=run_dir,
+                     cache_dir=s.cache_dir, trainer=trainers, phases=phase, plan=plan)
+    records = run_method(recipe, ctx, Judging(info.val_acc, info.test_acc, s.budgets),
+                         Settling(dm, s.device, s.real_skip_samples, run_dir, parts.config, info.weights_file,
+                                  tuple(loggers), phase))
+    results = report(facts, records, recipe.primary, recipe.comparison)
+    series = {name: r.curve for name, r in records.items()}
     plot = None
-    if series and wants_plot(cfg.get("plot", "auto")):
+    if series and s.plot:
         with phase("plot"):
-            title = f"{dm.name} / {arch} / {recipe.name}"
+            title = f"{dm.name} / {backbone.arch} / {recipe.name}"
             plot = tradeoff_plot(series, results.backbone_test_acc, run_dir / "tradeoff.png", title,
-                                 {name: r["operating_point"] for name, r in regimes.items()})
-            exits_plot(regimes, run_dir / "exits.png", title)
+                                 {name: r.operating_point for name, r in records.items()})
+            exits_plot(records, run_dir / "exits.png", title)
     with phase("loggers"):
-        run = wandb_run(loggers)
-        log_tradeoff(run, series, results, plot)
+        wandb = wandb_run(loggers)
+        log_tradeoff(wandb, series, results, plot)
         for lg in loggers:
             lg.save()
-        if run is not None:   # W&B keeps a copy (sweeps/aggregate.py --wandb-group reads it back)
-            finished(results, phase, start).write(run.dir)
+        if wandb is not None:   # W&B keeps a copy (sweeps/aggregate.py --wandb-group reads it back)
+            finished(results, phase, start).write(wandb.dir)
         finish_wandb()
     results = finished(results, phase, start)
     results.write(run_dir)
     return results
-
-
-def wants_plot(setting) -> bool:
-    """``plot: auto``: ``tradeoff.png`` for a single run; not per job of a multirun, whose sweep
-    folder gets ``fronts.png`` of every job (rendering costs 0.2 s a job; ``plot=true`` draws it anyway)."""
-    if setting != "auto":
-        return bool(setting)
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-    return not (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN)
 
 
 def finished(results: Results, phase: Phases, start: float) -> Results:

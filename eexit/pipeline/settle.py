@@ -5,10 +5,13 @@ and the loggers' summary metrics.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
 
 import torch
 
-from eexit.deploy.checkpoint import backbone_weights_file, save_exit_checkpoint
+from eexit.deploy.checkpoint import save_exit_checkpoint
 from eexit.evaluation.curves import simulate
 from eexit.exits import CachedExits, ExitPolicy
 from eexit.methods import Trained
@@ -16,37 +19,49 @@ from eexit.methods import Trained
 log = logging.getLogger(__name__)
 
 
-def settle(ctx, name: str, trained: Trained, record: dict, policy: ExitPolicy) -> dict:
-    """The record with ``real_skip_matches`` and ``checkpoint``; the checkpoint keeps the backbone's weights too
-    when the fit trained it (``whole_network``)."""
-    with ctx.phases(f"{name}/real_skip"):
-        record["real_skip_matches"] = real_skip_matches(ctx, trained.net, policy, trained.test,
-                                                        ctx.cfg.get("real_skip_samples"))
-    ckpt = ctx.run_dir / "checkpoints" / f"{name}.pt"
-    with ctx.phases(f"{name}/checkpoint"):
-        save_exit_checkpoint(ckpt, trained.net, policy, ctx.config,
-                             backbone_weights_file(ctx.backbone_info), ctx.dm.image_shape, trained.whole_network,
-                             (ctx.dm.mean, ctx.dm.std))
-    record["checkpoint"] = str(ckpt)
-    point = record["operating_point"]
-    for lg in ctx.loggers:
+@dataclass(frozen=True)
+class Settling:
+    """What settling a regime needs of the run: its image data, device, the real-skip sample count, the run folder,
+    the resolved config a checkpoint keeps, the frozen backbone's weights file, the loggers and the phase clock."""
+
+    dm: object
+    device: torch.device
+    real_skip_samples: int | None
+    run_dir: Path
+    config: dict
+    backbone_weights: str | None
+    loggers: tuple
+    phases: Callable
+
+
+def settle(run: Settling, name: str, trained: Trained, policy: ExitPolicy, point: dict, calibration: list) -> dict:
+    """``real_skip_matches`` and ``checkpoint`` for the regime's record; the checkpoint keeps the backbone's weights
+    too when the fit trained it (``whole_network``). Logs the operating point's metrics."""
+    with run.phases(f"{name}/real_skip"):
+        matches = real_skip_matches(run, trained.net, policy, trained.test)
+    ckpt = run.run_dir / "checkpoints" / f"{name}.pt"
+    with run.phases(f"{name}/checkpoint"):
+        save_exit_checkpoint(ckpt, trained.net, policy, run.config, run.backbone_weights, run.dm.image_shape,
+                             trained.whole_network, (run.dm.mean, run.dm.std))
+    for lg in run.loggers:
         lg.log_metrics({f"{name}/test_acc": point["test_acc"], f"{name}/cost_fraction": point["cost_fraction"],
                         f"{name}/agreement": point["agreement"],
-                        **{f"{name}/exit{c['exit']}/ece": c["ece"] for c in record["calibration"]}})
-    return record
+                        **{f"{name}/exit{c['exit']}/ece": c["ece"] for c in calibration}})
+    return {"real_skip_matches": matches, "checkpoint": str(ckpt)}
 
 
 @torch.no_grad()
-def real_skip_matches(ctx, net, policy, test: CachedExits, samples: int | None) -> bool:
+def real_skip_matches(run: Settling, net, policy, test: CachedExits) -> bool:
     """Run the deployed ``infer`` path on test images; every one must leave at the exit, and with the
     prediction, the simulation gives it. ``samples``: how many images, spread evenly over the exits
     the simulation uses (every exit is exercised, and a sweep job does not pay a whole test pass);
     ``None``: all of them."""
     pred, exit_idx = simulate(test.scores(policy.score_kind), test.head_pred, test.backbone_pred, policy.thresholds)
+    samples = run.real_skip_samples
     chosen = None if samples is None else spread_over_exits(exit_idx, int(samples))
     got_pred, got_exit = [], []
-    for x, _ in ctx.dm.loader("test", indices=chosen):
-        p, e = net.eval().infer(x.to(ctx.device), policy)
+    for x, _ in run.dm.loader("test", indices=chosen):
+        p, e = net.eval().infer(x.to(run.device), policy)
         got_pred.append(p.cpu())
         got_exit.append(e.cpu())
     want_pred, want_exit = (pred, exit_idx) if chosen is None else (pred[chosen], exit_idx[chosen])

@@ -14,28 +14,29 @@ import torch
 from eexit.data.checksums import stamp_path
 from eexit.data.feature_store import FeatureStore, store_key
 from eexit.files.digest import tensors_digest
-from eexit.pipeline.backbone import backbone_spec
-from eexit.pipeline.backbone_cache import cache_key, cache_path, load_entry
+from eexit.pipeline.backbone import BackboneStage
+from eexit.pipeline.backbone_cache import load_entry
+from eexit.pipeline.plan import Plan
 
 SPLITS = ("train", "val", "test")
 
 
-def stored_bytes(cfg, dm, plan: dict) -> int:
+def stored_bytes(stage: BackboneStage, plan: Plan) -> int:
     """Bytes of this run's backbone cache entry and of the complete feature files it reads, already in the cache
     (0 without a cached backbone: no feature file of this run can exist then)."""
-    if cfg.backbone.get("weights") or not cfg.backbone_cache or not dm.present():   # never starts a download
+    source, dm = stage.source, stage.dm
+    if source.weights or not source.cache or not dm.present():   # never starts a download
         return 0
-    key = cache_key(backbone_spec(cfg, dm))
-    path = cache_path(cfg.cache_dir, plan["backbone"], dm.name, key)
+    path, key = stage.entry(plan.backbone)
     entry = load_entry(path, key, warn=False)
     if entry is None:
         return 0
     total = path.stat().st_size
-    if plan["store"]:
-        dtype = getattr(torch, plan["dtype"])
-        root = FeatureStore(cfg.cache_dir, store_key(plan["backbone"], dm, dtype, tensors_digest(entry["state_dict"])),
+    if plan.store:
+        dtype = getattr(torch, plan.dtype)
+        root = FeatureStore(source.cache_dir, store_key(plan.backbone, dm, dtype, tensors_digest(entry["state_dict"])),
                             dtype).root
-        names = [b["name"] for b in plan["blocks"]] + ["final", "labels"]
+        names = [b["name"] for b in plan.blocks] + ["final", "labels"]
         files = [root / split / f"{name}.npy" for split in SPLITS for name in names]
         total += sum(f.stat().st_size for f in files if f.is_file() and stamp_path(Path(f)).is_file())
     return total

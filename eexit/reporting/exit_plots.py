@@ -41,7 +41,7 @@ def exits_plot(regimes: dict[str, dict], path: Path, title: str = "") -> Path | 
 def anytime_panel(ax, shown: dict[str, dict]) -> None:
     for name, r in shown.items():
         rows = r["anytime"]
-        untrained = {s["head"] for s in r.get("stages", []) if not s["trained"]}
+        untrained = set(r.get("untrained_heads") or [])
         line, = ax.plot([x["cost_fraction"] for x in rows], [100 * x["accuracy"] for x in rows], marker="o", label=name)
         for e in sorted(untrained):
             ax.scatter([rows[e]["cost_fraction"]], [100 * rows[e]["accuracy"]], marker="X", s=90, zorder=5,

@@ -27,8 +27,7 @@ def guards(results: dict) -> dict:
             "small_split": bool(n) and 1 / n >= SMALL_STEP,
             "exits_beat_backbone": {name: [e for e, a in enumerate(r.get("exit_test_acc", [])[:-1]) if a > backbone]
                                     for name, r in regimes.items()},
-            "untrained_heads": {name: [s["head"] for s in r.get("stages", []) if not s["trained"]]
-                                for name, r in regimes.items()}}
+            "untrained_heads": {name: list(r.get("untrained_heads") or []) for name, r in regimes.items()}}
 
 
 def accuracy_text(acc: float, guard: dict | None) -> str:

@@ -1,10 +1,10 @@
-"""``results.json`` as a typed, versioned contract: :class:`Results` (``format: eexit-results/2``).
+"""``results.json`` as a typed, versioned contract: :class:`Results` (``format: eexit-results/3``).
 
 Written by :meth:`Results.write` only (atomically: readers see the old file or the new one) and read by
 :meth:`Results.read` only: the aggregator, the sweep's resume check, the W&B aggregation, the objective
 and the benchmarks all go through it, so a damaged, foreign or newer file is refused in one line in one
-place. The per-regime records keep the shape docs/results.md describes (the pipeline's ``evaluate_regime``
-builds them). Version 1 (files written before the format field, identical otherwise) is read as well.
+place. Each regime is a :class:`~eexit.reporting.records.RegimeRecord` (docs/results.md). Versions 1 (before the
+format field) and 2 (a method's own facts beside the others in each record) are read as well.
 Light on purpose (no torch): a sweep's resume check reads it before the stack loads.
 """
 from __future__ import annotations
@@ -17,9 +17,10 @@ from pathlib import Path
 
 from eexit.errors import EExitError
 from eexit.files.atomic import atomic_write
+from eexit.reporting.records import RegimeRecord
 
-FORMAT = "eexit-results/2"
-READABLE = (FORMAT, "eexit-results/1")   # 1: the same fields, before the format field existed
+FORMAT = "eexit-results/3"   # 3: a method's own facts under each record's ``method``
+READABLE = (FORMAT, "eexit-results/2", "eexit-results/1")   # 1: before the format field existed
 
 
 @dataclass
@@ -91,7 +92,10 @@ class Results(Mapping):
             raise EExitError(f"{where} is not an eexit results.json ({'missing ' + ', '.join(missing) if missing else ''}"
                              f"{'; ' if missing and unknown else ''}{'unknown ' + ', '.join(unknown) if unknown else ''})"
                              f"; rerun that job or delete its folder")
-        return cls(**{**data, "format": FORMAT})
+        regimes = data.get("regimes")
+        if regimes is not None:
+            regimes = {name: RegimeRecord.from_dict(r) for name, r in regimes.items()}
+        return cls(**{**data, "regimes": regimes, "format": FORMAT})
 
     @classmethod
     def read(cls, path) -> "Results":
@@ -122,7 +126,7 @@ def clean(value):
         return None
     if isinstance(value, float) and math.isinf(value):
         return "inf" if value > 0 else "-inf"
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):   # a RegimeRecord too
         return {str(k): clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [clean(v) for v in value]

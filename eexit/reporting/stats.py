@@ -12,24 +12,25 @@
 from __future__ import annotations
 
 import math
+import statistics
 
 from scipy import stats
 
 LEVEL = 0.95
-Z95 = 1.959963984540054
 
 
 def mean_interval(values: list[float]) -> dict:
-    """``{n, mean, std, low, high}``; ``std``, ``low``, ``high`` are ``None`` for fewer than two values."""
+    """``{n, mean, std, low, high}``; ``std``, ``low``, ``high`` are ``None`` for fewer than two values
+    (scipy's Student-t interval; a zero spread is a zero-width interval, which scipy leaves undefined)."""
     n = len(values)
     if n == 0:
         return {"n": 0, "mean": None, "std": None, "low": None, "high": None}
-    mean = sum(values) / n
+    mean = statistics.fmean(values)
     if n < 2:
         return {"n": 1, "mean": mean, "std": None, "low": None, "high": None}
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = float(stats.t.ppf(0.5 + LEVEL / 2, n - 1)) * std / math.sqrt(n)
-    return {"n": n, "mean": mean, "std": std, "low": mean - half, "high": mean + half}
+    std = statistics.stdev(values)
+    low, high = stats.t.interval(LEVEL, n - 1, loc=mean, scale=std / math.sqrt(n)) if std > 0 else (mean, mean)
+    return {"n": n, "mean": mean, "std": std, "low": float(low), "high": float(high)}
 
 
 def verdict(interval: dict, tolerance: float = 1e-12) -> str:
@@ -51,10 +52,8 @@ def paired_verdict(a: dict, b: dict) -> dict:
 
 
 def accuracy_interval(acc: float, n: int) -> tuple[float, float]:
-    """Wilson's 95 % interval of an accuracy ``acc`` measured on ``n`` samples."""
+    """Wilson's 95 % interval of an accuracy ``acc`` measured on ``n`` samples (scipy's ``binomtest``)."""
     if n <= 0:
         return 0.0, 1.0
-    z2 = Z95 ** 2
-    centre = (acc + z2 / (2 * n)) / (1 + z2 / n)
-    half = Z95 * math.sqrt(acc * (1 - acc) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    ci = stats.binomtest(round(acc * n), n).proportion_ci(LEVEL, method="wilson")
+    return float(ci.low), float(ci.high)

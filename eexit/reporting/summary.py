@@ -21,35 +21,16 @@ def headline_text(head: dict, guard: dict | None = None) -> str:
     return " | ".join(parts)
 
 
-def exits_text(regime: dict) -> str:
-    """Each head's validation accuracy; boosted heads a stage skipped say so."""
-    skipped = {s["head"] for s in regime.get("stages", []) if not s["trained"]}
+def exits_text(regime) -> str:
+    """Each head's validation accuracy; heads the fit left untrained say so."""
+    skipped = set(regime.get("untrained_heads") or [])
     accs = regime.get("exit_val_acc", [])[:-1]
     return " / ".join("untrained" if i in skipped else f"{100 * a:.1f}%" for i, a in enumerate(accs))
 
 
-def stages_text(regime: dict) -> str | None:
-    """Per boosted stage: the training pool (share of the training set) and how many of it exit there."""
-    stages = regime.get("stages") or []
-    if not stages:
-        return None
-    total = max(stages[0]["train_pool"], 1)
-    parts = [f"head {s['head']} " + (f"trained on {s['train_pool']} ({100 * s['train_pool'] / total:.1f}%), "
-                                     f"{s['train_exited']} exit" if s["trained"] else
-                                     f"untrained ({s['train_pool']} left)") for s in stages]
-    return f"boosted pools (survivors: {stages[0].get('survivors', 'in_sample')}): " + "; ".join(parts)
-
-
-def notes(name: str, regime: dict) -> list[str]:
-    out = []
-    skipped = [s for s in regime.get("stages", []) if not s["trained"]]
-    if skipped:
-        first = regime["stages"][0]
-        out.append(f"{name} heads {', '.join(str(s['head']) for s in skipped)} had no training samples left: the "
-                   f"earlier heads exit {first['train_exited']} of {first['train_pool']} training samples once "
-                   f"calibrated (a head fits its training set better than validation), so BTS-EE has fewer exits "
-                   f"on this data; method.boosted.survivors=rate_matched (or cross_fit, soft) leaves them the "
-                   f"share validation says (docs/survivors.md)")
+def notes(name: str, regime) -> list[str]:
+    """The method's own notes on the regime, and a note when its heads cost much of the backbone."""
+    out = list(regime.get("notes") or [])
     if regime.get("head_macs_fraction", 0.0) > HEAVY_HEADS:
         out.append(f"{name}'s heads cost {100 * regime['head_macs_fraction']:.0f}% of the backbone's MACs, so exiting "
                    f"saves little; try lighter heads (head.*), fewer exits (placement.num_exits) or a deeper backbone")
@@ -72,8 +53,8 @@ def print_summary(results: dict, run_dir: Path) -> None:
             print(f"[eexit] {'':>11}  configured ({p['setting']:g}): {accuracy_text(p['test_acc'], guard)} at "
                   f"{100 * p['cost_fraction']:.0f}% of the backbone's compute; exits' validation accuracy "
                   f"{exits_text(r)}")
-            if pools := stages_text(r):
-                print(f"[eexit] {'':>11}  {pools}")
+            for line in r.get("summary") or []:   # what the method says of its regime (BTS-EE: its pools)
+                print(f"[eexit] {'':>11}  {line}")
     for line in warnings_text(results):
         print(f"[eexit] note: {line}")
     for name, r in regimes.items():

@@ -21,7 +21,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from torch import nn
 
 from eexit.data.feature_batch import FeatureBatch
-from eexit.errors import EExitError
+from eexit.errors import EExitError, TrainingDiverged
 from eexit.exits.cached import CachedExits
 from eexit.models.early_exit import EarlyExitNet
 from eexit.training.losses import LossInputs
@@ -68,7 +68,7 @@ class EarlyExitModule(L.LightningModule):
             lacking = [type(h).__name__ for h in net.heads if not getattr(h, "learns_confidence", False)]
             if lacking:
                 raise EExitError(f"the cost-aware loss needs heads with a learned confidence; {lacking[0]} has none: "
-                                 f"use head=convx or head=eenet")
+                                 f"use heads that learn one (ConvXHead, EENetHead)")
         self.net, self.loss, self.optimizer, self.scheduler = net, loss, optimizer, scheduler
         self.backbone_trainable, self.targets, self.prefix = backbone_trainable, targets, prefix
         self.schedule_epochs: int | None = None          # LR schedule length; BoostedTraining sets it per stage
@@ -103,10 +103,7 @@ class EarlyExitModule(L.LightningModule):
         if hasattr(self.loss, "on_train_epoch_end"):
             self.loss.on_train_epoch_end()
         if self._nonfinite is not None and bool(self._nonfinite):   # one host sync per epoch, not per step
-            which = "pretrain.optimizer.lr" if self.prefix == "backbone" else "method.optimizer.lr"
-            raise EExitError(f"{self.prefix or 'training'}: the training loss became NaN or infinite in epoch "
-                             f"{self.current_epoch + 1}; nothing was cached or reported. Lower {which} (or use "
-                             f"trainer.precision=32-true)")
+            raise TrainingDiverged(self.prefix or "training", self.current_epoch + 1)
         self._nonfinite = None
 
     # -- forward ---------------------------------------------------------------------------

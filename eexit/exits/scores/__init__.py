@@ -11,6 +11,7 @@ import importlib
 import pkgutil
 from functools import lru_cache
 
+from eexit.errors import BadArgument
 from eexit.exits.scores.base import ExitScore
 
 __all__ = ["ExitScore", "score_named", "score_names"]
@@ -40,5 +41,5 @@ def score_named(name) -> ExitScore:
         return name
     classes = _classes()
     if name not in classes:
-        raise ValueError(f"unknown score {name!r}; choose one of {', '.join(sorted(classes))}")
+        raise BadArgument("ExitScore", "score", name, "one of " + ", ".join(sorted(classes)))
     return classes[name]()

@@ -1,6 +1,7 @@
 """The head's own learned confidence (PTEENet's and EENets' confidence branch, a sigmoid in [0, 1])."""
 from __future__ import annotations
 
+from eexit.errors import EExitError
 from eexit.exits.scores.base import ExitScore
 
 
@@ -12,5 +13,5 @@ class LearnedConfidence(ExitScore):
 
     def __call__(self, logits, confidence, state=None):
         if confidence is None:
-            raise ValueError("score 'confidence' needs heads that learn one (convx, eenet)")
+            raise EExitError("score 'confidence' needs heads that learn one (ConvXHead, EENetHead)")
         return confidence.float()

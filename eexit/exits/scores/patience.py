@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from eexit.errors import EExitError
 from eexit.exits.scores.base import ExitScore
 
 
@@ -16,7 +17,7 @@ class Patience(ExitScore):
 
     def __call__(self, logits, confidence, state=None):
         if state is None:
-            raise ValueError("score 'patience' needs the streak of agreeing exits (advance() before each exit)")
+            raise EExitError("score 'patience' needs the streak of agreeing exits (advance() before each exit)")
         return state[1].float()
 
     def advance(self, state, logits):

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from eexit.config.arguments import check_arguments
-from eexit.errors import EExitError
+from eexit.errors import EExitError, KeyedError
 from eexit.files.torch_files import weights_only_everywhere
 from eexit.models.backbones.graph_split import resolution_cuts, split_at, stage_cuts, trace
 from eexit.models.backbones.staged import StagedBackbone, load_weights
@@ -52,9 +52,9 @@ def check_model_name(library: str, name: str) -> None:
 
 
 def _offline(name: str, exc: Exception) -> EExitError:
-    return EExitError(f"pretrained weights for {name} are not in the cache and could not be fetched "
+    return KeyedError(f"pretrained weights for {name} are not in the cache and could not be fetched "
                       f"({type(exc).__name__}); connect once to fill the cache, or save a state_dict and pass "
-                      f"backbone.weights=<file> with backbone.pretrained=false")
+                      f"{{key}}weights=<file> with {{key}}pretrained=false")
 
 
 def _stage(model: nn.Module, arch: str, num_classes: int, stages: Sequence[str] | None,

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from eexit.errors import EExitError
+from eexit.errors import BadArgument, EExitError
 from eexit.files.torch_files import UnreadableFile, load_tensors
 
 
@@ -48,7 +48,7 @@ class StagedBackbone(nn.Module):
     def __init__(self, blocks: list[nn.Module], names: list[str], arch: str, num_classes: int):
         super().__init__()
         if len(blocks) != len(names):
-            raise ValueError("one name per block")
+            raise BadArgument("StagedBackbone", "names", len(names), f"one name per block ({len(blocks)})")
         self.blocks = nn.ModuleList(blocks)
         self.block_names = list(names)
         self.arch, self.num_classes = arch, num_classes
@@ -113,6 +113,10 @@ def kaiming_init(model: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def _owner(model: nn.Module, arch: str | None) -> str:
+    return arch or getattr(model, "arch", type(model).__name__)
+
+
 def load_weights(model: nn.Module, path: str | None, arch: str | None = None) -> nn.Module:
     """Load a ``state_dict`` file (or a dict holding one under ``state_dict``) into ``model``.
 
@@ -121,15 +125,16 @@ def load_weights(model: nn.Module, path: str | None, arch: str | None = None) ->
     if not path:
         return model
     if not Path(path).is_file():
-        raise EExitError(f"backbone.weights={path} does not exist; give a state_dict saved with torch.save")
+        raise BadArgument(_owner(model, arch), "weights", path, problem="does not exist; give a state_dict saved with "
+                                                                         "torch.save")
     try:
-        state = load_tensors(path, "backbone.weights")
+        state = load_tensors(path, "weights file")
     except UnreadableFile as exc:   # truncated, or not a torch file at all (RefusedFile: one line as it is)
-        raise EExitError(f"backbone.weights={path} cannot be read by torch.load ({exc.reason}); "
-                         "give a state_dict saved with torch.save") from None
+        raise BadArgument(_owner(model, arch), "weights", path, problem=f"cannot be read by torch.load ({exc.reason}); "
+                                                                         "give a state_dict saved with torch.save") from None
     state = state.get("state_dict", state) if isinstance(state, dict) else state
     if not isinstance(state, dict):
-        raise EExitError(f"backbone.weights={path} holds a {type(state).__name__}, not a state_dict")
+        raise BadArgument(_owner(model, arch), "weights", path, problem=f"holds a {type(state).__name__}, not a state_dict")
     own = model.state_dict()
     missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
     shapes = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
@@ -139,11 +144,11 @@ def load_weights(model: nn.Module, path: str | None, arch: str | None = None) ->
         parts = [f"missing {some(missing)}" if missing else "", f"unexpected {some(unexpected)}" if unexpected else "",
                  "shape differs for " + some([f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in shapes])
                  if shapes else ""]
-        raise EExitError(f"backbone.weights={path} does not fit {arch or getattr(model, 'arch', type(model).__name__)}: "
-                         + "; ".join(p for p in parts if p) + "; use weights saved from the same backbone and classes")
+        raise BadArgument(_owner(model, arch), "weights", path, problem=f"does not fit {_owner(model, arch)}: " +
+                          "; ".join(p for p in parts if p) + "; use weights saved from the same backbone and classes")
     bad = [k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
-        raise EExitError(f"backbone.weights={path} holds NaN or inf values (in {', '.join(bad[:3])}); give finite "
-                         f"weights, e.g. a checkpoint saved before the training diverged")
+        raise BadArgument(_owner(model, arch), "weights", path, problem=f"holds NaN or inf values (in "
+                          f"{', '.join(bad[:3])}); give finite weights, e.g. a checkpoint saved before the training diverged")
     model.load_state_dict(state)
     return model

@@ -35,7 +35,6 @@ def as_eexit_head(head: nn.Module) -> nn.Module:
 def earlyon_staged(net: EarlyExitNet, image_shape: tuple[int, ...]):
     """``(earlyon StagedModel over net's blocks with earlyon's default heads, the eager wrapper)``."""
     from earlyon.models.custom import custom_ee
-    from earlyon.staged import staged_model
     torch.manual_seed(0)
     sequential = nn.Sequential(*net.backbone.blocks)
     wrapper = custom_ee(sequential, [str(a) for a in net.attach], net.backbone.num_classes,

@@ -90,10 +90,10 @@ def train_like_backbone(build: Callable[[], nn.Module], data_cfg: dict, spec: di
     dm = instantiate(data_cfg)
     dm.setup()
     recipe = Pretraining(**spec["pretrain"])
-    module = recipe.module(build())
+    module = recipe.classifier(build())
     trainer = L.Trainer(max_epochs=recipe.epochs, accelerator="cpu", precision=spec.get("precision", "32-true"),
                         logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
     start = time.perf_counter()
-    recipe.train(module, dm, trainer)
+    recipe.fit_backbone(module, dm, trainer)
     seconds = time.perf_counter() - start
     return {**accuracies(trainer, module, dm), "train_seconds": seconds}
