@@ -1,7 +1,8 @@
 # eexit — every target lists itself in `make help`.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run   # eexit and what running an experiment needs
+STAMP := $(VENV)/.installed           # plus the dev extra: tests, benchmarks' peers, launchers, ONNX
 ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -10,16 +11,20 @@ ARGS ?=
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-25s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml constraints.txt
+$(RUN_STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e .
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP)
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv (if missing) and install eexit with the tested torch pins
+install: $(STAMP) ## create .venv (if missing) and install eexit with the dev extra and the tested pins
 
-run: $(STAMP) ## install, then run the default experiment (digits, CPU, minutes); ARGS="key=value ..."
-	$(PY) run.py $(ARGS)
+run: $(RUN_STAMP) ## install what running needs, then run the default experiment (digits, CPU, minutes); ARGS="key=value ..."
+	$(VENV)/bin/eexit $(ARGS)
 
 test: $(STAMP) ## install, then run the fast test suite (< 10 min on 2 cores), one worker per core
 	WANDB_MODE=disabled $(PY) -m pytest -m "not slow" -q -n auto $(ARGS)
@@ -40,19 +45,19 @@ SMOKE := data=digits backbone=resnet20 data.batch_size=128 pretrain.epochs=15 \
 .PHONY: bts64 bts64-smoke bts-optuna-smoke reproduce-bts bench-launchers bench-latency bench export bench-rehearsal gpu-check \
         bench-survivors
 
-bts64: $(STAMP) ## BTS-EE 64-configuration sweep on CINIC-10 / ResNet18 (needs the data and a GPU)
-	$(PY) run.py -m sweep=bts64 $(ARGS)
+bts64: $(RUN_STAMP) ## BTS-EE 64-configuration sweep on CINIC-10 / ResNet18 (needs the data and a GPU)
+	$(VENV)/bin/eexit -m sweep=bts64 $(ARGS)
 
-bts64-smoke: $(STAMP) ## the same 64 configurations on digits / ResNet20 with small budgets (CPU)
-	$(PY) run.py -m sweep=bts64 $(SMOKE) $(ARGS)
+bts64-smoke: $(RUN_STAMP) ## the same 64 configurations on digits / ResNet20 with small budgets (CPU)
+	$(VENV)/bin/eexit -m sweep=bts64 $(SMOKE) $(ARGS)
 
 bts-optuna-smoke: $(STAMP) ## Optuna search over BTS-EE on digits, 8 trials; run again to continue the same study
-	$(PY) run.py -m sweep=bts_optuna $(SMOKE) group=bts-optuna-smoke hydra.sweeper.n_trials=8 $(ARGS)
+	$(VENV)/bin/eexit -m sweep=bts_optuna $(SMOKE) group=bts-optuna-smoke hydra.sweeper.n_trials=8 $(ARGS)
 
-reproduce-bts: $(STAMP) ## BTS-EE paper setting: one run, CINIC-10 ResNet18, boosted vs non-boosted (GPU)
-	$(PY) run.py experiment=bts_cinic10 $(ARGS)
+reproduce-bts: $(RUN_STAMP) ## BTS-EE paper setting: one run, CINIC-10 ResNet18, boosted vs non-boosted (GPU)
+	$(VENV)/bin/eexit experiment=bts_cinic10 $(ARGS)
 
-export: $(STAMP) ## standalone per-stage programs + exits.json: make export CKPT=<run>/checkpoints/boosted.pt OUT=exported
+export: $(RUN_STAMP) ## standalone per-stage programs + exits.json: make export CKPT=<run>/checkpoints/boosted.pt OUT=exported
 	@test -n "$(CKPT)" -a -n "$(OUT)" || { echo "error: give CKPT=<run>/checkpoints/<regime>.pt and OUT=<folder>" >&2; exit 2; }
 	$(PY) -m eexit.deploy.export $(CKPT) $(OUT) $(ARGS)
 
@@ -71,7 +76,7 @@ gpu-check: $(STAMP) ## on a GPU machine: bts64 plan + 4 CINIC-sized bts64 jobs, 
 bench-survivors: $(STAMP) ## BTS-EE survivor rules x 3 datasets x 3 seeds, boosted vs non-boosted (~40 min) -> benchmarks/local/survivors/survivors.md
 	$(PY) benchmarks/survivors.py $(ARGS)
 
-bench: $(STAMP) ## framework vs plain PyTorch: training, all-exit eval, real skip, bts64 wall time -> benchmarks/RESULTS.md
+bench: $(STAMP) ## framework vs plain PyTorch: training, all-exit eval, real skip, bts64 wall time -> benchmarks/local/RESULTS.md (ARGS=--record: the tracked one)
 	$(PY) benchmarks/bench.py $(ARGS)
 
 # ---- PTEENet / EENets / all regimes side by side --------------------------------------------
@@ -81,18 +86,18 @@ DIGITS := data=digits backbone=resnet20 data.batch_size=128 pretrain.epochs=15 p
           trainer.accelerator=cpu trainer.enable_progress_bar=false
 .PHONY: reproduce-pteenet reproduce-pteenet-smoke reproduce-eenets reproduce-eenets-smoke compare-smoke
 
-reproduce-pteenet: $(STAMP) ## PTEENet's three settings (CIFAR-10 ResNet-110 / VGG19-BN, SVHN DenseNet121; data + GPU)
-	$(PY) run.py -m $(PTEENET) $(ARGS)
+reproduce-pteenet: $(RUN_STAMP) ## PTEENet's three settings (CIFAR-10 ResNet-110 / VGG19-BN, SVHN DenseNet121; data + GPU)
+	$(VENV)/bin/eexit -m $(PTEENET) $(ARGS)
 
-reproduce-pteenet-smoke: $(STAMP) ## the same three experiments on digits / ResNet20, CPU, minutes
-	$(PY) run.py -m $(PTEENET) $(DIGITS) placement.rule=linear ++head.depth=1 method.epochs=20 \
+reproduce-pteenet-smoke: $(RUN_STAMP) ## the same three experiments on digits / ResNet20, CPU, minutes
+	$(VENV)/bin/eexit -m $(PTEENET) $(DIGITS) placement.rule=linear ++head.depth=1 method.epochs=20 \
 	  ++method.loss.two_stage_epochs=10 group=pteenet-smoke $(ARGS)
 
-reproduce-eenets: $(STAMP) ## EENets' three settings (CIFAR-10 ResNet-20 / 110, SVHN ResNet-20; data + GPU)
-	$(PY) run.py -m $(EENETS) $(ARGS)
+reproduce-eenets: $(RUN_STAMP) ## EENets' three settings (CIFAR-10 ResNet-20 / 110, SVHN ResNet-20; data + GPU)
+	$(VENV)/bin/eexit -m $(EENETS) $(ARGS)
 
-reproduce-eenets-smoke: $(STAMP) ## the same three experiments on digits / ResNet20, CPU, minutes
-	$(PY) run.py -m $(EENETS) $(DIGITS) method.epochs=15 group=eenets-smoke $(ARGS)
+reproduce-eenets-smoke: $(RUN_STAMP) ## the same three experiments on digits / ResNet20, CPU, minutes
+	$(VENV)/bin/eexit -m $(EENETS) $(DIGITS) method.epochs=15 group=eenets-smoke $(ARGS)
 
-compare-smoke: $(STAMP) ## every method (BTS-EE + non-boosted, PTEENet, EENets, SDN, patience, linear) on digits in one figure
-	$(PY) run.py -m sweep=compare $(DIGITS) $(ARGS)
+compare-smoke: $(RUN_STAMP) ## every method (BTS-EE + non-boosted, PTEENet, EENets, SDN, patience, linear) on digits in one figure
+	$(VENV)/bin/eexit -m sweep=compare $(DIGITS) $(ARGS)

@@ -121,7 +121,7 @@ def predicted(per_split: int, cache: str) -> dict:
 
     from eexit.pipeline.compose import compose as parts_of
     from eexit.pipeline.plan import plan_run
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "eexit" / "conf")):
         cfg = compose("config", overrides=[
             "sweep=bts64", "data=synthetic", f"data.train_size={per_split}", f"data.val_size={per_split}",
             f"data.test_size={per_split}", "data.eval_batch_size=512", "placement.blocks=[2,4,6]", "head.width=32",

@@ -8,7 +8,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-CONF = str(Path(__file__).resolve().parents[1] / "conf")
+CONF = str(Path(__file__).resolve().parents[1] / "eexit" / "conf")
 
 if os.environ.get("PYTEST_XDIST_WORKER"):   # `make test` runs one worker per core (-n auto): one thread each
     os.environ["OMP_NUM_THREADS"] = "1"      # (the commands tests start inherit it)

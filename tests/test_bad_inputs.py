@@ -195,7 +195,7 @@ def test_bad_input_from_the_command_line_exits_2_with_one_line_and_a_failed_mark
 
 HYDRA_BAD = [
     (["method=foo"], "error: method=foo is not an option of method: choose one of " +
-     ", ".join(sorted(p.stem for p in (Path(CONF) / "method").glob("*.yaml"))) + " (the yaml files in conf/method/)"),
+     ", ".join(sorted(p.stem for p in (Path(CONF) / "method").glob("*.yaml"))) + " (eexit's yaml files in eexit/conf/method/, and yours in a --config-dir or hydra.searchpath folder)"),
     (["data.batchsize=3"], "error: data.batchsize is not a key of the config (closest: data.batch_size,"),
     (["calibrator.margin"], "error: cannot read the override: Error parsing override 'calibrator.margin'"),
     (["-m", "method=bts,fooo"], "error: method=fooo is not an option of method"),
@@ -321,8 +321,7 @@ def test_export_of_a_damaged_or_foreign_file_or_into_a_file_is_one_line(tmp_path
 
 @pytest.mark.parametrize("content,says", [("{not json", "is not valid JSON"), ("[1, 2]", "is not an eexit results.json")])
 def test_aggregating_a_corrupt_results_file_is_one_line(tmp_path, content, says, capsys):
-    import runpy
-    main = runpy.run_path(str(ROOT / "sweeps" / "aggregate.py"))["main"]
+    from eexit.cli.aggregate import main
     (tmp_path / "sweep" / "0").mkdir(parents=True)
     (tmp_path / "sweep" / "0" / "results.json").write_text(content)
     line = one_line_exit_2(main, [str(tmp_path / "sweep")], capsys)

@@ -1,4 +1,4 @@
-"""README and docs/ say only what is true of conf/ and the Makefile: every ``python run.py`` command they
+"""README and docs/ say only what is true of eexit/conf/ and the Makefile: every ``eexit`` command they
 show composes, every ``make`` target they name exists, and the configuration table lists exactly the
 options of each config group."""
 from __future__ import annotations
@@ -17,23 +17,28 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def shown_commands() -> list[tuple[str, str]]:
-    """``(page, command)`` for every ``python run.py ...`` in a code block or inline code; templates (a
-    config group given as ``<...>``, or ``...``) are not commands and are left out."""
+    """``(page, command)`` for every ``eexit ...`` experiment at the start of a code line or in inline code (every
+    word after ``eexit`` a flag or an override: subcommands and prose are not experiments); templates (a config
+    group given as ``<...>``, or ``...``) and commands with a user's own config folder (tests/test_install.py runs
+    those) are left out."""
     found = []
     for page in PAGES:
-        for cmd in re.findall(r"python run\.py[^`#|\n]*", page.read_text()):
-            if "..." not in cmd and not re.search(r"(^|\s)[a-z_/]+=<", cmd):
+        for cmd in re.findall(r"(?:^|`)(eexit(?![\w/.\-])(?: [^`#|\n]*)?)", page.read_text(), flags=re.M):
+            words = cmd.split()[1:]
+            if all(w.startswith("-") or "=" in w for w in words) and "..." not in cmd and "searchpath" not in cmd \
+                    and not re.search(r"(^|\s)[a-z_/]+=<", cmd):
                 found.append((page.name, cmd.strip()))
+    assert len(found) > 30   # the finder still finds the pages' commands
     return sorted(set(found))
 
 
 @pytest.mark.parametrize("page,command", shown_commands())
 def test_every_command_shown_composes(page, command):
-    args = [a for a in shlex.split(re.sub(r"<[^>]*>", "x", command))[2:] if a not in ("-m", "--multirun")]
+    args = [a for a in shlex.split(re.sub(r"<[^>]*>", "x", command))[1:] if a not in ("-m", "--multirun")]
     if "-m" in command.split():   # a sweep: its first job (a,b,c -> a; lists in [...] stay whole)
         args = [re.sub(r"=([^\[][^,]*),.*", r"=\1", a) for a in args]
     GlobalHydra.instance().clear()
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "eexit" / "conf")):
         cfg = compose("config", overrides=args, return_hydra_config=True)
     assert cfg.data._target_ and cfg.method.name
 
@@ -51,10 +56,10 @@ def test_configuration_table_lists_exactly_each_groups_options():
     for row in rows:
         group, options = [c.strip() for c in row.strip("|").split("|")[:2]]
         group = group.strip("`")
-        if not (ROOT / "conf" / group).is_dir():
+        if not (ROOT / "eexit" / "conf" / group).is_dir():
             continue
         listed = {o for o in re.findall(r"`([^`]+)`", options) if re.fullmatch(r"[a-z0-9_]+", o)}
-        assert listed == {p.stem for p in (ROOT / "conf" / group).glob("*.yaml")}, group
+        assert listed == {p.stem for p in (ROOT / "eexit" / "conf" / group).glob("*.yaml")}, group
         checked.add(group)
     assert checked >= {"data", "backbone", "head", "calibrator", "method", "trainer", "callbacks", "logger", "sweep",
                        "experiment"}

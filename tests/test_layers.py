@@ -42,7 +42,7 @@ def layer_of(part: str) -> int:
 
 
 def test_every_part_of_eexit_has_a_layer():
-    parts = {part_of(p) for p in PACKAGE.rglob("*.py")} - {"__init__", "__main__"}
+    parts = {part_of(p) for p in PACKAGE.rglob("*.py")} - {"__init__", "__main__", "conf"}   # conf: yaml only
     assert parts == set().union(*LAYERS), parts ^ set().union(*LAYERS)
 
 
@@ -64,11 +64,12 @@ def test_no_file_over_200_lines_in_eexit_or_benchmarks():
 
 
 def test_checking_settings_and_the_multirun_callbacks_load_no_torch():
-    """run.py checks every setting before torch, Lightning and W&B load (a bad setting answers in about
+    """The eexit command checks every setting before torch, Lightning and W&B load (a bad setting answers in about
     0.4 s instead of 5 s here); Hydra instantiates the multirun callbacks in every run, so they are light too."""
     import subprocess
     import sys
     code = ("import sys, eexit.config.settings, eexit.cli.multirun_end, eexit.cli.jobs, eexit.cli.objective, "
+            "eexit.cli.main, eexit.cli.job, eexit.cli.aggregate, "
             "eexit.reporting.loggers; "
             "print(sorted(m for m in ('torch', 'lightning', 'wandb', 'matplotlib', 'scipy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE.parent)

@@ -77,7 +77,7 @@ def eexit_targets() -> set[str]:
                 found.add(target.rsplit(".", 1)[-1])
             for value in node.values():
                 walk(value)
-    for path in (ROOT / "conf").rglob("*.yaml"):
+    for path in (ROOT / "eexit" / "conf").rglob("*.yaml"):
         walk(yaml.safe_load(path.read_text()))
     return found
 
@@ -118,7 +118,7 @@ def test_a_users_own_class_is_not_judged_by_ours_but_a_subclass_of_ours_is_held_
 ])
 def test_a_bad_class_argument_is_refused_without_loading_torch_or_lightning(override, says):
     code = ("import sys\nfrom hydra import compose, initialize_config_dir\nfrom eexit.config.settings import check_config\n"
-            f"with initialize_config_dir(version_base='1.3', config_dir={str(ROOT / 'conf')!r}):\n"
+            f"with initialize_config_dir(version_base='1.3', config_dir={str(ROOT / 'eexit' / 'conf')!r}):\n"
             f"    cfg = compose('config', overrides={override.split()!r})\n"
             "try:\n    check_config(cfg)\nexcept Exception as exc:\n    print(exc)\n"
             "print(sorted(m for m in ('torch', 'lightning') if m in sys.modules))\n")

@@ -57,7 +57,7 @@ def test_the_resume_check_reads_through_the_contract(tmp_path):
 def readers_of_results_json_outside_the_contract() -> list[str]:
     """Modules whose code (not docstrings) names results.json and also parses JSON themselves."""
     found = []
-    for folder in ("eexit", "sweeps", "benchmarks"):
+    for folder in ("eexit", "benchmarks"):
         for path in sorted((ROOT / folder).glob("*.py")) + sorted((ROOT / folder).glob("*/*.py")):
             if path.name == "results_file.py" or "local" in path.parts:
                 continue

@@ -22,7 +22,7 @@ def test_bts64_is_64_distinct_jobs():
     from hydra.core.global_hydra import GlobalHydra
     from hydra import initialize_config_dir
     GlobalHydra.instance().clear()
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "eexit" / "conf")):
         hcfg = compose("config", overrides=["sweep=bts64"], return_hydra_config=True)
         params = {k: str(v).split(",") for k, v in hcfg.hydra.sweeper.params.items()}
         jobs = [dict(zip(params, combo)) for combo in itertools.product(*params.values())]
@@ -58,10 +58,10 @@ def test_two_job_multirun_and_aggregate(tmp_path):
     assert "head.width=16" in md and "head.width=32" in md
     assert (sweep_dir / "fronts.png").is_file() and (sweep_dir / "summary.csv").is_file()
     # the stand-alone aggregator gives the same table
-    out = subprocess.run([sys.executable, "sweeps/aggregate.py", str(sweep_dir)], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "eexit", "aggregate", str(sweep_dir)], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "head.width=32" in out.stdout
-    bad = subprocess.run([sys.executable, "sweeps/aggregate.py", str(tmp_path / "nothing")], cwd=ROOT,
+    bad = subprocess.run([sys.executable, "-m", "eexit", "aggregate", str(tmp_path / "nothing")], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.startswith("error:")
     # --wandb-group: the same summary rebuilt from the results.json each W&B run saved
@@ -83,11 +83,8 @@ def test_two_job_multirun_and_aggregate(tmp_path):
 
 
 def aggregate_script():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("aggregate_script", ROOT / "sweeps" / "aggregate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    import eexit.cli.aggregate
+    return eexit.cli.aggregate
 
 
 class FakeWandbApi:

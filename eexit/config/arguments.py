@@ -76,6 +76,7 @@ ARGUMENTS: dict[str, dict[str, Check]] = {
                                                      "6n+2 with n >= 1: 8, 14, 20, 32, 44, 56, 110, ...")},
     "vgg_bn": {**BACKBONE, "depth": one_of(11, 13, 16, 19)},
     "resnet18": BACKBONE, "densenet121": BACKBONE, "timm_backbone": BACKBONE, "torchvision_backbone": BACKBONE,
+    "module_backbone": {**BACKBONE, "example_size": positive_int},
     # heads
     "Conv1dHead": {"width": positive_int, "kernel_size": positive_int, "layers": positive_int, "pool_to": positive_int},
     "ConvXHead": {"depth": lambda v: (_int(v) and 1 <= v <= 3, "1, 2 or 3 conv blocks")},

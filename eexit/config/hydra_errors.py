@@ -7,6 +7,7 @@ Light on purpose (no torch): it runs before any work.
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import re
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from omegaconf import OmegaConf
 
 from eexit.files.folders import folder_problem
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def known_keys(conf: Path = CONF) -> list[str]:
@@ -46,13 +47,49 @@ def flatten(node, prefix: str = "") -> list[str]:
 
 def missing_option(group: str, option: str, options: list[str]) -> str:
     return (f"{group}={option} is not an option of {group}: choose one of {', '.join(sorted(options))} "
-            f"(the yaml files in conf/{group}/)")
+            f"(eexit's yaml files in eexit/conf/{group}/, and yours in a --config-dir or hydra.searchpath folder)")
+
+
+def config_folders(argv: list[str], conf: Path = CONF) -> tuple[list[Path], str | None]:
+    """The folders Hydra will compose from: ours, then the user's (``--config-dir``/``-cd``, ``hydra.searchpath``
+    entries ``file://``, ``pkg://`` or a bare path), and the line for the first one that does not exist."""
+    named: list[str] = []
+    for i, arg in enumerate(argv):
+        if arg in ("-cd", "--config-dir"):
+            named.append(argv[i + 1] if i + 1 < len(argv) else "")
+        elif arg.startswith("--config-dir="):
+            named.append(arg.partition("=")[2])
+        name, eq, value = arg.lstrip("+~").partition("=")
+        if name == "hydra.searchpath" and eq:
+            named += [v.strip(" '\"") for v in value.strip("[] ").split(",") if v.strip(" '\"")]
+    folders = [conf]
+    for entry in named:
+        folder = package_folder(entry[6:]) if entry.startswith("pkg://") else Path(entry.removeprefix("file://"))
+        if folder is None or not folder.is_dir():
+            return folders, (f"config folder {entry!r} does not exist; give --config-dir <folder> or "
+                             f"hydra.searchpath=[file://<absolute folder>] naming a folder of yaml files")
+        folders.append(folder)
+    return folders, None
+
+
+def package_folder(name: str) -> Path | None:
+    """The folder of an importable package named as Hydra's ``pkg://`` does (``a.b`` or ``a/b``)."""
+    try:
+        spec = importlib.util.find_spec(name.strip("/").replace("/", "."))
+    except (ImportError, ValueError):
+        return None
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    return Path(locations[0]) if locations else None
 
 
 def check_command_line(argv: list[str], conf: Path = CONF) -> str | None:
-    """The line for the first ``group=a,b`` on the command line naming an option that does not exist, or an
-    empty output folder. Checked before Hydra starts: it writes ``multirun.yaml`` (a sweep) or ``.hydra/``
-    (a run) into the output folder before it composes any job or calls the task."""
+    """The line for the first ``group=a,b`` on the command line naming an option that no config folder holds
+    (ours or the user's), a config folder that does not exist, or an output folder that cannot be one. Checked
+    before Hydra starts: it writes ``multirun.yaml`` (a sweep) or ``.hydra/`` (a run) into the output folder
+    before it composes any job or calls the task."""
+    folders, problem = config_folders(argv, conf)
+    if problem is not None:
+        return problem
     for arg in argv:
         name, eq, value = arg.lstrip("+~").partition("=")
         if name.split(".")[0] == "policy":   # the group's name before it was calibrator
@@ -65,11 +102,11 @@ def check_command_line(argv: list[str], conf: Path = CONF) -> str | None:
         if name == "hydra.run.dir" and not multirun and (Path(value) / "results.json").is_file():
             return (f"hydra.run.dir={value} holds a finished run (results.json); give another folder (a run "
                     f"that crashed there, without results.json, is finished by rerunning into it)")
-        folder = conf / name
+        groups = [f / name for f in folders if name and (f / name).is_dir()]
         if not eq or not name or "/" in name or name == "hydra" or "(" in value or "[" in value \
-                or not folder.is_dir():   # hydra/launcher=... options also come from installed plugins
+                or not groups:   # hydra/launcher=... options also come from installed plugins
             continue
-        options = [p.stem for p in folder.glob("*.yaml")]
+        options = sorted({p.stem for group in groups for p in group.glob("*.yaml")})
         for option in (v.strip() for v in value.split(",")):
             if option and option != "null" and option not in options:
                 return missing_option(name, option, options)

@@ -73,6 +73,9 @@ def value_at(cfg, key: str):
 
 def check_config(cfg) -> None:
     """Raise ``EExitError`` for the first setting outside what is allowed."""
+    if missing := missing_keys(cfg):
+        raise EExitError(f"{missing[0]} has no value and needs one (it is ??? in its yaml): give {missing[0]}=... on "
+                         f"the command line or in a yaml of your own")
     for key, check in CHECKS.items():
         value = value_at(cfg, key)
         if value is _MISSING:
@@ -98,6 +101,20 @@ def check_config(cfg) -> None:
                          f"trainer.precision=bf16-mixed or 32-true here")
     if value_at(cfg, "trainer.accelerator") in ("gpu", "cuda") and not gpu_present():
         raise EExitError("trainer.accelerator=gpu but torch sees no GPU here; use trainer.accelerator=auto or cpu")
+
+
+def missing_keys(cfg) -> list[str]:
+    """The keys outside ``hydra`` whose value is ``???`` (a yaml's "you must give this")."""
+    from omegaconf import DictConfig, OmegaConf
+    found = []
+    for key in cfg:
+        if key == "hydra":
+            continue
+        if OmegaConf.is_missing(cfg, key):
+            found.append(str(key))
+        elif isinstance(node := cfg._get_node(key), DictConfig):
+            found += [f"{key}.{k}" for k in OmegaConf.missing_keys(node)]
+    return sorted(found)
 
 
 def gpu_present() -> bool:

@@ -1,6 +1,6 @@
 """Export a trained early-exit network as standalone programs, one per stage.
 
-    python -m eexit.deploy.export outputs/<date>/<time>/checkpoints/boosted.pt exported/ [--no-fold]
+    eexit export outputs/<date>/<time>/checkpoints/boosted.pt exported/ [--no-fold]   (or python -m eexit.deploy.export)
 
 An early-exit network has data-dependent control flow (which samples go on), so it is
 exported as a chain of graphs without it: ``stage<i>.pt2`` runs the backbone from exit
@@ -128,7 +128,7 @@ class ExportedExitNet(StagedInference):
             raise EExitError(f"{folder} has no exits.json; export one with python -m eexit.deploy.export CHECKPOINT {folder}")
         self.meta = json.loads(meta_path.read_text())
         if self.meta.get("format") != FORMAT:
-            raise EExitError(f"{meta_path} is not an {FORMAT} export; re-export it with python -m eexit.deploy.export")
+            raise EExitError(f"{meta_path} is not an {FORMAT} export; re-export it with eexit export")
         check_export(folder, self.meta)
         self.num_exits = int(self.meta["num_exits"])
         self.policy = ExitPolicy.from_dict(self.meta)
@@ -152,8 +152,8 @@ class ExportedExitNet(StagedInference):
         return self.programs[-1](x)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m eexit.deploy.export", description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, prog: str = "python -m eexit.deploy.export") -> int:
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint", help="a run's checkpoints/<regime>.pt")
     ap.add_argument("out_dir", help="folder for stage<i>.pt2 (or .onnx) and exits.json")
     ap.add_argument("--no-fold", action="store_true", help="keep BatchNorm layers (default: folded into the convs)")

@@ -7,7 +7,7 @@ The sweep always spans the whole range: from "no sample exits" (the backbone's o
 accuracy, at the cost of the backbone plus every head) to "every sample leaves at the
 first exit that will take it", so a headline exists wherever any setting reaches it.
 Rows of ``fixed`` that are not NaN are kept as they are (heads BTS-EE has frozen).
-A new calibrator is a class with these members plus a yaml in ``conf/calibrator/``.
+A new calibrator is a class with these members plus a yaml in ``eexit/conf/calibrator/``.
 """
 from __future__ import annotations
 

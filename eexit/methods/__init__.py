@@ -1,4 +1,4 @@
-"""Methods as recipes: one object per method (``conf/method/<name>.yaml``'s ``_target_``), one ``fit``.
+"""Methods as recipes: one object per method (``eexit/conf/method/<name>.yaml``'s ``_target_``), one ``fit``.
 
 ``BackboneOnly`` (no exits), ``FrozenHeads`` (heads on the frozen pretrained backbone: non-boosted, BTS-EE,
 PTEENet, PBEE, linear), ``ZTW`` (cascading heads and geometric ensembles on the frozen backbone),

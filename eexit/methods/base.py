@@ -1,6 +1,6 @@
 """``Recipe``: a method is one object with one ``fit``; the pipeline only orchestrates around it.
 
-``conf/method/<name>.yaml`` instantiates a recipe (``_target_``, ``_recursive_: false`` so that the
+``eexit/conf/method/<name>.yaml`` instantiates a recipe (``_target_``, ``_recursive_: false`` so that the
 recipe builds its loss, optimizer and callbacks itself, with live objects a config cannot hold).
 ``fit(ctx)`` yields ``(regime name, Trained)`` for every set of exits it trains; the pipeline
 evaluates, saves and reports each the same way, whatever the method. ``primary`` names the regime

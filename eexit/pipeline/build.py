@@ -1,12 +1,13 @@
-"""Helpers of the composition root: ``built`` names a class's refusal of its argument by its config key,
+"""Helpers of the composition root: ``built`` names a class's refusal of its argument by its config key (and a
+``_target_`` that cannot be imported),
 ``precision: auto`` and ``accelerator: auto`` resolved on this machine."""
 from __future__ import annotations
-
+import re
 
 import torch
 from hydra.errors import InstantiationException
 
-from eexit.errors import KeyedError
+from eexit.errors import EExitError, KeyedError
 
 
 def resolve_precision(precision: str, accelerator: str) -> str:
@@ -28,6 +29,11 @@ def built(group: str, make):
     except InstantiationException as exc:
         if isinstance(exc.__cause__, KeyedError):
             raise exc.__cause__.at(group) from None
+        if (missing := re.search(r"Error locating target '([^']+)'", str(exc))) is not None:
+            module = missing.group(1).rpartition(".")[0]
+            raise EExitError(f"{group}: cannot import {missing.group(1)} (its _target_): run eexit from the folder "
+                             f"that holds {module.replace('.', '/')}.py, or install that module into this "
+                             f"environment") from None
         raise
     except KeyedError as exc:
         raise exc.at(group) from None

@@ -1,6 +1,6 @@
 """Run a method's recipe and turn every regime it trains into its record, the same way whatever the method.
 
-The recipe (``conf/method/``'s ``_target_``, ``eexit/methods``) trains, given the run's
+The recipe (``eexit/conf/method/``'s ``_target_``, ``eexit/methods``) trains, given the run's
 :class:`~eexit.methods.FitContext`; each trained regime is evaluated (``evaluate.py``: calibration, curves),
 settled (``settle.py``: real-skip check, checkpoint, logs), and its :class:`~eexit.reporting.records.RegimeRecord`
 built once from both and from what the method says of it.

@@ -1,7 +1,7 @@
 """W&B for the ``logger`` group: online with credentials, otherwise offline in the run folder.
 
 ``logger=wandb`` (default) logs to W&B and CSV, ``logger=csv`` to CSV only, ``logger=none``
-to nothing (``conf/logger/``). Offline W&B runs land in ``<run>/wandb/offline-run-*``;
+to nothing (``eexit/conf/logger/``). Offline W&B runs land in ``<run>/wandb/offline-run-*``;
 upload them later with ``wandb sync <run>/wandb/offline-run-*``.
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ def wandb_mode(requested: str) -> str:
 
 def wandb_logger(save_dir: str, mode: str = "auto", project: str = "eexit", entity: str | None = None,
                  group: str | None = None, name: str | None = None, job_type: str = "train", tags=()):
-    """Lightning's ``WandbLogger`` with ``mode: auto`` resolved (``conf/logger/wandb.yaml``)."""
+    """Lightning's ``WandbLogger`` with ``mode: auto`` resolved (``eexit/conf/logger/wandb.yaml``)."""
     from lightning.pytorch.loggers import WandbLogger
     mode = wandb_mode(mode)
     if mode != "disabled":

@@ -2,7 +2,7 @@
 
 A score is a subclass of :class:`~eexit.exits.scores.base.ExitScore` in a module of this folder. Every module here
 is imported the first time a score is looked up (:func:`score_named`), so a new score is one file here and a
-calibrator yaml that names it (``conf/calibrator/``): nothing else changes. The command line checks names
+calibrator yaml that names it (``eexit/conf/calibrator/``): nothing else changes. The command line checks names
 and thresholds from the modules' source (``eexit.config.scores``), without importing torch.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Staged backbones: eexit's CIFAR architectures, and any timm or torchvision CNN. Configs instantiate the builders directly (``conf/backbone/*.yaml``);
+"""Staged backbones: eexit's CIFAR architectures, any timm or torchvision CNN, and any nn.Module of yours. Configs instantiate the builders directly (``eexit/conf/backbone/*.yaml``);
 ``build_backbone("resnet18", num_classes=10)`` looks one up by name."""
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Callable
 from eexit.errors import EExitError
 from eexit.models.backbones.densenet import densenet121
 from eexit.models.backbones.library import timm_backbone, torchvision_backbone
+from eexit.models.backbones.module import module_backbone
 from eexit.models.backbones.resnet import cifar_resnet, resnet18
 from eexit.models.backbones.staged import StagedBackbone, load_weights
 from eexit.models.backbones.vgg import vgg_bn
@@ -33,4 +34,4 @@ def build_backbone(name: str, num_classes: int = 10, weights: str | None = None)
 
 
 __all__ = ["BACKBONES", "StagedBackbone", "build_backbone", "cifar_resnet", "densenet121", "load_weights",
-           "resnet18", "timm_backbone", "torchvision_backbone", "vgg_bn"]
+           "module_backbone", "resnet18", "timm_backbone", "torchvision_backbone", "vgg_bn"]

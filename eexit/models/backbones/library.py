@@ -58,10 +58,10 @@ def _offline(name: str, exc: Exception) -> EExitError:
 
 
 def _stage(model: nn.Module, arch: str, num_classes: int, stages: Sequence[str] | None,
-           leaf_types: tuple = (), autowrap: tuple = ()) -> StagedBackbone:
+           leaf_types: tuple = (), autowrap: tuple = (), example_size: int = 224) -> StagedBackbone:
     model.eval()
     gm = trace(model, stages or [], leaf_types, autowrap)
-    cuts = stage_cuts(gm, stages) if stages else resolution_cuts(gm, torch.zeros(1, 3, 224, 224))
+    cuts = stage_cuts(gm, stages) if stages else resolution_cuts(gm, torch.zeros(1, 3, example_size, example_size))
     names = [str(c.target) if c.op == "call_module" else c.name for c in cuts] + ["classifier"]
     return StagedBackbone(split_at(gm, cuts), names, arch, num_classes)
 

@@ -3,7 +3,7 @@
 A head class takes ``(in_shape, num_classes, **options)``; configs instantiate it with
 ``_partial_: true`` and the network builder supplies the shape at each attach point
 (``eexit.models.early_exit.build_exit_net``). ``build_head(kind, in_shape, K, **options)``
-looks one up by its ``kind``. A new head is a class here plus a yaml in ``conf/head/``.
+looks one up by its ``kind``. A new head is a class here plus a yaml in ``eexit/conf/head/``.
 A head whose first operation has no parameters and is an adaptive average pooling says so in
 ``input_reduction`` (the pooled ``(h, w)``): a frozen backbone's feature store then keeps the pooled
 map instead of the full one (``input_reduction(head)``; ``None`` = the full map).

@@ -1,9 +1,8 @@
-#!/usr/bin/env python
-"""Summarise a sweep: ``python sweeps/aggregate.py <folder> [--wandb-group G]``.
+"""Summarise a sweep: ``eexit aggregate <folder> [--wandb-group G]``.
 
 Writes summary.csv, summary.md, summary.json, fronts.png and wins.png into the folder
 from its ``<job>/results.json`` files (run automatically at the end of every
-``python run.py -m ...``). With ``--wandb-group G`` it first downloads the
+``eexit -m ...``). With ``--wandb-group G`` it first downloads the
 ``results.json`` that every run of that W&B group saved into ``<folder>/<run name>/``
 (needs network and credentials; folders that already hold one are kept), so a sweep
 run elsewhere, or on several machines, is summarised the same way.
@@ -14,10 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from eexit.errors import EExitError  # noqa: E402
-from eexit.reporting.aggregate import aggregate  # noqa: E402
+from eexit.errors import EExitError
 
 
 def pull_wandb_group(group: str, project: str, out_dir: Path, api=None) -> tuple[list[str], list[str]]:
@@ -45,7 +41,8 @@ def pull_wandb_group(group: str, project: str, out_dir: Path, api=None) -> tuple
 
 
 def main(argv: list[str] | None = None, api=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from eexit.reporting.aggregate import aggregate   # plots and statistics: not for --help
+    parser = argparse.ArgumentParser(prog="eexit aggregate", description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", help="a multirun folder holding <job>/results.json (created for --wandb-group)")
     parser.add_argument("--wandb-group", help="first download this W&B group's results.json files (needs network)")
     parser.add_argument("--wandb-project", default="eexit", help="W&B project, as entity/project or project")
@@ -62,7 +59,3 @@ def main(argv: list[str] | None = None, api=None) -> int:
         return 2
     print(Path(summary["markdown"]).read_text())
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
