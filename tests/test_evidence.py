@@ -58,6 +58,43 @@ def test_headline_is_chosen_on_validation_and_reported_on_test():
     assert validated_headline(VAL, TEST, backbone_val_acc=1.2)["drop_5pt"] is None
 
 
+def test_the_headline_says_what_it_kept_on_test():
+    h = validated_headline(VAL, TEST, backbone_val_acc=0.98, backbone_test_acc=0.985)
+    assert h["drop_1pt"]["test_drop_pt"] == pytest.approx(1.5) and h["drop_1pt"]["met_on_test"] is False
+    assert h["drop_5pt"]["test_drop_pt"] == pytest.approx(2.0) and h["drop_5pt"]["met_on_test"] is True
+    from eexit.reporting.summary import headline_text
+    assert "lost 1.50 pt on test" in headline_text(h) and headline_text(h).count("lost") == 1
+
+
+def test_the_never_exit_point_is_not_a_saving_and_none_is_never_zero():
+    """Only the never-exit point (cost 1.05: the backbone plus its heads) reaches the accuracy: that is "none",
+    not a negative saving; aggregated, a seed where none qualifies is counted, not averaged in as 0."""
+    val = [{"setting": 0.5, "val_acc": 0.90, "cost_fraction": 0.5, "agreement": 1.0},
+           {"setting": 1.0, "val_acc": 0.99, "cost_fraction": 1.05, "agreement": 1.0}]
+    test = [{**v, "test_acc": v.pop("val_acc")} for v in [dict(p) for p in val]]
+    assert validated_headline(val, test, backbone_val_acc=0.99)["drop_1pt"] is None
+    assert headline(test, backbone_acc=0.99)["drop_1pt"] is None
+    from eexit.reporting.configurations import configuration_row
+    runs = [{"_job": str(k), "seed": k, "backbone_test_acc": 0.9, "overrides": [],
+             "headlines": {"a": {"drop_1pt": point, "drop_2pt": point, "drop_5pt": point}},
+             "regimes": {"a": {}}} for k, point in enumerate([None, {"cost_reduction": 0.3}, {"cost_reduction": 0.5}])]
+    row = configuration_row(runs, set())
+    assert row["a_drop_1pt"] == pytest.approx(0.4) and row["a_drop_1pt_qualifies"] == "2 of 3"
+    from eexit.reporting.summary_markdown import with_interval
+    assert with_interval(row, "a_drop_1pt").endswith("(in 2 of 3 seeds)")
+
+
+@pytest.mark.parametrize("conservative_last,chosen", [(True, 0.8), (False, 0.6)])
+def test_ties_on_validation_go_to_the_most_conservative_setting(conservative_last, chosen):
+    """Three thresholds that validation cannot tell apart (same cost, same accuracy): the one that lets the fewest
+    samples exit wins, whichever way the calibrator's settings run."""
+    val = [{"setting": s, "val_acc": 0.95, "cost_fraction": 0.6, "agreement": 1.0} for s in (0.6, 0.7, 0.8)]
+    test = [{"setting": s, "test_acc": a, "cost_fraction": 0.6, "agreement": 1.0}
+            for s, a in ((0.6, 0.80), (0.7, 0.90), (0.8, 1.00))]
+    h = validated_headline(val, test, backbone_val_acc=0.96, conservative_last=conservative_last)
+    assert h["drop_2pt"]["setting"] == chosen
+
+
 def test_cost_table_selects_on_validation_within_each_budget():
     val = [{**p, "test_acc": p["val_acc"]} for p in VAL]          # the validation curve as ``curve`` writes it
     rows = cost_table(val, TEST, budgets=(0.25, 0.5, 0.75, 1.0))

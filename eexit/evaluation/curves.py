@@ -96,8 +96,8 @@ def pareto_front(points: list[dict]) -> list[dict]:
 
 def headline(points: list[dict], backbone_acc: float, drops=(1, 2, 5), acc: str = "test_acc") -> dict:
     """For each allowed accuracy drop (in points): the largest cost reduction among operating
-    points whose accuracy stays within it, or ``None`` when no point qualifies. Selecting on the
-    curve it reports, this is the *oracle* (test-selected) headline when given the test curve."""
+    points whose accuracy stays within it, or ``None`` when no point that saves compute qualifies. Selecting on
+    the curve it reports, this is the *oracle* (test-selected) headline when given the test curve."""
     out = {}
     for d in drops:
         best = best_within(points, backbone_acc, d, acc)
@@ -106,21 +106,31 @@ def headline(points: list[dict], backbone_acc: float, drops=(1, 2, 5), acc: str 
     return out
 
 
-def best_within(points: list[dict], reference_acc: float, drop: float, acc: str) -> dict | None:
-    """The cheapest point (ties: the more accurate) whose ``acc`` is within ``drop`` points of the reference."""
-    ok = [p for p in points if p[acc] >= reference_acc - drop / 100 - 1e-12]
-    return min(ok, key=lambda p: (p["cost_fraction"], -p[acc])) if ok else None
+def best_within(points: list[dict], reference_acc: float, drop: float, acc: str,
+                conservative_last: bool = False) -> dict | None:
+    """The cheapest point that saves compute (cost below the backbone's) whose ``acc`` is within ``drop`` points of
+    the reference; ties in cost go to the more accurate, then to the more conservative setting (``points`` run
+    from the most conservative setting to the most aggressive, or the other way with ``conservative_last``).
+    ``None`` when none qualifies: the never-exit point, which costs the backbone plus its heads, is not a saving."""
+    ok = [(i, p) for i, p in enumerate(points)
+          if p[acc] >= reference_acc - drop / 100 - 1e-12 and p["cost_fraction"] < 1 - 1e-12]
+    if not ok:
+        return None
+    return min(ok, key=lambda ip: (ip[1]["cost_fraction"], -ip[1][acc], -ip[0] if conservative_last else ip[0]))[1]
 
 
 def validated_headline(val_points: list[dict], test_points: list[dict], backbone_val_acc: float,
-                       drops=(1, 2, 5)) -> dict:
+                       drops=(1, 2, 5), backbone_test_acc: float | None = None, conservative_last: bool = False) -> dict:
     """The reported headline: for each allowed drop, the setting is chosen on the validation curve
     (the cheapest whose validation accuracy is within the drop of the backbone's validation
-    accuracy) and its numbers are read on the test curve at that same setting. ``val_points`` and
+    accuracy; ties to the most conservative) and its numbers are read on the test curve at that same setting,
+    with what the choice promised and what it kept: ``test_drop_pt`` (the backbone's test accuracy minus the
+    setting's, in points) and ``met_on_test`` (whether that stays within the drop). ``val_points`` and
     ``test_points`` are the curves of one calibrator over the same settings, in the same order."""
     out = {}
     for d in drops:
-        chosen = best_within([{**v, "_i": i} for i, v in enumerate(val_points)], backbone_val_acc, d, "val_acc")
+        chosen = best_within([{**v, "_i": i} for i, v in enumerate(val_points)], backbone_val_acc, d, "val_acc",
+                             conservative_last)
         if chosen is None:
             out[f"drop_{d}pt"] = None
             continue
@@ -128,4 +138,7 @@ def validated_headline(val_points: list[dict], test_points: list[dict], backbone
         out[f"drop_{d}pt"] = {"setting": t["setting"], "cost_reduction": 1 - t["cost_fraction"],
                               "test_acc": t["test_acc"], "agreement": t["agreement"],
                               "val_acc": chosen["val_acc"], "val_cost_reduction": 1 - chosen["cost_fraction"]}
+        if backbone_test_acc is not None:
+            drop_pt = 100 * (backbone_test_acc - t["test_acc"])
+            out[f"drop_{d}pt"].update(test_drop_pt=drop_pt, met_on_test=bool(drop_pt <= d + 1e-9))
     return out

@@ -32,6 +32,7 @@ class Calibrator:
     score: str
     setting: float
     per_class = False   # True: thresholds differ by predicted class (BTS-EE's rate_matched survivors match per class)
+    higher_is_conservative = True   # a higher setting lets fewer samples exit (a threshold); CPM's margin: the reverse
 
     def settings(self, val: CachedExits | None = None) -> list[float]:
         raise NotImplementedError
@@ -96,6 +97,7 @@ class ClassPrecisionMargin(Calibrator):
     """
 
     per_class = True
+    higher_is_conservative = False   # a larger margin lowers the precision each exit must keep: more exit
 
     def __init__(self, score: str = "max_softmax", margin: float = 0.02, margin_form: str = "additive",
                  precision_reference: str = "labels", calibrate_on: str = "survivors", min_support: int = 5,

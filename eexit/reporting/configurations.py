@@ -42,12 +42,14 @@ def config_label(run: dict, common: set[str] = frozenset()) -> str:
 
 
 def saved(run: dict, regime: str, drop: str) -> float | None:
-    """Compute saved within ``drop``; 0 when no point qualifies; None when the regime is absent."""
-    head = (run.get("headlines") or {}).get(regime)
-    if head is None:
-        return None
-    point = head.get(drop)
-    return 0.0 if point is None else point["cost_reduction"]
+    """Compute saved within ``drop``; ``None`` when no setting that saves compute qualifies (never 0, never the
+    never-exit point's negative saving: a regime that cannot reach the accuracy is counted as not qualifying)."""
+    point = ((run.get("headlines") or {}).get(regime) or {}).get(drop)
+    return None if point is None or point["cost_reduction"] <= 0 else point["cost_reduction"]
+
+
+def has_regime(run: dict, regime: str) -> bool:
+    return (run.get("headlines") or {}).get(regime) is not None
 
 
 def regime_label(name: str, regime: dict) -> str:
@@ -86,9 +88,11 @@ def configuration_row(runs: list[dict], common: set[str]) -> dict:
         if points:   # the configured setting's test point, mean over seeds
             row[f"{regime}_configured_acc"] = mean_interval([p["test_acc"] for p in points])["mean"]
             row[f"{regime}_configured_cost"] = mean_interval([p["cost_fraction"] for p in points])["mean"]
-        for drop in DROPS:
-            values = [v for r in runs if (v := saved(r, regime, drop)) is not None]
+        present = [r for r in runs if has_regime(r, regime)]
+        for drop in DROPS:   # the mean over the seeds where a setting qualifies, and how many those are
+            values = [v for r in present if (v := saved(r, regime, drop)) is not None]
             row.update(interval_columns(f"{regime}_{drop}", [] if chance else values))
+            row[f"{regime}_{drop}_qualifies"] = f"{len(values)} of {len(present)}"
         for k, budget in enumerate(budgets_of(runs, regime)):
             accs = [table[k]["test_acc"] for r in runs if (table := cost_table(r, regime)) and
                     table[k]["test_acc"] is not None]
@@ -99,11 +103,12 @@ def configuration_row(runs: list[dict], common: set[str]) -> dict:
     if pair and not chance:
         a, b = pair
         row["pair"] = f"{a} − {b}"
-        for drop in DROPS:
-            diff = paired_verdict({r.get("seed"): saved(r, a, drop) for r in runs},
-                                  {r.get("seed"): saved(r, b, drop) for r in runs})
+        for drop in DROPS:   # paired over the seeds where both qualify; the others are counted, not scored
+            diff = paired_verdict({r.get("seed"): v for r in runs if (v := saved(r, a, drop)) is not None},
+                                  {r.get("seed"): v for r in runs if (v := saved(r, b, drop)) is not None})
             row.update({f"diff_{drop}": diff["mean"], f"diff_{drop}_low": diff["low"],
-                        f"diff_{drop}_high": diff["high"], f"verdict_{drop}": diff["verdict"]})
+                        f"diff_{drop}_high": diff["high"], f"verdict_{drop}": diff["verdict"],
+                        f"diff_{drop}_seeds": f"{len(diff['seeds'])} of {len(runs)}"})
     return row
 
 

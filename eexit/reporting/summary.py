@@ -17,7 +17,9 @@ def headline_text(head: dict, guard: dict | None = None) -> str:
         else:
             saved = 100 * point["cost_reduction"]
             what = f"{saved:.1f}% less compute" if saved > 0 else f"no saving ({-saved:.1f}% more compute)"
-            parts.append(f"{d}: {what} at {accuracy_text(point['test_acc'], guard)}")
+            kept = "" if point.get("met_on_test", True) else \
+                f" (lost {point['test_drop_pt']:.2f} pt on test: over the limit chosen on validation)"
+            parts.append(f"{d}: {what} at {accuracy_text(point['test_acc'], guard)}{kept}")
     return " | ".join(parts)
 
 

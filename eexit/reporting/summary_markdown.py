@@ -9,11 +9,15 @@ def pct(v) -> str:
 
 
 def with_interval(row: dict, key: str) -> str:
-    """``62.1% [58.0, 66.2]`` (mean and 95 % interval over seeds) or ``62.1%`` for one seed."""
+    """``62.1% [58.0, 66.2]`` (mean and 95 % interval over seeds) or ``62.1%`` for one seed; a saving that
+    qualified in only some seeds says in how many (``none`` when in no seed)."""
+    qualifies = row.get(f"{key}_qualifies") or row.get(f"{key}_seeds")
+    some = "" if qualifies is None or qualifies.split(" of ")[0] == qualifies.split(" of ")[1] else \
+        f" (in {qualifies} seeds)"
     if row.get(key) is None:
-        return "—"
+        return "none" + some if qualifies else "—"
     low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
-    return pct(row[key]) + ("" if low is None else f" [{100 * low:.1f}, {100 * high:.1f}]")
+    return pct(row[key]) + ("" if low is None else f" [{100 * low:.1f}, {100 * high:.1f}]") + some
 
 
 def with_std(row: dict, key: str) -> str:
