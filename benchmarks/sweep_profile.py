@@ -41,7 +41,7 @@ def grid_overrides(jobs: int) -> list[str]:
 
 
 def run(args: list[str], env: dict, cwd: str | Path = ROOT) -> float:
-    """Seconds of ``python run.py ARGS`` in the checkout ``cwd``."""
+    """Seconds of ``eexit ARGS`` in the checkout ``cwd``."""
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "run.py", *args], cwd=cwd, capture_output=True, text=True, env=env)
     if done.returncode:

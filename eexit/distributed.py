@@ -14,7 +14,7 @@ RANK_VARIABLES = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")   
 
 
 def global_rank() -> int:
-    """The first rank variable set (as Lightning reads it); 0 in a single process. Light: ``run.py``
+    """The first rank variable set (as Lightning reads it); 0 in a single process. Light: the ``eexit`` command
     asks before the stack loads."""
     for name in RANK_VARIABLES:
         if os.environ.get(name):

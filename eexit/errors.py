@@ -1,4 +1,4 @@
-"""User errors, one hierarchy: ``run.py`` prints their message as one line and exits with status 2.
+"""User errors, one hierarchy: the ``eexit`` command prints their message as one line and exits with status 2.
 
 Lower layers name an argument of their own class (:class:`BadArgument`) or a fit (:class:`TrainingDiverged`); the
 composition root, which knows the config, turns them into the key a user types (:meth:`BadArgument.at`)."""

@@ -25,7 +25,7 @@ def shown_commands() -> list[tuple[str, str]]:
     for page in PAGES:
         for cmd in re.findall(r"(?:^|`)(eexit(?![\w/.\-])(?: [^`#|\n]*)?)", page.read_text(), flags=re.M):
             words = cmd.split()[1:]
-            if all(w.startswith("-") or "=" in w for w in words) and "..." not in cmd and "searchpath" not in cmd \
+            if all(w in ("-m", "--multirun") or "=" in w for w in words) and "..." not in cmd and "searchpath" not in cmd \
                     and not re.search(r"(^|\s)[a-z_/]+=<", cmd):
                 found.append((page.name, cmd.strip()))
     assert len(found) > 30   # the finder still finds the pages' commands

@@ -101,6 +101,10 @@ def test_cost_table_selects_on_validation_within_each_budget():
     assert [r["setting"] for r in rows] == [None, 0.2, 0.3, 0.4]
     assert [r["test_acc"] for r in rows] == [None, 0.965, 0.97, 0.975]
     assert rows[1]["val_acc"] == 0.95 and rows[1]["test_cost_fraction"] == 0.52
+    assert [r.get("over_budget_on_test") for r in rows] == [None, True, False, False]   # 0.52 on test > 0.5
+    from eexit.evaluation.analysis import cost_table_on_test
+    ztw = cost_table_on_test(TEST, budgets=(0.25, 0.5, 0.75, 1.0))   # selected on the test curve it reports
+    assert [r["setting"] for r in ztw] == [None, 0.1, 0.3, 0.4] and {r["protocol"] for r in ztw} == {"ztw"}
 
 
 def test_ece_by_the_15_bin_definition_with_confidences_of_0_and_1():
@@ -199,3 +203,78 @@ def test_a_rerun_with_fewer_values_summarises_exactly_the_current_grid(tmp_path)
     assert s["jobs"] == 2 and s["stale_jobs"] == ["2"] and s["failed_jobs"] == [] and s["missing_jobs"] == []
     rows = json.loads((tmp_path / "summary.json").read_text())["rows"]
     assert rows[0]["seeds"] == 2
+
+
+def test_two_level_interval_against_each_levels_known_variance():
+    import numpy as np
+
+    from eexit.reporting.stats import two_level_interval
+    rng = np.random.default_rng(3)
+    one = rng.permutation(np.r_[np.ones(300), np.zeros(900)])          # one seed, p = 0.25 on 1,200 images
+    low, high = two_level_interval([one], draws=2000)
+    assert (high - low) / 2 == pytest.approx(1.96 * math.sqrt(0.25 * 0.75 / 1200), rel=0.1)   # the binomial width
+    assert two_level_interval([one, one], draws=2000) == pytest.approx((low, high), abs=0.01)   # same images: no
+    seeds = [np.full(50, v) for v in [0.0] * 5 + [1.0] * 5]                # shrinkage; no test noise: Binomial(10,
+    assert two_level_interval(seeds, draws=4000) == pytest.approx((0.2, 0.8))   # 1/2)/10 has 2.5 % / 97.5 % at .2/.8
+
+
+def test_a_paired_difference_with_zero_spread_over_seeds_still_has_the_test_sets_width():
+    """The issue's case: both seeds 5 points apart exactly. The t-interval is [0.05, 0.05], a "better" from two
+    seeds; resampling the test images (both regimes on the same ones) gives it its real width."""
+    import numpy as np
+
+    from eexit.reporting.configurations import configuration_rows
+    from eexit.reporting.samples import encode_exits
+    rng = np.random.default_rng(0)
+    runs = []
+    for seed, (first_a, first_b) in enumerate(((120, 100), (90, 70))):   # savings .36-.30 and .27-.21: .06 each
+        exits = {r: rng.permutation(np.r_[np.zeros(k, int), np.ones(200 - k, int)]) for r, k in (("a", first_a),
+                                                                                                  ("b", first_b))}
+        point = {r: {"cost_reduction": 0.6 * k / 200, "sample_exits": encode_exits(exits[r].tolist()),
+                     "exit_costs": [0.4, 1.0]} for r, k in (("a", first_a), ("b", first_b))}
+        runs.append({"_job": str(seed), "seed": seed, "backbone_test_acc": 0.9, "overrides": [],
+                     "headlines": {r: {d: point[r] for d in ("drop_1pt", "drop_2pt", "drop_5pt")} for r in "ab"},
+                     "regimes": {"a": {}, "b": {}}, "comparison": {"pair": ["a", "b"]}})
+    row = configuration_rows(runs)[0]
+    assert (row["diff_drop_2pt_t_low"], row["diff_drop_2pt_t_high"]) == pytest.approx((0.06, 0.06))
+    assert row["diff_drop_2pt_high"] - row["diff_drop_2pt_low"] > 0.05   # test-level width, whatever the seeds say
+    same = [{**r, "headlines": {"a": r["headlines"]["a"], "b": r["headlines"]["a"]}} for r in runs]
+    row = configuration_rows(same)[0]   # identical on every image: the paired difference is exactly 0, no width
+    assert (row["diff_drop_2pt_low"], row["diff_drop_2pt_high"]) == (0.0, 0.0) and row["verdict_drop_2pt"] == \
+        "indistinguishable"
+
+
+def test_holm_by_hand_and_a_family_of_comparisons_counted_honestly():
+    from eexit.reporting.configurations import comparison_family
+    from eexit.reporting.stats import holm
+    assert holm([0.01, 0.04, 0.03, 0.005]) == [True, False, False, True]   # .005<.0125, .01<.0167, .03>.025: stop
+    rows = [{"pair": "a − b", "seeds": 3, "b_drop_2pt": 0.4, "verdict_drop_2pt": v, "p_drop_2pt": p,
+             "verdict_drop_2pt_holm": h} for v, p, h in (("better", 0.001, "better"), ("better", 0.03, "indistinguishable"),
+                                                        ("worse", 0.04, "indistinguishable"))]
+    runs = [{"dataset": "d", "backbone": "r", "seed": s, "backbone_test_acc": 0.9} for s in (0, 1, 2)] * 3
+    f = comparison_family(rows, runs)
+    assert (f["comparisons"], f["distinct_baselines"], f["backbones"]) == (3, 1, 3)
+    assert (f["raw"]["better"], f["raw"]["worse"], f["holm"]["better"], f["holm"]["worse"]) == (2, 1, 1, 0)
+
+
+def test_limits_kept_on_test_are_counted_with_their_excess():
+    from eexit.reporting.configurations import constraint_check
+    head = {"drop_1pt": {"met_on_test": False, "test_drop_pt": 1.57}, "drop_2pt": {"met_on_test": True,
+                                                                                  "test_drop_pt": 1.2}, "drop_5pt": None}
+    other = {"drop_1pt": {"met_on_test": False, "test_drop_pt": 1.13}, "drop_2pt": None, "drop_5pt": None}
+    c = constraint_check([{"headlines": {"boosted": head, "nonboosted": other}}])
+    assert c["drop_1pt"]["violated"] == 2 and c["drop_1pt"]["worst_excess_pt"] == pytest.approx(0.57)
+    assert c["drop_1pt"]["mean_excess_pt"] == pytest.approx(0.35) and c["drop_2pt"] == {
+        "headlines": 1, "violated": 0, "mean_excess_pt": None, "worst_excess_pt": None}
+
+
+def test_the_front_drawn_is_chosen_on_validation_and_the_oracle_is_the_test_envelope():
+    """Setting 0.2 looks dominated on validation (costlier than 0.1 for no gain) but is best on test: the
+    validation-chosen front leaves it out, the oracle envelope takes it."""
+    from eexit.evaluation.curves import pareto_front, validated_front
+    val = [{"setting": s, "val_acc": a, "cost_fraction": c} for s, a, c in ((0.1, 0.95, 0.5), (0.2, 0.95, 0.6),
+                                                                         (0.3, 0.98, 1.0))]
+    test = [{"setting": s, "test_acc": a, "cost_fraction": c} for s, a, c in ((0.1, 0.90, 0.5), (0.2, 0.97, 0.6),
+                                                                           (0.3, 0.98, 1.0))]
+    assert [p["setting"] for p in validated_front(val, test)] == [0.1, 0.3]
+    assert [p["setting"] for p in pareto_front(test)] == [0.1, 0.2, 0.3]

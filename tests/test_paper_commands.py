@@ -27,6 +27,7 @@ def cinic10_fixture(root: Path, per_class: int = 4) -> Path:
     return root
 
 
+@pytest.mark.slow   # the make target end to end on a CINIC-10 fixture, 75 s
 def test_make_reproduce_bts_runs_as_shipped_on_a_cinic10_fixture(tmp_path):
     data = cinic10_fixture(tmp_path / "cinic10")
     run_dir = tmp_path / "run"

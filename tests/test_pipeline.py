@@ -75,6 +75,33 @@ def test_nonboosted_end_to_end(tmp_path, cache):
     assert saved["curve"] == results["curve"] or len(saved["curve"]) == len(results["curve"])
 
 
+@pytest.mark.slow   # trains the backbone again and two smaller family members (about 2 minutes on one thread)
+def test_static_baseline_trains_like_the_backbone(tmp_path, cache):
+    """``latency.py --static`` with a checkpoint: a smaller plain network trained as the backbone was."""
+    from eexit.deploy.checkpoint import load_exit_checkpoint
+    results, _ = run(tmp_path, cache, ["method=nonboosted"])
+    loaded = load_exit_checkpoint(Path(results["regimes"]["nonboosted"]["checkpoint"]))
+    # --static with a checkpoint trains smaller family members as the backbone was trained: given the backbone's
+    # own builder that repeats its training exactly; the table sets two members around the early exit's MACs
+    # beside the early exit's accuracy (the simulation's) and the backbone's
+    from functools import partial
+
+    from eexit.bench.baselines import static_accuracy
+    from eexit.bench.static import train_like_backbone, training_recipe
+
+    from eexit.models.backbones import cifar_resnet
+    spec = training_recipe(loaded.meta["backbone_weights"])
+    again = train_like_backbone(partial(cifar_resnet, 20, 10), loaded.data, spec)
+    assert (again["val_acc"], again["test_acc"]) == (results["backbone_val_acc"], results["backbone_test_acc"])
+    lines = static_accuracy(loaded, loaded.policy)
+    ee = [line for line in lines if line.startswith("| early exit")][0].split(" | ")
+    static = [line.split(" | ") for line in lines if line.startswith("| static")]
+    point = results["regimes"]["nonboosted"]["operating_point"]
+    assert float(ee[2]) == pytest.approx(100 * point["test_acc"], abs=0.005) and float(ee[1]) == pytest.approx(
+        point["cost_fraction"], abs=0.005)
+    assert len(static) == 2 and float(static[0][1]) <= point["cost_fraction"] < float(static[1][1])
+
+
 def test_checkpoint_reloads_the_deployed_network(tmp_path, cache):
     """A regime checkpoint rebuilds the network and policy: infer on the test split gives the run's exit mix."""
     from hydra.utils import instantiate
@@ -98,25 +125,6 @@ def test_checkpoint_reloads_the_deployed_network(tmp_path, cache):
     assert row["skip_ms"] == sorted(row["skip_ms"]) and row["plain_ms"] == sorted(row["plain_ms"])   # p50<=p95<=p99
     (batched,) = mix_rows(loaded.net, torch.device("cpu"), 8, 8, repeats=2, images=images, policies={"p": loaded.policy})
     assert batched["skip_per_s"] == pytest.approx(batched["plain_per_s"] * batched["measured"])
-    # --static with a checkpoint trains smaller family members as the backbone was trained: given the backbone's
-    # own builder that repeats its training exactly; the table sets two members around the early exit's MACs
-    # beside the early exit's accuracy (the simulation's) and the backbone's
-    from functools import partial
-
-    from eexit.bench.baselines import static_accuracy
-    from eexit.bench.static import train_like_backbone, training_recipe
-
-    from eexit.models.backbones import cifar_resnet
-    spec = training_recipe(loaded.meta["backbone_weights"])
-    again = train_like_backbone(partial(cifar_resnet, 20, 10), loaded.data, spec)
-    assert (again["val_acc"], again["test_acc"]) == (results["backbone_val_acc"], results["backbone_test_acc"])
-    lines = static_accuracy(loaded, loaded.policy)
-    ee = [line for line in lines if line.startswith("| early exit")][0].split(" | ")
-    static = [line.split(" | ") for line in lines if line.startswith("| static")]
-    point = results["regimes"]["nonboosted"]["operating_point"]
-    assert float(ee[2]) == pytest.approx(100 * point["test_acc"], abs=0.005) and float(ee[1]) == pytest.approx(
-        point["cost_fraction"], abs=0.005)
-    assert len(static) == 2 and float(static[0][1]) <= point["cost_fraction"] < float(static[1][1])
     # python -m eexit.deploy.export: standalone stage programs that infer like the (folded) network
     from eexit.deploy.export import ExportedExitNet, main as export_main
     from eexit.models.fold import fold_batchnorm
@@ -243,6 +251,8 @@ def test_cli_missing_dataset_is_one_clear_line(tmp_path):
     lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
     assert lines[-1].startswith("error: CIFAR-10 not found") and "/nonexistent" in lines[-1]
     assert "data.download=true" in lines[-1] and "Traceback" not in proc.stderr
+    for page in ("README.md", "docs/outputs-and-deployment.md"):   # the documented line is the printed one
+        assert f"`{lines[-1]}`" in " ".join((ROOT / page).read_text().split()), page
 
 
 def test_feature_cache_equals_uncached_path(tmp_path, cache):

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -15,6 +17,7 @@ def readme_python_api() -> str:
     return block.split("```python", 1)[1].split("```", 1)[0]
 
 
+@pytest.mark.slow   # the README example as written: about 2.5 minutes on one thread
 def test_readme_python_api_runs_as_written(tmp_path):
     proc = subprocess.run([sys.executable, "-c", readme_python_api()], cwd=tmp_path, capture_output=True, text=True,
                           timeout=600, env={**os.environ, "WANDB_MODE": "disabled"})

@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 
 from eexit.cli.jobs import clear_failed, completed_results, write_failed
 from eexit.cli.objective import objective_value
+from eexit.config.identity import settings_of
 from eexit.config.settings import check_config
 from eexit.distributed import is_global_zero
 from eexit.errors import EExitError
@@ -44,7 +45,7 @@ def run_job(cfg: DictConfig) -> float | None:
     sweeping = hc.mode == RunMode.MULTIRUN
     if sweeping:
         try:
-            done = completed_results(run_dir, overrides)   # a rerun of the sweep: this job already finished
+            done = completed_results(run_dir, overrides, settings_of(cfg))   # a rerun: this job already finished
         except EExitError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)

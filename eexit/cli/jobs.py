@@ -1,5 +1,5 @@
 """What a job leaves in its folder, read back by a rerun: complete ``results.json`` (skip the
-job), ``FAILED`` (why it failed). Light imports only: ``run.py`` consults it before the stack loads.
+job), ``FAILED`` (why it failed). Light imports only: the ``eexit`` command consults it before the stack loads.
 
 Run folders are unique: the default ``hydra.run.dir``/``hydra.sweep.dir`` carry microseconds and
 the process id (``${eexit_pid:}``), so two runs started in the same second never share one.
@@ -13,6 +13,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import OmegaConf
 
+from eexit.config.identity import differing
 from eexit.errors import EExitError
 from eexit.files.atomic import atomic_write
 from eexit.reporting.grid import grid_jobs
@@ -58,10 +59,12 @@ def gpus_here() -> int:
     return int(torch.cuda.is_available())
 
 
-def completed_results(run_dir: Path, overrides: list[str]) -> Results | None:
+def completed_results(run_dir: Path, overrides: list[str], settings: dict | None = None) -> Results | None:
     """The job's results when a finished run of the same job is in ``run_dir`` (``results.json`` is
     written last and atomically, so a complete one means the job finished), else None. A folder
-    holding another job's results is an error: a rerun must use the same sweep settings."""
+    holding another job's results is an error: a rerun must use the same sweep settings; so is a finished job
+    whose settings (``eexit.config.identity``) differ from what the same command line composes now (a default
+    changed since): its results would be averaged with runs of another configuration."""
     path = Path(run_dir) / "results.json"
     if not path.is_file():
         return None
@@ -74,6 +77,10 @@ def completed_results(run_dir: Path, overrides: list[str]) -> Results | None:
     if sorted(results.get("overrides", [])) != sorted(overrides):
         raise EExitError(f"{run_dir} holds results of another job ({' '.join(results.get('overrides', []))}); "
                          "resume a sweep with the same settings, or give a new hydra.sweep.dir")
+    if settings is not None and results.settings is not None and (changed := differing(results.settings, settings)):
+        shown = ", ".join(changed[:4]) + (f" (+{len(changed) - 4} more)" if len(changed) > 4 else "")
+        raise EExitError(f"{run_dir} finished with other settings than this command composes now ({shown}); a "
+                         f"default changed since: give a new hydra.sweep.dir, or set those keys as the job had them")
     return results
 
 

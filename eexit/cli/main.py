@@ -1,4 +1,4 @@
-"""The ``eexit`` command (also ``python -m eexit``, and ``python run.py`` in a checkout).
+"""The ``eexit`` command (also ``python -m eexit``, and ``eexit`` in a checkout).
 
     eexit [overrides]                       one experiment (key=value, group=option, +key=value)
     eexit -m sweep=bts64 [overrides]        a sweep (Hydra's multirun)

@@ -36,7 +36,8 @@ class AggregateOnMultirunEnd(Callback):
             FAILED_IN_SWEEP[:] = [str(Path(config.hydra.sweep.dir) / str(j)) for j in s["failed_jobs"]]
             print(f"[eexit] sweep summary: {s['markdown']} ({s['configurations']} configurations"
                   + (f"; paired over seeds at ≤ 2 pt: {s['better']} better, {s['worse']} worse, "
-                     f"{s['indistinguishable']} indistinguishable, {s['single_seed']} single seed"
+                     f"{s['indistinguishable']} indistinguishable, {s['single_seed']} single seed; after Holm's "
+                     f"adjustment {s['better_holm']} better, {s['worse_holm']} worse"
                      if s["compared"] else "")
                   + (f"; {s['failed']} failed, {s['missing']} missing" if s["failed"] or s["missing"] else "") + ")")
             from eexit.reporting.wandb_sweep import sweep_dashboard

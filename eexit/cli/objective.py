@@ -1,4 +1,4 @@
-"""The number ``run.py`` returns to a Hydra sweeper (``hydra/sweeper=optuna`` maximises it).
+"""The number the ``eexit`` command returns to a Hydra sweeper (``hydra/sweeper=optuna`` maximises it).
 
 ``objective.metric``:
 - ``saving`` (default): the primary regime's compute reduction (0..1) at the largest saving whose

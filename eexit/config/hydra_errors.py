@@ -1,5 +1,5 @@
 """Hydra's own composition errors as one line: a misspelt group option or key, or an override that
-does not parse. ``run.py`` asks Hydra to raise them (``HYDRA_FULL_ERROR``) instead of printing its
+does not parse. the ``eexit`` command asks Hydra to raise them (``HYDRA_FULL_ERROR``) instead of printing its
 multi-line report, and prints this line with exit status 2.
 
 Light on purpose (no torch): it runs before any work.

@@ -1,6 +1,6 @@
 """Every setting checked before any work starts: one line naming the key, its value and what is allowed.
 
-Light on purpose: ``run.py`` calls it before torch, Lightning and W&B load, so a bad setting answers in
+Light on purpose: the ``eexit`` command calls it before torch, Lightning and W&B load, so a bad setting answers in
 about a second (torch is imported only for a GPU setting).
 
 The composed config is checked against ``CHECKS`` (a key absent from the config is not checked), then the

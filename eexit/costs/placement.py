@@ -1,7 +1,7 @@
 """Where heads go: explicit block indices, or a cost-fraction rule (EENets / PTEENet).
 
 With F the backbone's MACs and N early exits, exit i (0-based) goes after the first
-block at which the backbone's cumulative MACs reach t_i (methods.md §3):
+block at which the backbone's cumulative MACs reach t_i (docs/methods.md, `eenets`):
 ``pareto`` t_i = F(1-0.8^(i+1)); ``fine`` t_i = F(1-0.95^(i+1)); ``linear`` t_i = F(i+1)/(N+1);
 ``gold_ratio`` t_i = F*phi^(i-N). Each exit takes a block after the previous one.
 """

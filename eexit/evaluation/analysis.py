@@ -86,8 +86,18 @@ def budget_rows(tried: list[tuple], budgets: list[float], knob: str, on_test) ->
         q = on_test(s)
         rows.append({"budget": b, knob: s, "val_cost_fraction": p["cost_fraction"], "val_acc": p["test_acc"],
                      "test_acc": q["test_acc"], "test_cost_fraction": q["cost_fraction"],
+                     "over_budget_on_test": bool(q["cost_fraction"] > b + 1e-12),
                      "exit_fractions": q["exit_fractions"]})
     return rows
+
+
+def cost_table_on_test(test_points: list[dict], budgets=COST_TABLE) -> list[dict]:
+    """The ``protocol: ztw`` variant, for comparison with published tables (ZTW, SDN): per budget, the most
+    accurate setting whose *test* cost is within it, read on the same test curve. It selects on what it reports,
+    so it is optimistic; eexit's own table (``cost_table``) selects on validation."""
+    on_test = {p["setting"]: p for p in test_points}
+    return [{**row, "protocol": "ztw"} for row in budget_rows([(p["setting"], p) for p in test_points], list(budgets),
+                                                              "setting", on_test.__getitem__)]
 
 
 def reliability(probs: torch.Tensor, labels: torch.Tensor, bins: int = BINS) -> list[dict]:

@@ -94,6 +94,17 @@ def pareto_front(points: list[dict]) -> list[dict]:
     return front
 
 
+def validated_front(val_points: list[dict], test_points: list[dict]) -> list[dict]:
+    """The trade-off a user can actually get: the settings on the validation curve's Pareto front (chosen without
+    test data), at their test values, in order of validation cost. The test curve's own Pareto front
+    (:func:`pareto_front`) is the oracle envelope. Both curves hold the same settings in the same order."""
+    if not val_points or len(val_points) != len(test_points):
+        return pareto_front(test_points)
+    on_val = [{**t, "test_acc": v["val_acc"], "cost_fraction": v["cost_fraction"], "_i": i}
+              for i, (v, t) in enumerate(zip(val_points, test_points))]
+    return [test_points[p["_i"]] for p in pareto_front(on_val)]
+
+
 def headline(points: list[dict], backbone_acc: float, drops=(1, 2, 5), acc: str = "test_acc") -> dict:
     """For each allowed accuracy drop (in points): the largest cost reduction among operating
     points whose accuracy stays within it, or ``None`` when no point that saves compute qualifies. Selecting on

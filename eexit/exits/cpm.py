@@ -1,4 +1,4 @@
-"""Class Precision Margin (CPM) calibration for BTS-EE (methods.md §1).
+"""Class Precision Margin (CPM) calibration for BTS-EE (docs/methods.md, `bts`).
 
 For one head and each class c: among the calibration samples the head predicts as
 c, accept those whose score passes a threshold; pick the *lowest* threshold whose

@@ -16,6 +16,7 @@ from typing import Callable
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from eexit.config.identity import settings_of
 from eexit.exits import Calibrator
 from eexit.methods import Pretraining, Recipe
 from eexit.pipeline.build import built, device_of, resolve_precision
@@ -45,6 +46,7 @@ class Parts:
     loggers: Callable[[Path], list]
     settings: Settings
     config: dict
+    identity: dict   # every setting but the seed (eexit.config.identity): what makes jobs one configuration
 
 
 def compose(cfg) -> Parts:
@@ -77,7 +79,7 @@ def compose(cfg) -> Parts:
         head=built("head", lambda: instantiate(cfg.head)),
         calibrator=built("calibrator", lambda: instantiate(cfg.calibrator)), recipe=build_recipe(cfg.method),
         placement=Placement(**OmegaConf.to_container(cfg.placement, resolve=True)), trainers=trainers,
-        loggers=loggers, config=config,
+        loggers=loggers, config=config, identity=settings_of(cfg),
         settings=Settings(seed=int(cfg.seed), cache_dir=Path(cfg.cache_dir), device=device,
                           budgets=tuple(cfg.get("budgets") or ()), real_skip_samples=cfg.get("real_skip_samples"),
                           plot=wants_plot(cfg.get("plot", "auto")), plan_only=bool(cfg.get("plan"))))

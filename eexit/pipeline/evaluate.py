@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import torch
 
-from eexit.evaluation import curve, evaluate, headline, pareto_front, validated_headline
-from eexit.evaluation.analysis import anytime, budgeted, budgeted_geometric, calibration, confusion, cost_table
+from eexit.evaluation import curve, evaluate, headline, pareto_front, simulate, validated_headline
+from eexit.evaluation.analysis import (anytime, budgeted, budgeted_geometric, calibration, confusion, cost_table,
+                                      cost_table_on_test)
 from eexit.exits import CachedExits, ExitPolicy
 from eexit.methods import Trained
+from eexit.reporting.samples import encode_exits
+from eexit.reporting.stats import two_level_interval
 
 
 def evaluate_regime(name: str, trained: Trained, calib, head_kind: str, backbone_val_acc: float,
@@ -31,7 +34,7 @@ def evaluate_regime(name: str, trained: Trained, calib, head_kind: str, backbone
     policy = ExitPolicy(calib.score, thresholds)
     with phase(f"{name}/analysis"):
         analysis = {"anytime": anytime(test, fractions),
-                    "cost_table": cost_table(val_raw, points),
+                    "cost_table": cost_table(val_raw, points), "cost_table_ztw": cost_table_on_test(points),
                     "budgeted": budgeted(val, test, calib.score, fractions, list(budgets)),
                     "budgeted_geometric": budgeted_geometric(val, test, calib.score, fractions, list(budgets)),
                     "calibration": calibration(test, calib.score), "confusion": confusion(test)}
@@ -45,7 +48,20 @@ def evaluate_regime(name: str, trained: Trained, calib, head_kind: str, backbone
               "test_samples": int(test.labels.numel()), "val_samples": int(val.labels.numel()),
               "chance_acc": float(torch.bincount(test.labels).max()) / max(1, test.labels.numel()),
               "operating_point": point, "policy": policy.to_dict(), **analysis}
+    for chosen in (p for p in fields["headline"].values() if p is not None):
+        with_samples(chosen, test, calib.score, thresholds_for(chosen["setting"]), fractions)
     return fields, policy
+
+
+def with_samples(point: dict, test: CachedExits, score: str, thresholds: torch.Tensor, fractions: torch.Tensor) -> None:
+    """A headline's test samples, kept so that intervals can resample them (``sample_exits``: the exit each test
+    image leaves at, one character each; ``exit_costs``: each exit's cost fraction), and the interval of its saving
+    over this run's test set (``cost_reduction_low``/``_high``: a bootstrap of the test images)."""
+    _, exit_idx = simulate(test.scores(score), test.head_pred, test.backbone_pred, thresholds)
+    saving = (1 - fractions.double()[exit_idx]).numpy()
+    point["sample_exits"] = encode_exits(exit_idx.tolist())
+    point["exit_costs"] = fractions.double().tolist()
+    point["cost_reduction_low"], point["cost_reduction_high"] = two_level_interval([saving])
 
 
 def exit_accuracy(cached: CachedExits) -> list[float]:

@@ -1,4 +1,4 @@
-"""The parts a run is made of, each built once by the composition root (``run.py``) from the config and handed to the
+"""The parts a run is made of, each built once by the composition root (``compose.py``) from the config and handed to the
 stages below as typed values: nothing under the root reads the config.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """One experiment from a composed config: data -> backbone -> method -> results.json, plot, W&B.
 
-``run.py`` calls :func:`run_experiment` for every Hydra job; everything a job writes goes to its own output folder.
+the ``eexit`` command calls :func:`run_experiment` for every Hydra job; everything a job writes goes to its own output folder.
 The same function runs from Python with a config composed by ``hydra.compose`` (tests do). The config is read by
 the composition root (``compose.py``) alone; every stage here gets the typed parts it built.
 """
@@ -19,6 +19,7 @@ import torch
 from hydra.errors import InstantiationException
 from omegaconf import OmegaConf
 
+from eexit.config.identity import configuration_id
 from eexit.config.settings import check_config, check_writable
 from eexit.costs import attach_points, block_macs, cumulative
 from eexit.distributed import global_rank, is_global_zero
@@ -120,7 +121,7 @@ def run(parts: Parts, run_dir: Path, overrides: list[str], plan: Plan, phase: Ph
         blocks = block_macs(backbone, dm.image_shape)
     cum = cumulative(blocks)
     facts = {"dataset": dm.name, "backbone": backbone.arch, "method": recipe.name, "overrides": overrides,
-             "seed": s.seed, "backbone_test_acc": info.test_acc, "backbone_val_acc": info.val_acc,
+             "configuration": configuration_id(parts.identity), "settings": parts.identity, "seed": s.seed, "backbone_test_acc": info.test_acc, "backbone_val_acc": info.val_acc,
              "backbone_source": info.source, "backbone_data_parallel": info.data_parallel, "backbone_macs": cum[-1],
              "blocks": [{"block": i, "name": n, "macs": m, "cumulative_macs": c, "cumulative_fraction": c / cum[-1]}
                         for i, (n, m, c) in enumerate(zip(backbone.block_names, blocks, cum))]}
@@ -144,7 +145,8 @@ def run(parts: Parts, run_dir: Path, overrides: list[str], plan: Plan, phase: Ph
         with phase("plot"):
             title = f"{dm.name} / {backbone.arch} / {recipe.name}"
             plot = tradeoff_plot(series, results.backbone_test_acc, run_dir / "tradeoff.png", title,
-                                 {name: r.operating_point for name, r in records.items()})
+                                 {name: r.operating_point for name, r in records.items()},
+                                 {name: r.val_curve for name, r in records.items()})
             exits_plot(records, run_dir / "exits.png", title)
     with phase("loggers"):
         wandb = wandb_run(loggers)

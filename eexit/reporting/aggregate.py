@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from eexit.files.atomic import atomic_write
-from eexit.reporting.configurations import configuration_rows, verdict_counts
+from eexit.reporting.configurations import comparison_family, configuration_rows, constraint_check, verdict_counts
 from eexit.reporting.grid import grid_jobs
 from eexit.reporting.results_file import Results
 from eexit.reporting.summary_markdown import markdown
@@ -39,9 +39,12 @@ def write_tables(rows: list[dict], runs: list[dict], sweep_dir: Path, failed: di
     writer.writeheader()
     writer.writerows(rows)
     atomic_write(csv_path, buffer.getvalue())
-    counts = verdict_counts(rows)
+    counts, family = verdict_counts(rows), comparison_family(rows, runs)
     stats = {"configurations": len(rows), "jobs": len(runs), "compared": sum(counts.values()),
-             **{k.replace(" ", "_"): v for k, v in counts.items()}, "failed": len(failed), "missing": len(missing)}
+             **{k.replace(" ", "_"): v for k, v in counts.items()},
+             **{f"{k.replace(' ', '_')}_holm": v for k, v in family["holm"].items()},
+             "distinct_baselines": family["distinct_baselines"], "backbones": family["backbones"],
+             "limits_on_test": constraint_check(runs), "failed": len(failed), "missing": len(missing)}
     md_path = sweep_dir / "summary.md"
     atomic_write(md_path, markdown(sweep_dir, rows, runs, failed, missing))
     return csv_path, md_path, stats

@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from eexit.evaluation.curves import pareto_front  # noqa: E402
+from eexit.evaluation.curves import pareto_front, validated_front  # noqa: E402
 
 BANDS = ((1, 0.22), (2, 0.14), (5, 0.07))   # (points below the backbone, shade alpha)
 
@@ -66,22 +66,29 @@ def same_as(front: list[dict], drawn: dict[str, list[dict]]) -> str | None:
 
 
 def tradeoff_plot(series: dict[str, list[dict]], backbone_acc: float, path: Path, title: str = "",
-                  configured: dict[str, dict] | None = None) -> Path:
-    """One line per regime (its Pareto front) over faint dots (every setting of the calibrator's
-    knob, dominated ones included); a diamond marks the configured operating point. Each regime has
-    its own marker, drawn smaller and on top of the ones before, so identical fronts and points
-    stay visible, and the legend says "same as"."""
+                  configured: dict[str, dict] | None = None, val_series: dict[str, list[dict]] | None = None) -> Path:
+    """One line per regime over faint dots (every setting of the calibrator's knob, dominated ones included): the
+    validation-chosen front (the settings on the validation curve's Pareto front, at their test values: what a
+    user gets), and the test curve's own envelope dashed and labelled oracle (it picks with the test labels); a
+    diamond marks the configured operating point. Each regime has its own marker, drawn smaller and on top of the
+    ones before, so identical fronts and points stay visible, and the legend says "same as"."""
     fig, ax = plt.subplots(figsize=(6.6, 4.6))
     drop_bands(ax, backbone_acc)
     accs, drawn = [], {}
     for k, (name, points) in enumerate((n, p) for n, p in series.items() if p):
-        front = pareto_front(points)
+        val = (val_series or {}).get(name)
+        front = validated_front(val, points) if val else pareto_front(points)
         twin = same_as(front, drawn)
+        chosen = "chosen on validation" if val else "Pareto front"
         line, = ax.plot([p["cost_fraction"] for p in front], [100 * p["test_acc"] for p in front],
                         marker=MARKERS[k % len(MARKERS)], ms=max(2.5, 6 - 1.5 * k), lw=max(0.8, 2.2 - 0.7 * k),
-                        ls="-" if twin is None else "--", zorder=3 + k,
-                        label=f"{name} (Pareto front" + (f", same as {twin})" if twin else ")"))
+                        ls="-" if twin is None else "-.", zorder=3 + k,
+                        label=f"{name} ({chosen}" + (f", same as {twin})" if twin else ")"))
         drawn[name] = front
+        if val:
+            oracle = pareto_front(points)
+            ax.plot([p["cost_fraction"] for p in oracle], [100 * p["test_acc"] for p in oracle], ls=":", lw=0.9,
+                    color=line.get_color(), alpha=0.8, zorder=2, label=f"{name}: oracle (test envelope)")
         ax.scatter([p["cost_fraction"] for p in points], [100 * p["test_acc"] for p in points],
                    s=7, alpha=0.3, color=line.get_color())
         accs += [100 * p["test_acc"] for p in front]

@@ -32,6 +32,7 @@ class RegimeRecord(Mapping):
     policy: dict | None = None
     anytime: list | None = None
     cost_table: list | None = None
+    cost_table_ztw: list | None = None   # the same budgets selected on test, as ZTW's tables do (protocol: ztw)
     budgeted: list | None = None
     budgeted_geometric: list | None = None
     calibration: list | None = None

@@ -38,6 +38,8 @@ class Results(Mapping):
     backbone_test_acc: float
     backbone_val_acc: float | None = None
     overrides: list = field(default_factory=list)
+    configuration: str | None = None   # eexit.config.identity: jobs with the same one differ only in the seed
+    settings: dict | None = None       # every setting but the seed, dotted key -> JSON text
     cost_unit: str = "MACs (fvcore, batch 1)"
     backbone_source: str | None = None
     backbone_data_parallel: dict | None = None

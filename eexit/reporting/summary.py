@@ -16,7 +16,9 @@ def headline_text(head: dict, guard: dict | None = None) -> str:
             parts.append(f"{d}: none")
         else:
             saved = 100 * point["cost_reduction"]
-            what = f"{saved:.1f}% less compute" if saved > 0 else f"no saving ({-saved:.1f}% more compute)"
+            interval = f" [{100 * point['cost_reduction_low']:.1f}, {100 * point['cost_reduction_high']:.1f}]" \
+                if point.get("cost_reduction_low") is not None else ""
+            what = f"{saved:.1f}%{interval} less compute" if saved > 0 else f"no saving ({-saved:.1f}% more compute)"
             kept = "" if point.get("met_on_test", True) else \
                 f" (lost {point['test_drop_pt']:.2f} pt on test: over the limit chosen on validation)"
             parts.append(f"{d}: {what} at {accuracy_text(point['test_acc'], guard)}{kept}")
@@ -40,7 +42,7 @@ def notes(name: str, regime) -> list[str]:
 
 
 def print_summary(results: dict, run_dir: Path) -> None:
-    """The run's outcome in a few lines; ``run.py`` prints it last. Headlines are the settings chosen
+    """The run's outcome in a few lines; the ``eexit`` command prints it last. Headlines are the settings chosen
     on validation, with their test numbers; guards that fired come as notes."""
     guard = results.get("guards")
     print(f"[eexit] {results['dataset']} / {results['backbone']}: backbone test accuracy "
@@ -48,7 +50,8 @@ def print_summary(results: dict, run_dir: Path) -> None:
     regimes = results.get("regimes") or {}
     if regimes and not (guard or {}).get("backbone_near_chance"):
         print("[eexit] compute saved within 1 / 2 / 5 points of the backbone: setting chosen on validation, "
-              "reported on test (results.json 'oracle' has the test-selected ones)")
+              "reported on test with its 95% interval over the test images [low, high] (results.json 'oracle' has the "
+              "test-selected ones)")
         for name, r in regimes.items():
             p = r["operating_point"]
             print(f"[eexit] {name:>11}: {headline_text(r['headline'], guard)}")

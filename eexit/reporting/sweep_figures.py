@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 from matplotlib.lines import Line2D
 
-from eexit.evaluation.curves import pareto_front
-from eexit.reporting.configurations import SKIP, group_runs, regime_label
+from eexit.evaluation.curves import validated_front
+from eexit.reporting.configuration_keys import SKIP, group_runs
+from eexit.reporting.configurations import regime_label
 from eexit.reporting.plots import drop_bands, focus_y, plt, save_figure
 
 STYLES = ("-", "--", ":", "-.")
@@ -45,12 +46,12 @@ def value(run: dict, key: str) -> str | None:
 
 
 def seed_band(fronts: list[list[dict]], grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, lowest and highest accuracy (%) over seeds at each cost of ``grid``. A Pareto front
-    (sorted by cost, accuracy rising) is a step function: its best accuracy at that cost or less,
-    NaN below its cheapest point."""
+    """Mean, lowest and highest accuracy (%) over seeds at each cost of ``grid``. A front is a step function: at
+    each cost, the test accuracy of the most expensive of its settings that costs that much or less; NaN below its
+    cheapest point. (A front chosen on validation need not rise on test.)"""
     acc = np.full((len(fronts), grid.size), np.nan)
     for i, front in enumerate(fronts):
-        for p in front:
+        for p in sorted(front, key=lambda q: q["cost_fraction"]):
             acc[i, grid >= p["cost_fraction"]] = 100 * p["test_acc"]
     with warnings.catch_warnings():   # a cost below every seed's cheapest point: NaN, quietly
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -80,7 +81,8 @@ def plot_fronts(runs: list[dict], sweep_dir: Path) -> Path:
             k = styles.setdefault(label, len(styles))
             style, marker = ("-", MARKERS[k % len(MARKERS)]) if by_regime else (STYLES[k % len(STYLES)],
                                                                                MARKERS[k % len(MARKERS)])
-            fronts = [pareto_front(((r.get("regimes") or {}).get(name) or {}).get("curve", [])) for r in group]
+            fronts = [validated_front(reg.get("val_curve") or [], reg.get("curve") or [])   # chosen on validation
+                      for r in group if (reg := (r.get("regimes") or {}).get(name) or {})]
             costs = sorted({p["cost_fraction"] for f in fronts for p in f})
             if not costs:
                 continue
@@ -118,7 +120,7 @@ def plot_fronts(runs: list[dict], sweep_dir: Path) -> Path:
                 Line2D([], [], ls="", marker="*", ms=10, color="black")]
     labels += ["configured operating point", "backbone"]
     fig.legend(handles, labels, loc="center right", fontsize=8, frameon=False)
-    fig.suptitle(f"Pareto fronts: {len(runs)} jobs, {curves} curves"
+    fig.suptitle(f"Fronts chosen on validation, at their test values: {len(runs)} jobs, {curves} curves"
                  + (f", mean of {seeds} seeds (band: range over seeds)" if seeds > 1 else "")
                  + (f"; panels by {' × '.join(panel_keys)}" if panel_keys else ""), fontsize=10)
     fig.tight_layout(rect=(0, 0, 1 - 2.4 / fig.get_figwidth(), 1))

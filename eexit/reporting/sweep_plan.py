@@ -1,4 +1,4 @@
-"""A sweep's plan from its jobs' ``plan.json`` (``python run.py -m ... plan=true``): what the whole
+"""A sweep's plan from its jobs' ``plan.json`` (``eexit -m ... plan=true``): what the whole
 sweep holds on disk (the union of the jobs' stored block files: jobs that read the same block share
 its file), the most any one job maps, and the sweep's time (the backbone trained once, each block
 file extracted once, every job's heads). Pure functions of the jobs' plans.

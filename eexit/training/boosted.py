@@ -1,4 +1,4 @@
-"""``BoostedTraining``: BTS-EE's staged training in one ``trainer.fit`` (methods.md §1).
+"""``BoostedTraining``: BTS-EE's staged training in one ``trainer.fit`` (docs/methods.md, `bts`).
 
 Stage k lasts ``epochs_per_stage`` epochs and trains head k alone: every other head is frozen (no gradients,
 eval mode). At the end of stage k the callback calibrates head k on the validation samples that heads < k keep

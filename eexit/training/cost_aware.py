@@ -1,4 +1,4 @@
-"""EENets' cost-aware losses v0-v4 (methods.md §3) and PTEENet's v2 variant (§2), as pure functions.
+"""EENets' cost-aware losses v0-v4 (docs/methods.md, `eenets`) and PTEENet's v2 variant (`pteenet`), as pure functions.
 
 Notation: exits 0..N, N the final one; ``p_i`` softmax of exit i, ``h_i`` the sigmoid
 confidence of early exit i, ``c_i`` its cost fraction, ``y`` the target. Every function

@@ -1,6 +1,6 @@
 """PTEENet's exit block: ``depth`` x (3x3 conv C->C, BN, ReLU), global pool, classifier + confidence.
 
-``depth`` 2 is PTEENet's ``conv2``, the configuration its configs use (methods.md §2).
+``depth`` 2 is PTEENet's ``conv2``, the configuration its configs use (docs/methods.md, `pteenet`).
 """
 from __future__ import annotations
 

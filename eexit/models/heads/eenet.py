@@ -2,7 +2,7 @@
 followed by a classifier and a sigmoid confidence.
 
 ``plain`` sizes its linear layers from the actual feature map (the original code
-sized it from the input image, which only fits full-resolution maps; methods.md §3).
+sized it from the input image, which only fits full-resolution maps; docs/methods.md, `eenets`).
 """
 from __future__ import annotations
 
