@@ -42,7 +42,7 @@ clean: clean-outputs ## also delete the backbone cache and the venv
 SMOKE := data=digits backbone=resnet20 data.batch_size=128 pretrain.epochs=15 \
          method.epochs=5 method.batch_size=128 trainer.accelerator=cpu \
          trainer.enable_progress_bar=false group=bts64-smoke
-.PHONY: bts64 bts64-smoke bts-optuna-smoke reproduce-bts bench-launchers bench-latency bench export bench-rehearsal gpu-check \
+.PHONY: bts64 bts64-smoke bts-optuna-smoke reproduce-bts bench-launchers bench-latency bench export bench-rehearsal gpu-check bench-risk \
         bench-survivors
 
 bts64: $(RUN_STAMP) ## BTS-EE 64-configuration sweep on CINIC-10 / ResNet18 (needs the data and a GPU)
@@ -72,6 +72,9 @@ bench-rehearsal: $(STAMP) ## CINIC-shaped store at 10 % of CINIC-10 vs the plan 
 
 gpu-check: $(STAMP) ## on a GPU machine: bts64 plan + 4 CINIC-sized bts64 jobs, per-phase time and peak memory (< 8 min)
 	bash benchmarks/gpu_check.sh
+
+bench-risk: $(STAMP) ## certified exits on 200 re-splits of the default run's test images, and under a shift -> benchmarks/local/RESULTS-risk.md
+	$(PY) benchmarks/risk.py --shift $(ARGS)
 
 bench-survivors: $(STAMP) ## BTS-EE survivor rules x 3 datasets x 3 seeds, boosted vs non-boosted (~40 min) -> benchmarks/local/survivors/survivors.md
 	$(PY) benchmarks/survivors.py $(ARGS)

@@ -55,6 +55,10 @@ CHECKS = {   # what no class owns: the run's paths and switches, placement, the 
     "trainer.num_sanity_val_steps": lambda v: (_int(v) and v >= -1, "an integer >= -1 (-1: the whole validation)"),
     "trainer.deterministic": optional(one_of(True, False, "warn")), "trainer.benchmark": optional(one_of(True, False)),
     "trainer.max_steps": lambda v: (_int(v) and (v == -1 or v >= 1), "-1 (no limit) or an integer >= 1"),
+    "selection.kind": one_of("validation", "risk"), "selection.risk": one_of("accuracy_gap", "prediction_gap"),
+    "selection.delta": lambda v: (_number(v) and 0 < v < 100, "a gap in points, in (0, 100)"),
+    "selection.alpha": lambda v: (_number(v) and 0 < v < 1, "an error level in (0, 1)"),
+    "selection.calibration_share": lambda v: (_number(v) and 0 < v < 1, "a share of the validation split in (0, 1)"),
 }
 SET_BY_EEXIT = {   # Trainer keys eexit sets for each fit: a value here would be overridden or fight it
     "trainer.max_epochs": "pretrain.epochs and method.epochs", "trainer.min_epochs": "pretrain.epochs and method.epochs",

@@ -16,11 +16,10 @@ import torch
 
 from eexit.config.arguments import check_arguments
 from eexit.data.loader import TensorBatchLoader
-from eexit.errors import BadArgument
+from eexit.data.splits import Split, holdout, holdout_count, holdout_indices  # noqa: F401 - also imported from here
 
 log = logging.getLogger(__name__)
 
-Split = tuple[torch.Tensor, torch.Tensor]
 
 
 class ImageDataModule(L.LightningDataModule):
@@ -47,6 +46,7 @@ class ImageDataModule(L.LightningDataModule):
     mean: Sequence[float] = (0.5, 0.5, 0.5)
     std: Sequence[float] = (0.25, 0.25, 0.25)
     default_flip = True
+    calibration_share = 0.0   # a share of the validation split kept apart as "calibration" (selection=risk)
 
     def __init__(self, root: str = "data", batch_size: int = 128, eval_batch_size: int = 512,
                  val_size: int = 5000, seed: int = 0, crop_padding: int = 4, flip: bool | None = None,
@@ -73,6 +73,8 @@ class ImageDataModule(L.LightningDataModule):
         splits = self.read_splits()
         if "val" not in splits:
             splits["train"], splits["val"] = holdout(splits["train"], self.val_size, self.seed)
+        if self.calibration_share:   # before anything trains, calibrates or selects on val
+            splits["val"], splits["calibration"] = holdout(splits["val"], float(self.calibration_share), self.seed + 1)
         if self.batch_size > (n := splits["train"][0].shape[0]):   # one partial batch an epoch otherwise: said
             log.info("%s: data.batch_size=%d exceeds the %d training images: capped", self.name, self.batch_size, n)
             self.batch_size = n
@@ -174,27 +176,5 @@ class ImageDataModule(L.LightningDataModule):
         return {"name": self.name, "val_size": self.val_size, "seed": self.seed,
                 "crop_padding": self.crop_padding, "flip": self.flip,
                 "batch_size": self.batch_size, "pad_fill": self.pad_fill,
-                "normalization": [list(self.mean), list(self.std)]}   # the class's own statistics too: they change the inputs
-
-
-def holdout_count(size: int | float, n: int) -> int:
-    """``size`` images, or a share ``0 < size < 1`` of the ``n`` training images (rounded): the paper configs
-    give the official hold-out so (CIFAR-10: 0.1 = 5,000 of 50,000), and it fits a few-image fixture too."""
-    return max(1, round(size * n)) if isinstance(size, float) and 0 < size < 1 else size
-
-
-def holdout_indices(n: int, size: int | float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fixed-seed split of ``range(n)`` into (rest, held-out ``size``), each in ascending order."""
-    size = holdout_count(size, n)
-    if not 0 < size < n:
-        raise BadArgument("ImageDataModule", "val_size", size, f"between 1 and {n - 1} (the data has no validation split, "
-                          f"so it is held out of its {n} training images), or a val/ folder")
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    return perm[size:].sort().values, perm[:size].sort().values
-
-
-def holdout(split: Split, size: int, seed: int) -> tuple[Split, Split]:
-    """Fixed-seed split of ``split`` into (rest, held-out ``size`` samples)."""
-    x, y = split
-    rest, val = holdout_indices(x.shape[0], size, seed)
-    return (x[rest], y[rest]), (x[val], y[val])
+                "normalization": [list(self.mean), list(self.std)],   # the class's own statistics too: they change the inputs
+                **({"calibration_share": self.calibration_share} if self.calibration_share else {})}

@@ -106,6 +106,10 @@ class FileImageDataModule(ImageDataModule):
             train = samples["train"]
             rest, val = holdout_indices(len(train), self.val_size, self.seed)
             samples["train"], samples["val"] = [train[i] for i in rest], [train[i] for i in val]
+        if self.calibration_share:   # the same calibration hold-out as the in-memory path's
+            val = samples["val"]
+            rest, cal = holdout_indices(len(val), float(self.calibration_share), self.seed + 1)
+            samples["val"], samples["calibration"] = [val[i] for i in rest], [val[i] for i in cal]
         self.samples = samples
         log.info("%s: %s images streamed from disk", self.name, ", ".join(f"{k} {len(v)}" for k, v in samples.items()))
 

@@ -24,7 +24,10 @@ def score(kind, logits: torch.Tensor, confidence: torch.Tensor | None, state=Non
 class ExitPolicy:
     """An exit score (its name, or an :class:`~eexit.exits.scores.ExitScore`) and the threshold table it is held to."""
 
-    def __init__(self, score_kind, thresholds: torch.Tensor):
+    def __init__(self, score_kind, thresholds: torch.Tensor, certificate: dict | None = None):
+        """``certificate``: what a certified selection promises of these thresholds (``selection=risk``: the risk,
+        δ, α, the calibration split's size and the bound), carried into checkpoints and exports."""
+        self.certificate = certificate
         if thresholds.dim() != 2:
             raise BadArgument("ExitPolicy", "thresholds", tuple(thresholds.shape), "a table shaped [num_exits, num_classes]")
         self.score = score_named(score_kind)
@@ -79,10 +82,11 @@ class ExitPolicy:
     def to_dict(self) -> dict:
         """JSON-ready: ``inf`` (never exits) becomes ``None``."""
         return {"score": self.score_kind,
-                "thresholds": [[None if math.isinf(v) else v for v in row] for row in self._rows]}
+                "thresholds": [[None if math.isinf(v) else v for v in row] for row in self._rows],
+                **({"certificate": self.certificate} if self.certificate else {})}
 
     @classmethod
     def from_dict(cls, d: dict) -> "ExitPolicy":
         """The inverse of :meth:`to_dict`."""
         rows = [[math.inf if v is None else v for v in row] for row in d["thresholds"]]
-        return cls(d["score"], torch.tensor(rows, dtype=torch.float32))
+        return cls(d["score"], torch.tensor(rows, dtype=torch.float32), d.get("certificate"))

@@ -74,15 +74,21 @@ def compose(cfg) -> Parts:
         for lg in made:
             lg.log_hyperparams(config)
         return made
+    dm = built("data", lambda: instantiate(cfg.data))
+    selection = cfg.get("selection") or {}
+    if selection.get("kind") == "risk":   # the calibration split leaves validation before anything reads it
+        dm.calibration_share = float(selection.calibration_share)
     return Parts(
-        dm=built("data", lambda: instantiate(cfg.data)), source=source,
+        dm=dm, source=source,
         head=built("head", lambda: instantiate(cfg.head)),
         calibrator=built("calibrator", lambda: instantiate(cfg.calibrator)), recipe=build_recipe(cfg.method),
         placement=Placement(**OmegaConf.to_container(cfg.placement, resolve=True)), trainers=trainers,
         loggers=loggers, config=config, identity=settings_of(cfg),
         settings=Settings(seed=int(cfg.seed), cache_dir=Path(cfg.cache_dir), device=device,
                           budgets=tuple(cfg.get("budgets") or ()), real_skip_samples=cfg.get("real_skip_samples"),
-                          plot=wants_plot(cfg.get("plot", "auto")), plan_only=bool(cfg.get("plan"))))
+                          plot=wants_plot(cfg.get("plot", "auto")), plan_only=bool(cfg.get("plan")),
+                          certify=(str(selection.risk), float(selection.delta), float(selection.alpha))
+                          if selection.get("kind") == "risk" else None))
 
 
 def wants_plot(setting) -> bool:

@@ -26,6 +26,7 @@ class Settings:
     real_skip_samples: int | None = 64
     plot: bool = True
     plan_only: bool = False
+    certify: tuple[str, float, float] | None = None   # selection=risk: (risk, delta in points, alpha)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from eexit.errors import EExitError
 from eexit.methods import FitContext, Recipe
 from eexit.models.heads import head_kind
 from eexit.pipeline.build import built
+from eexit.pipeline.certify import Certification, certified
 from eexit.pipeline.evaluate import evaluate_regime
 from eexit.pipeline.settle import Settling, settle
 from eexit.reporting.records import RegimeRecord
@@ -42,6 +43,7 @@ class Judging:
     backbone_val_acc: float
     backbone_test_acc: float
     budgets: tuple[float, ...]
+    certification: Certification | None = None   # selection=risk
 
 
 def run_method(recipe: Recipe, ctx: FitContext, judging: Judging, settling: Settling) -> dict[str, RegimeRecord]:
@@ -50,6 +52,10 @@ def run_method(recipe: Recipe, ctx: FitContext, judging: Judging, settling: Sett
     for name, trained in recipe.fit(ctx):
         fields, policy = evaluate_regime(name, trained, ctx.calibrator, head_kind(ctx.head), judging.backbone_val_acc,
                                          judging.backbone_test_acc, judging.budgets, ctx.phases)
+        if judging.certification is not None:   # the certified setting is what deploys
+            with ctx.phases(f"{name}/certify"):
+                fields["certified"], fields["operating_point"], policy = certified(
+                    trained, ctx.calibrator, judging.certification, judging.backbone_test_acc)
         settled = settle(settling, name, trained, policy, fields["operating_point"], fields["calibration"])
         records[name] = RegimeRecord(**fields, **settled, train_seconds=trained.train_seconds,
                                      final_exit_test_acc=trained.final_exit_test_acc,

@@ -27,8 +27,10 @@ from eexit.errors import EExitError, TrainingDiverged
 from eexit.files.atomic import atomic_write, remove_stale
 from eexit.files.disk_full import full_disk_line, remove_partial
 from eexit.methods import FitContext
+from eexit.training.predict import predict_exits
 from eexit.pipeline.backbone import BackboneStage
 from eexit.pipeline.build import built
+from eexit.pipeline.certify import Certification
 from eexit.pipeline.compose import Parts, compose
 from eexit.pipeline.fits import check_data_suits, check_fits
 from eexit.pipeline.phases import Phases
@@ -121,7 +123,8 @@ def run(parts: Parts, run_dir: Path, overrides: list[str], plan: Plan, phase: Ph
         blocks = block_macs(backbone, dm.image_shape)
     cum = cumulative(blocks)
     facts = {"dataset": dm.name, "backbone": backbone.arch, "method": recipe.name, "overrides": overrides,
-             "configuration": configuration_id(parts.identity), "settings": parts.identity, "seed": s.seed, "backbone_test_acc": info.test_acc, "backbone_val_acc": info.val_acc,
+             "configuration": configuration_id(parts.identity), "settings": parts.identity, "seed": s.seed,
+             "backbone_test_acc": info.test_acc, "backbone_val_acc": info.val_acc,
              "backbone_source": info.source, "backbone_data_parallel": info.data_parallel, "backbone_macs": cum[-1],
              "blocks": [{"block": i, "name": n, "macs": m, "cumulative_macs": c, "cumulative_fraction": c / cum[-1]}
                         for i, (n, m, c) in enumerate(zip(backbone.block_names, blocks, cum))]}
@@ -132,7 +135,9 @@ def run(parts: Parts, run_dir: Path, overrides: list[str], plan: Plan, phase: Ph
                      head=parts.head,
                      calibrator=parts.calibrator, seed=s.seed, device=s.device, run_dir=run_dir,
                      cache_dir=s.cache_dir, trainer=trainers, phases=phase, plan=plan)
-    records = run_method(recipe, ctx, Judging(info.val_acc, info.test_acc, s.budgets),
+    certification = None if s.certify is None else Certification(
+        *s.certify, outputs=lambda net: predict_exits(net, dm.loader("calibration"), s.device.type))
+    records = run_method(recipe, ctx, Judging(info.val_acc, info.test_acc, s.budgets, certification),
                          Settling(dm, s.device, s.real_skip_samples, run_dir, parts.config, info.weights_file,
                                   tuple(loggers), phase))
     if records and recipe.primary not in records:   # a recipe of the user's own that renamed what it yields

@@ -1,6 +1,7 @@
 """What an evaluated regime leaves outside ``results.json``, in one place: the check that the deployed real-skip
 path exits as the simulation says (its verdict goes into the record), the exit-network checkpoint for deployment,
-and the loggers' summary metrics.
+every exit's validation and test outputs (``exit_outputs/<regime>.pt``: what any later analysis of the exits
+needs without running the network again, e.g. ``benchmarks/risk.py``), and the loggers' summary metrics.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import torch
 from eexit.deploy.checkpoint import save_exit_checkpoint
 from eexit.evaluation.curves import simulate
 from eexit.exits import CachedExits, ExitPolicy
+from eexit.files.atomic import atomic_save
 from eexit.methods import Trained
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,11 @@ def settle(run: Settling, name: str, trained: Trained, policy: ExitPolicy, point
     with run.phases(f"{name}/checkpoint"):
         save_exit_checkpoint(ckpt, trained.net, policy, run.config, run.backbone_weights, run.dm.image_shape,
                              trained.whole_network, (run.dm.mean, run.dm.std))
+    outputs = run.run_dir / "exit_outputs" / f"{name}.pt"
+    outputs.parent.mkdir(parents=True, exist_ok=True)
+    with run.phases(f"{name}/exit_outputs"):
+        atomic_save({split: {"logits": c.logits, "confidences": c.confidences, "labels": c.labels}
+                     for split, c in (("val", trained.val), ("test", trained.test))}, outputs)
     for lg in run.loggers:
         lg.log_metrics({f"{name}/test_acc": point["test_acc"], f"{name}/cost_fraction": point["cost_fraction"],
                         f"{name}/agreement": point["agreement"],

@@ -29,6 +29,7 @@ class RegimeRecord(Mapping):
     val_samples: int | None = None
     chance_acc: float | None = None
     operating_point: dict | None = None
+    certified: dict | None = None   # selection=risk: the certificate, and what it kept on test
     policy: dict | None = None
     anytime: list | None = None
     cost_table: list | None = None

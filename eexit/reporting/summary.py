@@ -25,6 +25,17 @@ def headline_text(head: dict, guard: dict | None = None) -> str:
     return " | ".join(parts)
 
 
+def certified_text(c: dict) -> str:
+    """The certificate in one line: what is promised, on how many images, and what the test split shows."""
+    gap = c["risk"].replace("_", " ")
+    if c["setting"] is None or not c.get("exits", True):
+        return (f"certified: no setting that exits keeps the {gap} within {c['delta_pt']:g} pt at α = {c['alpha']:g} "
+                f"on {c['n']} calibration images: the backbone is kept (no exit)")
+    return (f"certified: {gap} ≤ {c['delta_pt']:g} pt with probability {1 - c['alpha']:g} (bound {c['bound_pt']:.2f} "
+            f"pt, {c['n']} calibration images, setting {c['setting']:g}); on test: {c['test_gap_pt']:.2f} pt, "
+            f"{100 * c['test_cost_reduction']:.1f}% less compute")
+
+
 def exits_text(regime) -> str:
     """Each head's validation accuracy; heads the fit left untrained say so."""
     skipped = set(regime.get("untrained_heads") or [])
@@ -55,9 +66,11 @@ def print_summary(results: dict, run_dir: Path) -> None:
         for name, r in regimes.items():
             p = r["operating_point"]
             print(f"[eexit] {name:>11}: {headline_text(r['headline'], guard)}")
-            print(f"[eexit] {'':>11}  configured ({p['setting']:g}): {accuracy_text(p['test_acc'], guard)} at "
-                  f"{100 * p['cost_fraction']:.0f}% of the backbone's compute; exits' validation accuracy "
-                  f"{exits_text(r)}")
+            if r.get("certified"):
+                print(f"[eexit] {'':>11}  {certified_text(r['certified'])}")
+            print(f"[eexit] {'':>11}  {'certified' if r.get('certified') else 'configured'} ({p['setting']:g}): "
+                  f"{accuracy_text(p['test_acc'], guard)} at {100 * p['cost_fraction']:.0f}% of the backbone's compute;"
+                  f" exits' validation accuracy {exits_text(r)}")
             for line in r.get("summary") or []:   # what the method says of its regime (BTS-EE: its pools)
                 print(f"[eexit] {'':>11}  {line}")
     for line in warnings_text(results):
