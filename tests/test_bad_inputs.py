@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # (overrides, text the one-line error must contain)
 BAD = [
+    (["selection=risk", "selection.delta=0"], "selection.delta=0 is not allowed"),
+    (["selection=risk", "selection.alpha=1"], "selection.alpha=1 is not allowed"),
+    (["selection=risk", "selection.calibration_root=/nonexistent"], "selection.calibration_root holds unlabelled"),
     (["calibrator.margin=1.5"], "calibrator.margin=1.5"),
     (["calibrator.margin=-0.1"], "calibrator.margin=-0.1"),
     (["calibrator=max_softmax", "calibrator.threshold=1.5"], "calibrator.threshold=1.5"),

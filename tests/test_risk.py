@@ -110,3 +110,32 @@ def test_selection_risk_end_to_end_deploys_the_certified_setting_with_its_promis
     assert main(["--run", str(run), "--draws", "20"]) == 0
     table = (Path(__file__).resolve().parents[1] / "benchmarks" / "local" / "RESULTS-risk.md").read_text()
     assert table.count("| nonboosted |") == 6 and "certified: breaks δ" in table
+
+
+@pytest.mark.slow   # trains a backbone: about a minute
+def test_the_prediction_gap_calibrates_on_a_folder_of_unlabelled_images(tmp_path):
+    """Field data without labels: PNG files in nested folders, any names. Validation stays whole; the certificate
+    counts the folder's images; asking for the accuracy gap on them, or a folder that is not there, is one line."""
+    from conftest import TINY, compose_cfg
+    from PIL import Image
+
+    from eexit.config.settings import check_config
+    from eexit.data import DigitsDataModule
+    from eexit.errors import EExitError
+    from eexit.pipeline import run_experiment
+    dm = DigitsDataModule(seed=1)
+    dm.setup()
+    field = tmp_path / "field" / "camera_2"
+    field.mkdir(parents=True)
+    for i, img in enumerate(dm.splits["test"][0][:300]):
+        Image.fromarray(img.permute(1, 2, 0).numpy()).save(field / f"frame{i:04d}.png")
+    overrides = ["method=nonboosted", "selection=risk", "selection.risk=prediction_gap", "selection.delta=5",
+                 f"selection.calibration_root={tmp_path / 'field'}"]
+    results = run_experiment(compose_cfg(TINY + overrides, tmp_path), tmp_path / "run", overrides)
+    regime = results["regimes"]["nonboosted"]
+    assert regime["certified"]["n"] == 300 and regime["val_samples"] == 360
+    for bad, says in ((["selection.risk=accuracy_gap"], "only selection.risk=prediction_gap"),
+                      (["selection.risk=prediction_gap", f"selection.calibration_root={tmp_path / 'none'}"],
+                       "no such folder")):
+        with pytest.raises(EExitError, match=says):
+            check_config(compose_cfg(TINY + overrides[:-1] + [f"selection.calibration_root={tmp_path / 'field'}"] + bad))

@@ -77,6 +77,12 @@ def value_at(cfg, key: str):
 
 def check_config(cfg) -> None:
     """Raise ``EExitError`` for the first setting outside what is allowed."""
+    if value_at(cfg, "selection.calibration_root") not in (_MISSING, None) and \
+            value_at(cfg, "selection.risk") != "prediction_gap":
+        raise EExitError("selection.calibration_root holds unlabelled images: only selection.risk=prediction_gap can "
+                         "be calibrated on them (accuracy_gap needs labels)")
+    if (root := value_at(cfg, "selection.calibration_root")) not in (_MISSING, None) and not Path(str(root)).is_dir():
+        raise EExitError(f"selection.calibration_root={root}: no such folder; give a folder of unlabelled images")
     if missing := missing_keys(cfg):
         raise EExitError(f"{missing[0]} has no value and needs one (it is ??? in its yaml): give {missing[0]}=... on "
                          f"the command line or in a yaml of your own")

@@ -76,8 +76,8 @@ def compose(cfg) -> Parts:
         return made
     dm = built("data", lambda: instantiate(cfg.data))
     selection = cfg.get("selection") or {}
-    if selection.get("kind") == "risk":   # the calibration split leaves validation before anything reads it
-        dm.calibration_share = float(selection.calibration_share)
+    if selection.get("kind") == "risk" and not selection.get("calibration_root"):   # the calibration split leaves
+        dm.calibration_share = float(selection.calibration_share)                   # validation before anything
     return Parts(
         dm=dm, source=source,
         head=built("head", lambda: instantiate(cfg.head)),
@@ -87,8 +87,8 @@ def compose(cfg) -> Parts:
         settings=Settings(seed=int(cfg.seed), cache_dir=Path(cfg.cache_dir), device=device,
                           budgets=tuple(cfg.get("budgets") or ()), real_skip_samples=cfg.get("real_skip_samples"),
                           plot=wants_plot(cfg.get("plot", "auto")), plan_only=bool(cfg.get("plan")),
-                          certify=(str(selection.risk), float(selection.delta), float(selection.alpha))
-                          if selection.get("kind") == "risk" else None))
+                          certify=(str(selection.risk), float(selection.delta), float(selection.alpha),
+                                   selection.get("calibration_root")) if selection.get("kind") == "risk" else None))
 
 
 def wants_plot(setting) -> bool:

@@ -26,7 +26,7 @@ class Settings:
     real_skip_samples: int | None = 64
     plot: bool = True
     plan_only: bool = False
-    certify: tuple[str, float, float] | None = None   # selection=risk: (risk, delta in points, alpha)
+    certify: tuple | None = None   # selection=risk: (risk, delta in points, alpha, unlabelled folder or None)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from eexit.distributed import global_rank, is_global_zero
 from eexit.errors import EExitError, TrainingDiverged
 from eexit.files.atomic import atomic_write, remove_stale
 from eexit.files.disk_full import full_disk_line, remove_partial
+from eexit.data.unlabelled import unlabelled_loader
 from eexit.methods import FitContext
 from eexit.training.predict import predict_exits
 from eexit.pipeline.backbone import BackboneStage
@@ -135,8 +136,9 @@ def run(parts: Parts, run_dir: Path, overrides: list[str], plan: Plan, phase: Ph
                      head=parts.head,
                      calibrator=parts.calibrator, seed=s.seed, device=s.device, run_dir=run_dir,
                      cache_dir=s.cache_dir, trainer=trainers, phases=phase, plan=plan)
-    certification = None if s.certify is None else Certification(
-        *s.certify, outputs=lambda net: predict_exits(net, dm.loader("calibration"), s.device.type))
+    certification = None if s.certify is None else Certification(*s.certify[:3], outputs=lambda net: predict_exits(
+        net, dm.loader("calibration") if not s.certify[3] else unlabelled_loader(s.certify[3], dm.image_shape, dm.mean,
+                                                                                   dm.std), s.device.type))
     records = run_method(recipe, ctx, Judging(info.val_acc, info.test_acc, s.budgets, certification),
                          Settling(dm, s.device, s.real_skip_samples, run_dir, parts.config, info.weights_file,
                                   tuple(loggers), phase))
