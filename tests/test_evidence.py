@@ -278,3 +278,15 @@ def test_the_front_drawn_is_chosen_on_validation_and_the_oracle_is_the_test_enve
                                                                            (0.3, 0.98, 1.0))]
     assert [p["setting"] for p in validated_front(val, test)] == [0.1, 0.3]
     assert [p["setting"] for p in pareto_front(test)] == [0.1, 0.2, 0.3]
+
+
+def test_a_deployed_path_that_differs_is_said_on_the_console(capsys, tmp_path):
+    from eexit.reporting.guards import warnings_text
+    from eexit.reporting.summary import print_summary
+    regime = {"headline": {"drop_1pt": None}, "operating_point": {"setting": 0.02, "test_acc": 0.9,
+              "cost_fraction": 0.5}, "exit_val_acc": [0.8, 0.9], "real_skip_matches": False}
+    results = {"dataset": "d", "backbone": "b", "backbone_test_acc": 0.91, "backbone_macs": 1e6, "regimes": {"a": regime}}
+    assert any("a: the deployed network" in line for line in warnings_text(results))
+    print_summary(results, tmp_path)
+    out = capsys.readouterr().out
+    assert "[deployed ≠ reported: see note]" in out and "note: a: the deployed network" in out

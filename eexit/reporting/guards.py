@@ -54,4 +54,9 @@ def warnings_text(results: dict) -> list[str]:
         if exits:
             out.append(f"{name} exit(s) {', '.join(map(str, exits))} alone beat the backbone on test: the backbone "
                        f"is not an upper bound here, so 'within N points of it' is a loose reference")
+    for name, regime in (results.get("regimes") or {}).items():
+        if regime.get("real_skip_matches") is False:
+            out.append(f"{name}: the deployed network (real skip, float32) sent some checked test images to another "
+                       f"exit or answer than the reported simulation (from the stored features): its reported numbers "
+                       f"are not exactly what deploys (docs/troubleshooting.md, 'Real skip differs')")
     return out

@@ -65,7 +65,8 @@ def print_summary(results: dict, run_dir: Path) -> None:
               "test-selected ones)")
         for name, r in regimes.items():
             p = r["operating_point"]
-            print(f"[eexit] {name:>11}: {headline_text(r['headline'], guard)}")
+            differs = " [deployed ≠ reported: see note]" if r.get("real_skip_matches") is False else ""
+            print(f"[eexit] {name:>11}: {headline_text(r['headline'], guard)}{differs}")
             if r.get("certified"):
                 print(f"[eexit] {'':>11}  {certified_text(r['certified'])}")
             print(f"[eexit] {'':>11}  {'certified' if r.get('certified') else 'configured'} ({p['setting']:g}): "
