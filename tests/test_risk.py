@@ -107,9 +107,28 @@ def test_selection_risk_end_to_end_deploys_the_certified_setting_with_its_promis
     (run / ".hydra").mkdir()
     OmegaConf.save(cfg, run / ".hydra" / "config.yaml")
     main = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "risk.py"))["main"]
-    assert main(["--run", str(run), "--draws", "20"]) == 0
+    assert main(["--run", str(run), "--draws", "60"]) == 0
     table = (Path(__file__).resolve().parents[1] / "benchmarks" / "local" / "RESULTS-risk.md").read_text()
     assert table.count("| nonboosted |") == 6 and "certified: breaks δ" in table
+    # the fast version of make bench-risk: 60 re-splits of the stored outputs, the promise kept within its slack
+    from eexit.bench.risk import resplits, table as loss_table, validated_setting
+    calib = compose_cfg(TINY + overrides).calibrator
+    from hydra.utils import instantiate
+    calib = instantiate(calib)
+    saved = torch.load(run / "exit_outputs" / "nonboosted.pt", weights_only=True)
+    val, test = (CachedExits(saved[k]["logits"], saved[k]["confidences"], saved[k]["labels"]) for k in ("val", "test"))
+    fractions = torch.tensor(regime["headline"]["drop_5pt"]["exit_costs"]) if regime["headline"]["drop_5pt"] else \
+        torch.tensor(next(p for p in regime["headline"].values() if p)["exit_costs"])
+    for delta, alpha in ((2.0, 0.1), (5.0, 0.05)):
+        r = resplits(loss_table(test, calib, val, fractions, "accuracy_gap"), validated_setting(calib, val, fractions,
+                     delta), delta, alpha, draws=60)
+        assert r["certified_violations"] <= alpha + 2 * math.sqrt(alpha * (1 - alpha) / 60), r
+    # a sweep's summary shows the certified setting beside the validation-selected headline
+    from eexit.reporting.configurations import configuration_rows
+    from eexit.reporting.summary_markdown import markdown
+    runs = [{**results.to_dict(), "_job": "0"}]
+    md = markdown(tmp_path, configuration_rows(runs), runs, {}, [])
+    assert "## Certified settings (selection=risk)" in md and "prediction_gap ≤ 5 pt at α = 0.1" in md
 
 
 @pytest.mark.slow   # trains a backbone: about a minute

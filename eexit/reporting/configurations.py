@@ -68,6 +68,13 @@ def configuration_row(runs: list[dict], common: set[str], varying: list[str] | N
     for regime in regimes_of(runs):
         row[f"{regime}_label"] = regime_label(regime, next(r["regimes"][regime] for r in runs
                                                           if regime in (r.get("regimes") or {})))
+        certs = [c for r in runs if (c := ((r.get("regimes") or {}).get(regime) or {}).get("certified"))]
+        if certs:   # selection=risk: the certified setting beside the validation-selected headline
+            row.update({f"{regime}_certified_saving": mean_interval([c["test_cost_reduction"] if c.get("exits", True)
+                                                                      and c["setting"] is not None else 0.0
+                                                                      for c in certs])["mean"],
+                        f"{regime}_certified_held": f"{sum(c['held_on_test'] for c in certs)} of {len(certs)}",
+                        f"{regime}_certified_promise": f"{c['risk']} ≤ {c['delta_pt']:g} pt at α = {c['alpha']:g}"})
         points = [p for r in runs if (p := ((r.get("regimes") or {}).get(regime) or {}).get("operating_point"))]
         if points:   # the configured setting's test point, mean over seeds
             row[f"{regime}_configured_acc"] = mean_interval([p["test_acc"] for p in points])["mean"]

@@ -90,6 +90,14 @@ def markdown(sweep_dir, rows: list[dict], runs: list[dict], failed: dict[str, st
         md += [f"| {row['config']} | {row[g + '_label']} | " + " | ".join(with_std(row, f"{g}_acc_at_{b}")
                                                                      for b in budgets) + " |"
                for row in rows for g in regimes if f"{g}_acc_at_{budgets[0]}" in row]
+    certified = [(row, g) for row in rows for g in regimes if f"{g}_certified_saving" in row]
+    if certified:
+        md += ["", "## Certified settings (selection=risk) beside the validation-selected headline", "",
+               "| config | regime | promise | compute saved, certified | held on test | ≤ 2 pt, validation-selected |",
+               "|---|---|---|---|---|---|"]
+        md += [f"| {row['config']} | {row[g + '_label']} | {row[g + '_certified_promise']} | "
+               f"{pct(row[g + '_certified_saving'])} | {row[g + '_certified_held']} | {with_interval(row, g + '_drop_2pt')} |"
+               for row, g in certified]
     md += ["", "## Every regime at ≤ 1 / 2 / 5 points (mean [95 % interval])", "",
            "| config | regime | ≤ 1 pt | ≤ 2 pt | ≤ 5 pt |", "|---|---|---|---|---|"]
     md += [f"| {row['config']} | {row[g + '_label']} | " + " | ".join(with_interval(row, f"{g}_{d}") for d in DROPS) + " |"
