@@ -40,15 +40,27 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, str]:
     return took, proc.stdout + proc.stderr
 
 
-def default_run(clone: Path) -> dict:
+def default_run(clone: Path, figure: Path | None = None) -> dict:
+    """``make run``'s time and what it printed: the backbone, every regime's headlines (chosen on validation) with
+    what they kept on test, and the oracle (chosen on test) beside them. ``figure``: where its tradeoff.png goes."""
     seconds, _ = timed(["make", "run"], clone)
-    results = Results.read(next(clone.glob("outputs/*/*/results.json")))
-    values = {"seconds": round(seconds), "backbone_test_acc_pct": round(100 * results["backbone_test_acc"], 2)}
+    path = next(clone.glob("outputs/*/*/results.json"))
+    results = Results.read(path)
+    values = {"seconds": round(seconds), "backbone_test_acc_pct": round(100 * results["backbone_test_acc"], 2),
+              "phase_seconds": {k: round(v) for k, v in results.phase_seconds.items() if v >= 1}}
     for name, regime in results["regimes"].items():
+        values[f"{name}_train_seconds"] = round(regime.get("train_seconds") or 0)
         for drop, point in (regime.get("headline") or {}).items():
             values[f"{name}_{drop}"] = None if point is None else {
                 "saved_pct": round(100 * point["cost_reduction"], 1), "test_acc_pct": round(100 * point["test_acc"], 2),
-                "test_drop_pt": round(point.get("test_drop_pt", float("nan")), 2)}
+                "test_drop_pt": round(point.get("test_drop_pt", float("nan")), 2),
+                "saved_low_pct": round(100 * point["cost_reduction_low"], 1),
+                "saved_high_pct": round(100 * point["cost_reduction_high"], 1)}
+        oracle = (regime.get("oracle") or {}).get("drop_1pt")
+        values[f"{name}_oracle_drop_1pt"] = None if oracle is None else {
+            "saved_pct": round(100 * oracle["cost_reduction"], 1), "test_acc_pct": round(100 * oracle["test_acc"], 2)}
+    if figure is not None and (path.parent / "tradeoff.png").is_file():
+        figure.write_bytes((path.parent / "tradeoff.png").read_bytes())
     return values
 
 
@@ -73,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             (clone / ".venv").symlink_to(ROOT / ".venv")
         measured = {}
         if not args.skip_run:
-            measured["default_run"] = default_run(clone)
+            measured["default_run"] = default_run(clone, ROOT / "docs" / "default-run.png" if args.record else None)
             print(f"make run: {measured['default_run']}", flush=True)
         if not args.skip_test:
             measured["suite"] = suite(clone)

@@ -3,7 +3,8 @@
 A page cites a measured value as a link to its record: ``[7 min 12 s](docs/records/suite.json "seconds")``.
 The record (``docs/records/<name>.json``) was written by the command that measured it (``eexit.bench.records.
 write_record``: command, commit, date, machine, values). The first number shown must be the recorded value at
-the precision shown, converted where the text shows a duration in minutes and seconds.
+the precision shown, converted where the text shows a duration in minutes and seconds, or a share recorded as a
+fraction in percent.
 """
 from __future__ import annotations
 
@@ -49,7 +50,10 @@ def test_a_cited_number_is_its_record(page, shown, name, key):
     record = json.loads((ROOT / "docs" / "records" / f"{name}.json").read_text())
     assert {"command", "commit", "date", "machine", "values"} <= set(record), name
     value, decimals = shown_value(shown)
-    assert round(float(recorded(name, key)), decimals) == value, f"{page}: {shown!r} but {name}.json {key} = " \
+    number = float(recorded(name, key))
+    if "%" in shown and abs(number) <= 1:   # a share recorded as a fraction, shown in percent
+        number *= 100
+    assert round(number, decimals) == value, f"{page}: {shown!r} but {name}.json {key} = " \
                                                                  f"{recorded(name, key)}"
 
 
