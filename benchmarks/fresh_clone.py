@@ -71,6 +71,13 @@ def suite(clone: Path) -> dict:
     return {"seconds": round(seconds), **counts}
 
 
+def report(name: str, values: dict, record: bool) -> None:
+    print(f"{name}: {values}", flush=True)
+    if record:
+        from eexit.bench.records import write_record
+        print(f"recorded: {write_record(name, 'python benchmarks/fresh_clone.py --record', values)}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-run", action="store_true")
@@ -83,17 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
         if not args.install:
             (clone / ".venv").symlink_to(ROOT / ".venv")
-        measured = {}
-        if not args.skip_run:
-            measured["default_run"] = default_run(clone, ROOT / "docs" / "default-run.png" if args.record else None)
-            print(f"make run: {measured['default_run']}", flush=True)
+        if not args.skip_run:   # each record is written as soon as it is measured: a later failure keeps it
+            report("default_run", default_run(clone, ROOT / "docs" / "default-run.png" if args.record else None),
+                   args.record)
         if not args.skip_test:
-            measured["suite"] = suite(clone)
-            print(f"make test: {measured['suite']}", flush=True)
-    if args.record:
-        from eexit.bench.records import write_record
-        for name, values in measured.items():
-            print(f"recorded: {write_record(name, 'python benchmarks/fresh_clone.py --record', values)}")
+            report("suite", suite(clone), args.record)
     return 0
 
 

@@ -78,27 +78,31 @@ def installed(tmp_path_factory) -> Path:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(work / "env")], check=True)
     python = work / "env" / "bin" / "python"
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+                          capture_output=True, text=True, check=True, env=user_env()).stdout.strip()
     (Path(site) / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run(pip + ["--python", str(python), "install", "--no-deps", str(wheel)], check=True,
                    capture_output=True)
     return work / "env" / "bin"
 
 
+def user_env() -> dict:
+    """A user's environment: nothing on PYTHONPATH (the checkout must not leak in), eexit's defaults for folders."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "EEXIT_DATA", "EEXIT_CACHE")}
+
+
 def run(bin_dir: Path, args: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "EEXIT_DATA", "EEXIT_CACHE")}
-    return subprocess.run([str(bin_dir / "eexit"), *args], cwd=cwd, capture_output=True, text=True, env=env,
+    return subprocess.run([str(bin_dir / "eexit"), *args], cwd=cwd, capture_output=True, text=True, env=user_env(),
                           timeout=timeout)
 
 
 def test_the_wheel_runs_an_experiment_from_an_empty_folder(installed, tmp_path):
     where = subprocess.run([str(installed / "python"), "-c", "import eexit, eexit.conf; print(eexit.__file__)"],
-                           cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+                           cwd=tmp_path, capture_output=True, text=True, check=True, env=user_env()).stdout
     assert str(ROOT) not in where and "site-packages" in where   # the wheel's copy, not the checkout
     from eexit import __version__
     assert run(installed, ["--version"], tmp_path).stdout.strip() == f"eexit {__version__}"
     module = subprocess.run([str(installed / "python"), "-m", "eexit", "--version"], cwd=tmp_path,
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, env=user_env())
     assert module.stdout.strip() == f"eexit {__version__}"
     help_text = run(installed, ["--help"], tmp_path).stdout
     groups = {p.name for p in (ROOT / "eexit" / "conf").iterdir() if p.is_dir() and p.name != "hydra"}
