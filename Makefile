@@ -27,10 +27,10 @@ run: $(RUN_STAMP) ## install what running needs, then run the default experiment
 	$(VENV)/bin/eexit $(ARGS)
 
 test: $(STAMP) ## install, then run the fast test suite (< 10 min on 2 cores), one worker per core
-	WANDB_MODE=disabled $(PY) -m pytest -m "not slow" -q -n auto $(ARGS)
+	WANDB_MODE=disabled $(PY) -m pytest -m "not slow" -q -n auto --dist loadgroup $(ARGS)
 
 test-all: $(STAMP) ## the fast suite plus the slow tests
-	WANDB_MODE=disabled $(PY) -m pytest -q -n auto $(ARGS)
+	WANDB_MODE=disabled $(PY) -m pytest -q -n auto --dist loadgroup $(ARGS)
 
 clean-outputs: ## delete run outputs (outputs/, multirun/)
 	rm -rf outputs multirun

@@ -95,6 +95,9 @@ def run(bin_dir: Path, args: list[str], cwd: Path, timeout: int = 300) -> subpro
                           timeout=timeout)
 
 
+pytestmark = pytest.mark.xdist_group("wheel")   # both tests on one worker: the wheel is built and installed once
+
+
 def test_the_wheel_runs_an_experiment_from_an_empty_folder(installed, tmp_path):
     where = subprocess.run([str(installed / "python"), "-c", "import eexit, eexit.conf; print(eexit.__file__)"],
                            cwd=tmp_path, capture_output=True, text=True, check=True, env=user_env()).stdout

@@ -44,6 +44,7 @@ def test_make_reproduce_bts_runs_as_shipped_on_a_cinic10_fixture(tmp_path):
     assert "compute saved within 1 / 2 / 5 points" in proc.stdout or "chance" in proc.stdout
 
 
+@pytest.mark.slow   # 48 s under -n 2: the make target loads the whole stack before it finds no data
 def test_reproduce_bts_without_the_data_says_where_in_one_line(tmp_path):
     proc = subprocess.run(["make", "-s", "reproduce-bts", f"ARGS=data.root={tmp_path / 'none'} logger=none "
                            f"hydra.run.dir={tmp_path / 'run'}"], cwd=ROOT, capture_output=True, text=True,

@@ -158,6 +158,7 @@ def test_threshold_sweep_summary_has_a_distinct_row_per_threshold_and_no_empty_f
     assert (tmp_path / "fronts.png").stat().st_size > 1000
 
 
+@pytest.mark.slow   # 52 s: a 4-job sweep run twice (tests/test_faults.py keeps the fast rerun checks)
 def test_a_killed_sweep_rerun_into_its_folder_runs_only_what_is_missing(tmp_path):
     """A 4-job sweep whose jobs 2 and 3 never finished (killed: no results.json; failed: FAILED):
     the aggregator names them, the rerun leaves jobs 0-1 alone, and the summary then covers all 4."""

@@ -118,6 +118,7 @@ def test_the_cost_model_counts_what_combining_adds():
     assert added == [10, 100 + 20, 100 + 30]     # ensemble (k + 1) K, cascade K x K from the second head on
 
 
+@pytest.mark.slow   # 46 s: two methods end to end (the fast tests check their parts)
 def test_ztw_and_mixed_run_alone_and_mixed_leaves_the_cached_backbone(tmp_path):
     from eexit.methods import Mixed
     from eexit.pipeline import run_experiment
