@@ -52,6 +52,7 @@ def test_imagefolder_with_a_timm_backbone_end_to_end(tmp_path):
     assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
 
 
+@pytest.mark.slow   # 37 s: a torchvision ResNet end to end (test_library_backbones checks the staging)
 def test_a_torchvision_weights_file_is_used_frozen_as_it_is(tmp_path):
     """The user's own trained torchvision model: loaded by ``backbone.weights``, not trained again,
     its test accuracy in results.json equal to the saved model's own."""

@@ -50,7 +50,8 @@ def test_larger_lambda_exits_earlier(tmp_path, cache):
     assert cost[3.0] < cost[0.0] - 0.05
 
 
-@pytest.mark.parametrize("loss", ["v2", "v4"])  # v4: per-sample exit tags, batches carry sample indices
+@pytest.mark.parametrize("loss", ["v2", pytest.param("v4", marks=pytest.mark.slow)])  # v4 (slow, 21 s): per-sample
+# exit tags, batches carry sample indices
 def test_eenets_joint_end_to_end(tmp_path, cache, loss):
     results = run(tmp_path, cache, ["method=eenets", "method.epochs=2", f"method.loss.version={loss}"], "e")
     regime = results["regimes"]["eenets"]

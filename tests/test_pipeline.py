@@ -255,6 +255,7 @@ def test_cli_missing_dataset_is_one_clear_line(tmp_path):
         assert f"`{lines[-1]}`" in " ".join((ROOT / page).read_text().split()), page
 
 
+@pytest.mark.slow   # 44 s: two full fits compared (the store's own tests are fast)
 def test_feature_cache_equals_uncached_path(tmp_path, cache):
     """Head training from cached (pooled, float32) features gives the same heads and metrics as recomputing
     them; bfloat16 features (the default) give the same curve within a few test images."""
@@ -337,6 +338,7 @@ def test_weights_for_another_backbone_say_which_keys_differ(tmp_path):
         cifar_resnet(20, num_classes=7, weights=str(tmp_path / "r20.pt"))
 
 
+@pytest.mark.slow   # 36 s: joint training end to end (EENets' joint test stays fast)
 def test_sdn_trains_backbone_and_heads_jointly(tmp_path, cache):
     results, out = run(tmp_path, cache, ["method=sdn"])
     regime = results["regimes"]["sdn"]

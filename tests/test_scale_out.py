@@ -106,6 +106,7 @@ def built_once(logs: str) -> None:
     assert extracted and max(extracted.values()) == 1, extracted
 
 
+@pytest.mark.slow   # 38 s: a joblib sweep of four processes (the locks' own tests are fast)
 def test_joblib_jobs_build_the_backbone_and_each_feature_once(tmp_path):
     sweep = tmp_path / "sweep"
     proc = run(["-m", "sweep=bts64", *SMALL, "placement.rule=pareto,linear", "calibrator.margin=0.01,0.05",
