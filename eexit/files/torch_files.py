@@ -1,7 +1,7 @@
 """Reading ``.pt`` files without running code: ``torch.load(weights_only=True)``, and one line when a file needs more.
 
 A ``.pt`` file is a pickle, and a pickle may name any Python callable for the reader to call: a crafted
-checkpoint whose object reduces to ``os.system(...)`` runs its command inside ``torch.load(weights_only=False)``
+checkpoint whose object reduces to ``os.system(...)`` runs its command inside an unrestricted ``torch.load`` (weights-only off)
 before any check of its contents. torch's restricted unpickler (``weights_only=True``, torch's own default
 since 2.6) admits only tensors, storages, dtypes, numbers, strings and plain containers. Every file eexit
 writes holds only those (exit-network checkpoints, backbone cache entries, decoded images, Lightning's resume
@@ -74,7 +74,7 @@ def weights_only_in_this_process() -> None:
 
 @contextmanager
 def weights_only_everywhere():
-    """Every ``torch.load`` inside, libraries' included (torchvision's hub cache loads with ``weights_only=False``),
+    """Every ``torch.load`` inside, libraries' included (torchvision's hub cache loads with weights-only off),
     is weights-only; a refusal inside is raised as :class:`RefusedFile`."""
     before = os.environ.get(FORCE)
     os.environ[FORCE] = "1"
