@@ -43,26 +43,29 @@ def swap(a, b):
 
 def huge(path):
     a = np.load(path, mmap_mode="r+")
-    a[3] = 30000   # a large finite bfloat16 pattern (int16 storage): no NaN or inf to catch it
+    a[3] = 30000   # a large finite value: no NaN or inf to catch it
     a.flush()
     del a
 
 
-CORRUPTIONS = {
-    "flip": lambda d: [flip(d / "train" / "block5.npy")],
-    "swap blocks": lambda d: [swap(d / "val" / "block3.npy", d / "test" / "block3.npy")],
-    "swap labels": lambda d: [swap(d / "val" / "labels.npy", d / "test" / "labels.npy")],
-    "huge values": lambda d: [huge(d / "test" / "block5.npy")],
+CORRUPTIONS = {   # ``at(split)``: the split's folder (training in bfloat16, validation and test in float32)
+    "flip": lambda at: [flip(at("train") / "block5.npy")],
+    "swap blocks": lambda at: [swap(at("val") / "block3.npy", at("test") / "block3.npy")],
+    "swap labels": lambda at: [swap(at("val") / "labels.npy", at("test") / "labels.npy")],
+    "huge values": lambda at: [huge(at("test") / "block5.npy")],
 }
+
+
+def split_folder(cache):
+    return lambda split: next((cache / "features").glob(f"*/{split}"))
 
 
 @pytest.mark.parametrize("how", CORRUPTIONS)
 def test_corrupted_feature_files_are_found_and_rebuilt(parts, tmp_path, caplog, how):
     first = features(parts, tmp_path)
-    store = next((tmp_path / "features").iterdir())
     want = {s: [f.clone() for f in first.data[s].feats] + [first.data[s].labels.clone()] for s in ("train", "val", "test")}
     del first
-    CORRUPTIONS[how](store)
+    CORRUPTIONS[how](split_folder(tmp_path))
     caplog.set_level(logging.WARNING)
     again = features(parts, tmp_path)
     warned = [r.getMessage() for r in caplog.records if "checksum does not match" in r.getMessage()]
@@ -77,8 +80,7 @@ def test_corrupted_feature_files_are_found_and_rebuilt(parts, tmp_path, caplog, 
 
 def test_a_file_without_its_checksum_is_rebuilt(parts, tmp_path, caplog):
     features(parts, tmp_path)
-    store = next((tmp_path / "features").iterdir())
-    (store / "val" / "final.npy.b2").unlink()
+    (split_folder(tmp_path)("val") / "final.npy.b2").unlink()
     caplog.set_level(logging.WARNING)
     again = features(parts, tmp_path)
     assert again.extracted == ["val/final"] and "no checksum beside it" in caplog.text
@@ -138,14 +140,14 @@ def test_a_killed_extraction_leaves_nothing_the_next_run_keeps(parts, tmp_path, 
     """What a job killed mid-extraction leaves (its temporaries, no finished file) is removed by the next
     job that takes the lock, which then builds the file."""
     features(parts, tmp_path)
-    store = next((tmp_path / "features").iterdir())
-    (store / "train" / "block5.npy").unlink()
-    (store / "train" / "block5.npy.b2").unlink()
-    (store / "train" / ".block5.npy.999999.tmp").write_bytes(b"\0" * 4096)   # a dead writer's half file
-    (store / "train" / ".block5.npy.b2.999999.tmp").write_text("")
+    train = split_folder(tmp_path)("train")
+    (train / "block5.npy").unlink()
+    (train / "block5.npy.b2").unlink()
+    (train / ".block5.npy.999999.tmp").write_bytes(b"\0" * 4096)   # a dead writer's half file
+    (train / ".block5.npy.b2.999999.tmp").write_text("")
     caplog.set_level(logging.WARNING)
     again = features(parts, tmp_path)
-    assert again.extracted == ["train/block5"] and not list(store.rglob("*.tmp"))
+    assert again.extracted == ["train/block5"] and not list(train.rglob("*.tmp"))
     assert "left by a job that stopped while writing it" in caplog.text
 
 
@@ -193,7 +195,7 @@ def test_a_large_untouched_file_is_trusted_by_its_stamp_and_rehashed_once_touche
     assert hashed == []                                               # every file trusted by its stamp
     want = [f.clone() for f in clean.data["train"].feats]             # (the loaded arrays map the files)
     del clean
-    flip(next((tmp_path / "features").iterdir()) / "train" / "block3.npy")
+    flip(split_folder(tmp_path)("train") / "block3.npy")
     again = features(parts, tmp_path)
     assert hashed == ["train/block3"] and len(again.extracted) == 1   # only the touched file hashed: damaged
     assert all(torch.equal(a, b) for a, b in zip(want, again.data["train"].feats))

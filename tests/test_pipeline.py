@@ -52,11 +52,16 @@ def test_backbone_run_then_cache_hit(tmp_path, cache, caplog):
     assert run_experiment(cfg, tmp_path / "c")["backbone_source"] == "trained"
 
 
-def test_nonboosted_end_to_end(tmp_path, cache):
-    results, out = run(tmp_path, cache, ["method=nonboosted"])
+def test_nonboosted_end_to_end_reports_what_deploys(tmp_path, cache):
+    results, out = run(tmp_path, cache, ["method=nonboosted", "real_skip_samples=null"])
     assert len(results["curve"]) >= 10 and set(results["headline"]) == {"drop_1pt", "drop_2pt", "drop_5pt"}
     assert (out / "tradeoff.png").stat().st_size > 1000 and (out / "exits.png").stat().st_size > 1000
     regime = results["regimes"]["nonboosted"]
+    # reported = deployed: heads train on bfloat16 features, but validation and test are stored in float32, as the
+    # deployed network computes them, so the real-skip check over the whole test split agrees exactly (no tolerance)
+    import numpy as np
+    dtypes = {(f.parent.name, str(np.load(f, mmap_mode="r").dtype)) for f in cache.rglob("features/*/*/block*.npy")}
+    assert dtypes == {("train", "int16"), ("val", "float32"), ("test", "float32")}   # int16: bfloat16's bits
     assert regime["real_skip_matches"] is True
     # per-exit analysis from the cached outputs agrees with the other per-exit numbers
     assert [r["accuracy"] for r in regime["anytime"]] == pytest.approx(regime["exit_test_acc"])

@@ -74,7 +74,8 @@ def test_joint_training_under_ddp_evaluates_and_writes_once(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["regimes"]["eenets"]["real_skip_matches"] is True
-    assert len(list(tmp_path.rglob("results.json"))) == 1 and len(list(tmp_path.rglob("eenets.pt"))) == 1
+    assert len(list(tmp_path.rglob("results.json"))) == 1 and len(list(tmp_path.rglob("checkpoints/eenets.pt"))) == 1
+    assert len(list(tmp_path.rglob("exit_outputs/eenets.pt"))) == 1                 # rank 1 wrote neither
     rank1 = (tmp_path / "run" / "train_ddp_process_1.log").read_text()
     assert "eenets: trained 2 epochs" in rank1                                   # rank 1 trained in step
 

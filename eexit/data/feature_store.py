@@ -47,6 +47,12 @@ def store_key(backbone: torch.nn.Module, images, dtype: torch.dtype, digest: str
            f"-{str(dtype).split('.')[-1]}-{FORMAT}{tag}"
 
 
+def split_dtype(split: str, train_dtype: torch.dtype) -> torch.dtype:
+    """A split's storage dtype: ``train_dtype`` for training; float32 for validation and test, as the deployed
+    float32 network computes them (what is calibrated and reported is exactly what ships)."""
+    return train_dtype if split == "train" else torch.float32
+
+
 def block_name(block: int, reduction: tuple[int, int] | None) -> str:
     """``block5`` (the full map) or ``block5-8x8`` (average-pooled to 8×8)."""
     return f"block{block}" if reduction is None else f"block{block}-{reduction[0]}x{reduction[1]}"

@@ -3,8 +3,10 @@
 With a frozen backbone the feature maps at the attach points never change, so they are computed once per
 split (no augmentation), stored on disk (``eexit/data/feature_store.py``) and served as :class:`FeatureBatch`
 es to every head of every job. What is stored is what the heads read: a head that starts with a
-parameter-free average pooling (``input_reduction``) gets the pooled map, pooled once here; bfloat16 by
-default. The training pool can shrink between epochs (``set_train_pool``: BTS-EE's boosted stages); the pool
+parameter-free average pooling (``input_reduction``) gets the pooled map, pooled once here. The training
+split is stored in ``dtype`` (bfloat16 by default: half the bytes of the largest split); validation and test
+always in float32, as the deployed network computes them, so every reported exit decision is the one that
+ships (bfloat16 test features moved 1 of 64 checked images to another exit on a 5,000-image digit set). The training pool can shrink between epochs (``set_train_pool``: BTS-EE's boosted stages); the pool
 is part of the DataModule's checkpointed state. With ``store=False`` the images are served and the frozen
 backbone runs on each batch once it is on the device (``on_after_batch_transfer``): the module receives the
 same :class:`FeatureBatch` either way (one batch contract; same results, the backbone's cost every epoch).
@@ -22,7 +24,7 @@ from eexit.errors import BadArgument, EExitError
 from eexit.data.augment import normalize
 from eexit.data.extract import MemorySink, extract, features_of
 from eexit.data.feature_batch import FeatureBatch
-from eexit.data.feature_store import FeatureStore, block_name, store_key
+from eexit.data.feature_store import FeatureStore, block_name, split_dtype, store_key
 from eexit.data.loader import IndexedLoader
 from eexit.distributed import is_global_zero
 
@@ -37,8 +39,8 @@ class FeatureDataModule(L.LightningDataModule):
             extract on), its attach points, and per head the ``(h, w)`` the head average-pools its input to first
             (``input_reduction``; absent: the full map is kept).
         cache_dir: where the feature store lives (``None``: keep features in memory only).
-        dtype: storage dtype, ``bfloat16`` (default, on every device: on digits its results equal
-            float32's within a few test images, docs/paper-scale.md) or ``float32``.
+        dtype: the training split's storage dtype, ``bfloat16`` (default, on every device) or ``float32``;
+            validation and test are float32 whatever it is (``split_dtype``).
         batch_size, eval_batch_size: training and evaluation batch sizes.
         seed: seeds the training order.
         store: False runs the backbone on every batch instead: what a dataset too large to hold its features
@@ -77,13 +79,16 @@ class FeatureDataModule(L.LightningDataModule):
         log.info("features: %s samples at blocks %s ready in %.1f s",
                      "/".join(str(len(self.data[s].labels)) for s in SPLITS), self.attach, time.perf_counter() - start)
 
+    def split_dtype(self, split: str) -> torch.dtype:
+        return split_dtype(split, self.dtype)
+
     def _split(self, split: str) -> FeatureBatch:
         names = self.names + ["final", "labels"]
-        rows = self.images.num_samples(split)
+        rows, dtype = self.images.num_samples(split), self.split_dtype(split)
         if self.cache_dir is None:
             got = self._extract(split, names, {n: MemorySink() for n in names})
-        else:
-            store = FeatureStore(self.cache_dir, store_key(self.backbone, self.images, self.dtype), self.dtype)
+        else:   # keyed by the split's dtype: a bfloat16 and a float32 job share their validation and test files
+            store = FeatureStore(self.cache_dir, store_key(self.backbone, self.images, dtype), dtype)
             got = store.get(split, names, rows)
             if len(got) < len(names) and not is_global_zero():   # a DDP copy: computes, never stores
                 missing = [n for n in names if n not in got]
@@ -101,7 +106,7 @@ class FeatureDataModule(L.LightningDataModule):
 
     def _extract(self, split: str, names: list[str], sinks: dict) -> dict[str, torch.Tensor]:
         wanted = {n: (b, r) for n, b, r in zip(self.names, self.attach, self.reductions) if n in names}
-        got = extract(self.backbone, self.images.loader(split), wanted, self.dtype, sinks, split)
+        got = extract(self.backbone, self.images.loader(split), wanted, self.split_dtype(split), sinks, split)
         self.extracted += [f"{split}/{n}" for n in names]
         return got
 

@@ -24,7 +24,7 @@ def feature_source(plan, streaming: bool, gpu_free: int | None, host_free: int) 
     if store < 0.5 * gpu_free:
         return True, f"stored once and kept in GPU memory ({store / gb:.2f} GB of {gpu_free / gb:.1f} GB free)"
     train = plan.images['train']
-    per_image = store / max(1, sum(plan.images.values()))
+    per_image = sum(b["bytes_per_image"] for b in plan.blocks)   # a training row, in the stored dtype
     read_s = 0.0 if store < 0.5 * host_free else train * per_image / DISK_READ
     forward_s = train / plan.rates['backbone_images_per_s']
     if read_s <= forward_s:

@@ -136,8 +136,11 @@ def plan_run(dm, source: BackboneSource, placement, head, work: Workload, device
                            "shape": list(stored), "bytes_per_image": math.prod(stored) * bytes_el})
         step = head_step_seconds(net, [tuple(x["shape"]) for x in blocks], work.batch_size,
                                  torch.bfloat16 if bytes_el == 2 else torch.float32)
-    per_image = sum(x["bytes_per_image"] for x in blocks) + 4 * dm.num_classes + 8
-    store_bytes = per_image * n_all if store else 0
+    # training features in the chosen dtype; validation and test in float32 (split_dtype), + logits and label
+    elements = sum(math.prod(x["shape"]) for x in blocks)
+    per_image = 4 * dm.num_classes + 8
+    store_bytes = (n_train * (elements * bytes_el + per_image) + (n_all - n_train) * (elements * 4 + per_image)
+                   if store else 0)
     params = sum(t.numel() * t.element_size() for t in backbone.state_dict().values())
     images = 0 if streaming else n_all * math.prod(image_shape)
     # an eval batch in flight: a residual block holds about 5 maps of its output's size (input, two convs,

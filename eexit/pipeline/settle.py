@@ -73,14 +73,14 @@ def real_skip_matches(run: Settling, net, policy, test: CachedExits) -> bool:
         got_exit.append(e.cpu())
     want_pred, want_exit = (pred, exit_idx) if chosen is None else (pred[chosen], exit_idx[chosen])
     got_pred, got_exit = torch.cat(got_pred), torch.cat(got_exit)
+    # the simulation reads float32 validation/test features, as the deployed network computes them: any image
+    # that leaves elsewhere or answers otherwise (TF32 or a different kernel on a GPU) is reported, never tolerated
     moved = int((got_exit != want_exit).sum())
-    # bf16/TF32 numerics can move a sample whose score sits on its threshold: report it, never hide it
-    ok = moved <= int(2e-3 * got_exit.numel()) and torch.equal(got_pred[got_exit == want_exit],
-                                                                       want_pred[got_exit == want_exit])
-    if not ok:
-        log.warning("real skip: %d of %d test images leave at another exit than the simulation says", moved,
-                    got_exit.numel())
-    return bool(ok)
+    answered = int((got_pred != want_pred)[got_exit == want_exit].sum())
+    if moved or answered:
+        log.warning("real skip: of %d test images, %d leave at another exit and %d answer otherwise than the "
+                    "simulation says", got_exit.numel(), moved, answered)
+    return not (moved or answered)
 
 
 def spread_over_exits(exit_idx: torch.Tensor, samples: int) -> torch.Tensor:

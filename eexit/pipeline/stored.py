@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from eexit.data.checksums import stamp_path
-from eexit.data.feature_store import FeatureStore, store_key
+from eexit.data.feature_store import FeatureStore, split_dtype, store_key
 from eexit.files.digest import tensors_digest
 from eexit.pipeline.backbone import BackboneStage
 from eexit.pipeline.backbone_cache import load_entry
@@ -33,10 +33,11 @@ def stored_bytes(stage: BackboneStage, plan: Plan) -> int:
         return 0
     total = path.stat().st_size
     if plan.store:
-        dtype = getattr(torch, plan.dtype)
-        root = FeatureStore(source.cache_dir, store_key(plan.backbone, dm, dtype, tensors_digest(entry["state_dict"])),
-                            dtype).root
-        names = [b["name"] for b in plan.blocks] + ["final", "labels"]
-        files = [root / split / f"{name}.npy" for split in SPLITS for name in names]
+        digest, names = tensors_digest(entry["state_dict"]), [b["name"] for b in plan.blocks] + ["final", "labels"]
+        files = []
+        for split in SPLITS:
+            dtype = split_dtype(split, getattr(torch, plan.dtype))
+            root = FeatureStore(source.cache_dir, store_key(plan.backbone, dm, dtype, digest), dtype).root
+            files += [root / split / f"{name}.npy" for name in names]
         total += sum(f.stat().st_size for f in files if f.is_file() and stamp_path(Path(f)).is_file())
     return total

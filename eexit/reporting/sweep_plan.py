@@ -6,6 +6,7 @@ file extracted once, every job's heads). Pure functions of the jobs' plans.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 
@@ -18,10 +19,10 @@ def merge_plans(plans: list[dict]) -> dict:
     seconds = {"backbone": max(p["seconds_by_phase"]["backbone"] for p in plans), "features": 0.0,
                "heads": 0.0, "joint": 0.0, "evaluation": 0.0}
     for p in plans:
-        n = sum(p["images"].values())
+        n_train, n = p["images"]["train"], sum(p["images"].values())
         new = [b for b in p["blocks"] if p["store"] and b["name"] not in files]
-        for b in new:
-            files[b["name"]] = b["bytes_per_image"] * n
+        for b in new:   # training rows in the run's dtype, validation and test rows in float32
+            files[b["name"]] = b["bytes_per_image"] * n_train + 4 * math.prod(b["shape"]) * (n - n_train)
         if new:   # one backbone pass computes every block this job adds
             seconds["features"] += p["seconds_by_phase"]["features"]
         for k in ("heads", "joint", "evaluation"):
