@@ -56,7 +56,7 @@ BACKBONE = {"weights": optional(lambda v: (isinstance(v, str) and v.strip() != "
             "num_classes": lambda v: (_int(v) and v >= 2, "an integer >= 2")}
 EXIT_TRAINING = {"epochs": positive_int, "batch_size": positive_int, "targets": one_of("labels", "backbone")}
 FROZEN = {**EXIT_TRAINING, "feature_cache": one_of("auto", True, False), "feature_dtype": one_of("bfloat16", "float32"),
-          "compare_nonboosted": one_of(True, False)}
+          "compare_nonboosted": one_of(True, False), "feature_augment": one_of(True, False)}
 
 ARGUMENTS: dict[str, dict[str, Check]] = {
     # data

@@ -60,3 +60,20 @@ def normalize(x_uint8: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
     mean = mean.to(x.device, dtype).view(1, -1, 1, 1)
     std = std.to(x.device, dtype).view(1, -1, 1, 1)
     return (x - mean) / std
+
+
+def augmented(images: torch.Tensor, labels: torch.Tensor, crop_padding: int, flip: bool, pad_fill: str,
+              mean: torch.Tensor, std: torch.Tensor):
+    """``make(indices, generator) -> (normalised images, labels, indices)``: the samples at ``indices``, cropped
+    and flipped with draws from ``generator`` as an image DataModule's training loader augments them (``pad_fill``:
+    ``zero`` or ``mean``). What heads on a frozen backbone read when they train on augmented images."""
+    fill = (mean * 255).round() if pad_fill == "mean" else 0.0
+
+    def make(indices: torch.Tensor, generator: torch.Generator):
+        x = images.index_select(0, indices.to(images.device))
+        if crop_padding:
+            x = random_crop(x, crop_padding, generator, fill)
+        if flip:
+            x = random_flip(x, generator)
+        return normalize(x, mean, std), labels[indices.to(labels.device)], indices
+    return make

@@ -1,15 +1,14 @@
 """``FeatureDataModule``: a frozen backbone's features at the attach points, computed once.
 
-With a frozen backbone the feature maps at the attach points never change, so they are computed once per
-split (no augmentation), stored on disk (``eexit/data/feature_store.py``) and served as :class:`FeatureBatch`
-es to every head of every job. What is stored is what the heads read: a head that starts with a
-parameter-free average pooling (``input_reduction``) gets the pooled map, pooled once here. The training
-split is stored in ``dtype`` (bfloat16 by default: half the bytes of the largest split); validation and test
-always in float32, as the deployed network computes them, so every reported exit decision is the one that
-ships (bfloat16 test features moved 1 of 64 checked images to another exit on a 5,000-image digit set). The training pool can shrink between epochs (``set_train_pool``: BTS-EE's boosted stages); the pool
-is part of the DataModule's checkpointed state. With ``store=False`` the images are served and the frozen
-backbone runs on each batch once it is on the device (``on_after_batch_transfer``): the module receives the
-same :class:`FeatureBatch` either way (one batch contract; same results, the backbone's cost every epoch).
+A frozen backbone's maps never change, so they are computed once per split (unaugmented), stored
+(``feature_store.py``) and served as :class:`FeatureBatch` es to every head of every job, reduced as the heads
+reduce them (``input_reduction``). Training rows are kept in ``dtype`` (bfloat16: half the bytes); validation and
+test in float32, as the deployed network computes them, so every reported exit decision is the one that ships
+(bfloat16 test features moved 1 of 64 checked images on a 5,000-image digit set, issue 34). The training pool can
+shrink between epochs (``set_train_pool``: BTS-EE's stages) and is checkpointed state. ``store=False`` serves
+images and runs the backbone on each batch on the device (``on_after_batch_transfer``; same batches, the
+backbone's cost every epoch); ``augment=True`` does so for training epochs only, on cropped and flipped images (as
+SDN and ZTW train heads), while validation, test and BTS-EE's survivor decisions read the stored features.
 """
 from __future__ import annotations
 
@@ -21,7 +20,7 @@ import lightning as L
 import torch
 
 from eexit.errors import BadArgument, EExitError
-from eexit.data.augment import normalize
+from eexit.data.augment import augmented, normalize
 from eexit.data.extract import MemorySink, extract, features_of
 from eexit.data.feature_batch import FeatureBatch
 from eexit.data.feature_store import FeatureStore, block_name, split_dtype, store_key
@@ -41,22 +40,22 @@ class FeatureDataModule(L.LightningDataModule):
         cache_dir: where the feature store lives (``None``: keep features in memory only).
         dtype: the training split's storage dtype, ``bfloat16`` (default, on every device) or ``float32``;
             validation and test are float32 whatever it is (``split_dtype``).
-        batch_size, eval_batch_size: training and evaluation batch sizes.
-        seed: seeds the training order.
+        batch_size, eval_batch_size: training and evaluation batch sizes. seed: the training order's.
         store: False runs the backbone on every batch instead: what a dataset too large to hold its features
             (ImageNet) needs; a streamed one is read through its own DataLoader workers, unaugmented.
         placement: ``auto`` (GPU when present and the features take < half its free memory) | cpu | cuda.
+        augment: training batches are the image DataModule's cropped and flipped images, through the backbone.
     """
 
     def __init__(self, images, net, cache_dir=None, dtype: str = "bfloat16", batch_size: int = 128, eval_batch_size: int = 1024,
-                 seed: int = 0, store: bool = True, placement: str = "auto"):
+                 seed: int = 0, store: bool = True, placement: str = "auto", augment: bool = False):
         super().__init__()
         self.images, self.backbone, self.attach = images, net.backbone, list(net.attach)
         self.reductions = [None if r is None else tuple(r) for r in (getattr(h, "input_reduction", None)
                                                                      for h in net.heads)]
         self.names = [block_name(b, r) for b, r in zip(self.attach, self.reductions)]
         self.cache_dir, self.batch_size, self.eval_batch_size = cache_dir, int(batch_size), int(eval_batch_size)
-        self.seed, self.store, self.placement = seed, store, placement
+        self.seed, self.store, self.placement, self.augment = seed, store, placement, bool(augment)
         if dtype not in ("bfloat16", "float32"):
             raise BadArgument("FeatureDataModule", "dtype", dtype, "bfloat16 or float32")
         self.dtype = getattr(torch, dtype)
@@ -79,12 +78,9 @@ class FeatureDataModule(L.LightningDataModule):
         log.info("features: %s samples at blocks %s ready in %.1f s",
                      "/".join(str(len(self.data[s].labels)) for s in SPLITS), self.attach, time.perf_counter() - start)
 
-    def split_dtype(self, split: str) -> torch.dtype:
-        return split_dtype(split, self.dtype)
-
     def _split(self, split: str) -> FeatureBatch:
         names = self.names + ["final", "labels"]
-        rows, dtype = self.images.num_samples(split), self.split_dtype(split)
+        rows, dtype = self.images.num_samples(split), split_dtype(split, self.dtype)
         if self.cache_dir is None:
             got = self._extract(split, names, {n: MemorySink() for n in names})
         else:   # keyed by the split's dtype: a bfloat16 and a float32 job share their validation and test files
@@ -106,7 +102,7 @@ class FeatureDataModule(L.LightningDataModule):
 
     def _extract(self, split: str, names: list[str], sinks: dict) -> dict[str, torch.Tensor]:
         wanted = {n: (b, r) for n, b, r in zip(self.names, self.attach, self.reductions) if n in names}
-        got = extract(self.backbone, self.images.loader(split), wanted, self.split_dtype(split), sinks, split)
+        got = extract(self.backbone, self.images.loader(split), wanted, split_dtype(split, self.dtype), sinks, split)
         self.extracted += [f"{split}/{n}" for n in names]
         return got
 
@@ -124,7 +120,10 @@ class FeatureDataModule(L.LightningDataModule):
     def num_samples(self, split: str) -> int:
         return len(self._labels(split))
 
-    def _make(self, split: str, blocks: list[int] | None) -> Callable[[torch.Tensor], object]:
+    def _make(self, split: str, blocks: list[int] | None, augment: bool = False) -> Callable[..., object]:
+        if augment:
+            im = self.images
+            return augmented(*im.splits[split], im.crop_padding, im.flip, im.pad_fill, im.mean_t, im.std_t)
         if not self.store:
             (x, y), mean, std = self.images.splits[split], self.images.mean_t, self.images.std_t
             return lambda b: (normalize(x.index_select(0, b), mean, std), y[b], b)
@@ -139,16 +138,17 @@ class FeatureDataModule(L.LightningDataModule):
         """Batches of ``split`` (all samples, or ``indices``), in order unless ``shuffle``; ``blocks``:
         the attach positions to gather features of (the others are ``None``; default all); ``weights``
         (one per index): a shuffled epoch draws indices in proportion to them."""
-        if not self.store and getattr(self.images, "streaming", False):
+        augment = self.augment and split == "train" and shuffle   # training epochs only
+        if (augment or not self.store) and getattr(self.images, "streaming", False):
             if weights is not None:   # files are read by a DataLoader once each: no weighted draws
                 raise EExitError("the soft survivor rule needs the samples in memory or stored features; a streamed "
                                  "dataset without a store takes rate_matched or cross_fit")
-            return self.images.loader(split, train=shuffle, augment=False, batch_size=batch_size or self.eval_batch_size,
-                                      with_index=True, indices=indices)
+            return self.images.loader(split, train=shuffle, augment=augment, with_index=True, indices=indices,
+                                      batch_size=batch_size or self.eval_batch_size)
         labels = self._labels(split)
         idx = torch.arange(len(labels), device=labels.device) if indices is None else indices.to(labels.device)
-        return IndexedLoader(self._make(split, blocks), idx, batch_size or self.eval_batch_size, shuffle, self.seed,
-                             epoch_offset, weights)
+        return IndexedLoader(self._make(split, blocks, augment), idx, batch_size or self.eval_batch_size, shuffle,
+                             self.seed, epoch_offset, weights, random=augment)
 
     def set_train_pool(self, indices: torch.Tensor | None, since_epoch: int, blocks: list[int] | None = None,
                        weights: torch.Tensor | None = None) -> None:
@@ -183,8 +183,8 @@ class FeatureDataModule(L.LightningDataModule):
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def on_after_batch_transfer(self, batch, dataloader_idx):
-        """``store=False``: the frozen backbone's features of an image batch, on the device, under the Trainer's
-        precision (as stored ones, reduced as the heads reduce, but not rounded to the storage dtype)."""
+        """An image batch (``store=False``, ``augment``): the frozen backbone's features of it, on the device, under
+        the Trainer's precision (as stored ones, reduced as the heads reduce, but not rounded to the storage dtype)."""
         if isinstance(batch, FeatureBatch):
             return batch
         x, labels, idx = batch

@@ -118,11 +118,12 @@ class IndexedLoader(SelfSampling):
     trainer's epoch (a resumed run draws what an uninterrupted one would); epochs count from
     ``epoch_offset`` (the epoch a boosted stage's pool was set). With ``weights`` (one per index,
     BTS-EE's ``soft`` survivors) a shuffled epoch instead draws as many indices, with replacement,
-    in proportion to them: importance weighting by torch's own sampler (``torch.multinomial``)."""
+    in proportion to them: importance weighting by torch's own sampler (``torch.multinomial``). ``random``:
+    ``make`` also takes the epoch's generator (augmentation draws that a resumed run repeats)."""
 
     def __init__(self, make: Callable, indices: torch.Tensor, batch_size: int, shuffle: bool = False,
-                 seed: int = 0, epoch_offset: int = 0, weights: torch.Tensor | None = None):
-        self.make, self.indices, self.batch_size = make, indices, int(batch_size)
+                 seed: int = 0, epoch_offset: int = 0, weights: torch.Tensor | None = None, random: bool = False):
+        self.make, self.indices, self.batch_size, self.random = make, indices, int(batch_size), random
         self.shuffle, self.seed, self.epoch_offset = shuffle, seed, epoch_offset
         self.weights = None if weights is None else weights.detach().float().cpu()
 
@@ -141,7 +142,8 @@ class IndexedLoader(SelfSampling):
         elif self.shuffle:
             idx = idx[torch.randperm(idx.numel(), generator=gen).to(idx.device)]
         for i in range(len(self)):
-            yield self.make(idx[i * self.batch_size:(i + 1) * self.batch_size])
+            batch = idx[i * self.batch_size:(i + 1) * self.batch_size]
+            yield self.make(batch, gen) if self.random else self.make(batch)
 
 
 class StreamLoader(SelfSampling):

@@ -28,6 +28,7 @@ class Workload:
     frozen: bool = False
     feature_cache: object = "auto"
     feature_dtype: str = "bfloat16"
+    feature_augment: bool = False   # the backbone runs on every training image of every head epoch
     batch_size: int = 128
     head_epochs: int = 0
     joint_epochs: int = 0

@@ -31,18 +31,21 @@ class FrozenHeads(ExitTraining):
     """Args (beside :class:`ExitTraining`'s):
         feature_cache: ``true``: features computed once and stored under ``cache_dir`` | ``false``: computed
             on every batch (same results, slower) | ``auto``: chosen from the plan (``feature_source``).
-        feature_dtype: stored features' dtype, ``bfloat16`` or ``float32``.
+        feature_dtype: the stored training features' dtype, ``bfloat16`` or ``float32`` (validation and test: float32).
+        feature_augment: heads train on features of cropped and flipped training images, computed every epoch
+            (the backbone's forward per image and epoch); validation, test and survivor decisions stay stored.
         boosted: a ``BoostedTraining`` config (its ``calibrator`` is the run's policy), or ``None``.
         compare_nonboosted: also train the heads without ``boosted`` (regime ``nonboosted``) and compare.
     """
 
     def __init__(self, name: str, epochs: int, batch_size: int, loss, optimizer, scheduler=None,
                  targets: str = "backbone", regime: str | None = None, feature_cache="auto",
-                 feature_dtype: str = "bfloat16", boosted=None, compare_nonboosted: bool = False):
+                 feature_dtype: str = "bfloat16", boosted=None, compare_nonboosted: bool = False,
+                 feature_augment: bool = False):
         super().__init__(name, epochs, batch_size, loss, optimizer, scheduler, targets, regime)
         check_arguments(type(self), feature_cache=feature_cache, feature_dtype=feature_dtype,
-                        compare_nonboosted=compare_nonboosted)
-        self.feature_cache, self.feature_dtype = feature_cache, feature_dtype
+                        compare_nonboosted=compare_nonboosted, feature_augment=feature_augment)
+        self.feature_cache, self.feature_dtype, self.feature_augment = feature_cache, feature_dtype, feature_augment
         self.boosted, self.compare_nonboosted = boosted, bool(compare_nonboosted) and boosted is not None
         if self.compare_nonboosted:
             self.comparison = (self.primary, BASELINE)
@@ -54,7 +57,7 @@ class FrozenHeads(ExitTraining):
         units = 1 if b is None else 1 + (int(b.get("folds", 3)) - 1) * (b.get("survivors") == "cross_fit")
         fits = units + (1 if self.compare_nonboosted else 0)
         return Workload(heads=True, frozen=True, feature_cache=self.feature_cache, feature_dtype=self.feature_dtype,
-                        batch_size=self.batch_size, head_epochs=self.epochs * fits,
+                        feature_augment=self.feature_augment, batch_size=self.batch_size, head_epochs=self.epochs * fits,
                         min_train=None if b is None else b.get("min_pool"))
 
     def features(self, ctx: FitContext) -> FeatureDataModule:
@@ -67,7 +70,8 @@ class FrozenHeads(ExitTraining):
         with ctx.phases("features"):   # extracted (or loaded) once, before any regime's clock starts
             data = FeatureDataModule(   # what each head reads, reduced as the head reduces it
                 ctx.dm, self.build_net(ctx, ctx.backbone), cache_dir=ctx.cache_dir, store=store, seed=ctx.seed,
-                dtype=self.feature_dtype, batch_size=self.batch_size, eval_batch_size=EVAL_BATCH)
+                dtype=self.feature_dtype, batch_size=self.batch_size, eval_batch_size=EVAL_BATCH,
+                augment=self.feature_augment)
             data.setup()
         return data
 

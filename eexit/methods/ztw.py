@@ -26,15 +26,16 @@ from eexit.training.optimizers import check_optimizer
 
 class ZTW(FrozenHeads):
     """Args (beside :class:`~eexit.methods.exit_training.ExitTraining`'s and ``feature_cache``,
-    ``feature_dtype``): ``ensemble_epochs`` and ``ensemble_optimizer`` (``_partial_: true``) of fit 2."""
+    ``feature_dtype``, ``feature_augment``): ``ensemble_epochs`` and ``ensemble_optimizer`` (``_partial_: true``) of fit 2."""
 
     network = ZTWNet
 
     def __init__(self, name: str, epochs: int, batch_size: int, loss, optimizer, scheduler=None,
                  targets: str = "labels", regime: str | None = None, feature_cache="auto",
-                 feature_dtype: str = "bfloat16", ensemble_epochs: int = 10, ensemble_optimizer=None):
+                 feature_dtype: str = "bfloat16", ensemble_epochs: int = 10, ensemble_optimizer=None,
+                 feature_augment: bool = False):
         super().__init__(name, epochs, batch_size, loss, optimizer, scheduler, targets, regime, feature_cache,
-                         feature_dtype)
+                         feature_dtype, feature_augment=feature_augment)
         check_arguments(type(self), ensemble_epochs=ensemble_epochs)
         if ensemble_optimizer is not None:
             check_optimizer("ZTW", ensemble_optimizer)

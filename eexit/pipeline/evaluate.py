@@ -49,17 +49,22 @@ def evaluate_regime(name: str, trained: Trained, calib, head_kind: str, backbone
               "chance_acc": float(torch.bincount(test.labels).max()) / max(1, test.labels.numel()),
               "operating_point": point, "policy": policy.to_dict(), **analysis}
     for chosen in (p for p in fields["headline"].values() if p is not None):
-        with_samples(chosen, test, calib.score, thresholds_for(chosen["setting"]), fractions)
+        with_samples(chosen, test, calib.score, thresholds_for(chosen["setting"]), fractions, val)
     return fields, policy
 
 
-def with_samples(point: dict, test: CachedExits, score: str, thresholds: torch.Tensor, fractions: torch.Tensor) -> None:
+def with_samples(point: dict, test: CachedExits, score: str, thresholds: torch.Tensor, fractions: torch.Tensor,
+                 val: CachedExits | None = None) -> None:
     """A headline's test samples, kept so that intervals can resample them (``sample_exits``: the exit each test
     image leaves at, one character each; ``exit_costs``: each exit's cost fraction), and the interval of its saving
-    over this run's test set (``cost_reduction_low``/``_high``: a bootstrap of the test images)."""
+    over this run's test set (``cost_reduction_low``/``_high``: a bootstrap of the test images). With ``val``, the
+    validation images' exits too (``val_sample_exits``): what a decision that must not read test resamples."""
     _, exit_idx = simulate(test.scores(score), test.head_pred, test.backbone_pred, thresholds)
     saving = (1 - fractions.double()[exit_idx]).numpy()
     point["sample_exits"] = encode_exits(exit_idx.tolist())
+    if val is not None:
+        point["val_sample_exits"] = encode_exits(simulate(val.scores(score), val.head_pred, val.backbone_pred,
+                                                          thresholds)[1].tolist())
     point["exit_costs"] = fractions.double().tolist()
     point["cost_reduction_low"], point["cost_reduction_high"] = two_level_interval([saving])
 

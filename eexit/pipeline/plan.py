@@ -148,7 +148,8 @@ def plan_run(dm, source: BackboneSource, placement, head, work: Workload, device
     batch_act = int(dm.eval_batch_size) * max(math.prod(s) for s in shapes) * 4 * 5
     seconds = {"backbone": source.pretraining.epochs * n_train * 3 / rate if not source.weights else 0.0,
                "features": n_all / rate if store else 0.0,
-               "heads": work.head_epochs * math.ceil(n_train / work.batch_size) * step,
+               "heads": work.head_epochs * (math.ceil(n_train / work.batch_size) * step
+                                            + (n_train / rate if work.feature_augment else 0.0)),
                "joint": work.joint_epochs * n_train * 3 / rate,
                "evaluation": 3 * (sizes["val"] + sizes["test"]) / rate}
     on_gpu = device.type == "cuda"
