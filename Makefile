@@ -43,7 +43,7 @@ SMOKE := data=digits backbone=resnet20 data.batch_size=128 pretrain.epochs=15 \
          method.epochs=5 method.batch_size=128 trainer.accelerator=cpu \
          trainer.enable_progress_bar=false group=bts64-smoke
 .PHONY: bts64 bts64-smoke bts-optuna-smoke reproduce-bts bench-launchers bench-latency bench export bench-rehearsal gpu-check bench-risk \
-        bench-survivors
+        bench-survivors bench-augment
 
 bts64: $(RUN_STAMP) ## BTS-EE 64-configuration sweep on CINIC-10 / ResNet18 (needs the data and a GPU)
 	$(VENV)/bin/eexit -m sweep=bts64 $(ARGS)
@@ -78,6 +78,9 @@ bench-risk: $(STAMP) ## certified exits on 200 re-splits of the default run's te
 
 bench-survivors: $(STAMP) ## BTS-EE survivor rules x 3 datasets x 3 seeds, boosted vs non-boosted (~40 min) -> benchmarks/local/survivors/survivors.md
 	$(PY) benchmarks/survivors.py $(ARGS)
+
+bench-augment: $(STAMP) ## heads on augmented vs stored features, distorted digits, 3 seeds (~45 min) -> benchmarks/local/RESULTS-augment.md
+	$(PY) benchmarks/feature_augment.py $(ARGS)
 
 bench: $(STAMP) ## framework vs plain PyTorch: training, all-exit eval, real skip, bts64 wall time -> benchmarks/local/RESULTS.md (ARGS=--record: the tracked one)
 	$(PY) benchmarks/bench.py $(ARGS)

@@ -1,32 +1,36 @@
-"""BTS-EE's survivor rules measured: boosted against non-boosted, 3 seeds, on three datasets.
+"""BTS-EE's survivor rules measured: boosted against non-boosted, 3 seeds, on three datasets, decided on validation.
 
-For each dataset, one sweep over ``method.boosted.survivors`` x ``seed`` (every job trains both
-regimes on the same frozen backbone, so boosted - non-boosted is paired by seed); the sweep's own
-summary (``summary.json``: mean, 95 % t-interval and verdict per configuration) is then condensed
-into one markdown table.
+For each dataset, one sweep over ``method.boosted.survivors`` x ``seed`` (every job trains both regimes on the
+same frozen backbone, so boosted − non-boosted is paired by seed and image). The table puts first what a choice of
+rule may read, the **validation** images (each headline's setting is chosen on validation; its validation images'
+exits, ``val_sample_exits``, give the saving per image), then the **test** difference as the check of that choice.
+Differences carry the two-level bootstrap interval (seeds, then images; docs/evidence.md) over the seeds where
+both regimes have a setting that saves compute ("k of n"), never averaging a "none" in as 0.
 
     python benchmarks/survivors.py [--out benchmarks/local/survivors] [--seeds 0,1,2]
-        [--datasets digits,distorted_digits,photos] [key=value ...]   (make bench-survivors)
+        [--datasets digits,distorted_digits,photos] [--record] [key=value ...]   (make bench-survivors)
 
 Extra ``key=value`` overrides go to every job (a test uses them to shrink the budgets).
 ``photos`` is the image folder written by ``benchmarks/photo_folder.py`` (real photo crops). A
 sweep that has finished is not run again (its summary is read); an unfinished one resumes.
-About 30 minutes on 2 CPU cores for the three datasets and 3 seeds.
+About 40 minutes on 2 CPU cores for the three datasets and 3 seeds. ``--record``: docs/records/survivors.json.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
+from eexit.bench.records import environment, write_record
 from eexit.reporting.aggregate import load_runs
-from eexit.reporting.stats import mean_interval, paired_verdict
+from eexit.reporting.samples import sample_savings
+from eexit.reporting.stats import LEVEL, mean_interval, two_level_draws, verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ("in_sample", "rate_matched", "cross_fit", "soft")
-BUDGETS = (0.25, 0.5, 0.75)
 
 
 def dataset_overrides(name: str, out: Path) -> list[str]:
@@ -53,27 +57,36 @@ def survivors_of(run: dict) -> str:
     return next(o.split("=", 1)[1] for o in run["overrides"] if o.startswith("method.boosted.survivors="))
 
 
-def saving(run: dict, regime: str, drop: str) -> float:
-    point = run["regimes"][regime]["headline"].get(drop)
-    return 0.0 if point is None else point["cost_reduction"]
+def qualifying(run: dict, regime: str, drop: str, split: str) -> dict | None:
+    """The headline point within ``drop`` when it saves compute on ``split`` (``None``: none qualifies, never 0)."""
+    point = ((run.get("regimes") or {}).get(regime) or {}).get("headline", {}).get(drop)
+    key = "val_cost_reduction" if split == "val" else "cost_reduction"
+    return point if point is not None and point[key] > 0 else None
 
 
-def acc_at(run: dict, regime: str, budget: float) -> float | None:
-    return next((row["test_acc"] for row in run["regimes"][regime]["cost_table"] if row["budget"] == budget), None)
+def paired(runs: list[dict], drop: str, split: str) -> dict:
+    """Boosted − non-boosted saving on ``split``, paired by seed and image: mean, two-level bootstrap interval
+    (seeds, then images; docs/evidence.md) and verdict, over the seeds where both qualify."""
+    pairs = [(sample_savings(a, split), sample_savings(b, split)) for r in runs
+             if (a := qualifying(r, "boosted", drop, split)) and (b := qualifying(r, "nonboosted", drop, split))]
+    out = {"seeds": f"{len(pairs)} of {len(runs)}", "mean": None, "low": None, "high": None, "verdict": "–"}
+    if pairs and all(x is not None and y is not None for x, y in pairs):
+        draws = two_level_draws([x - y for x, y in pairs])
+        low, high = (float(q) for q in np.percentile(draws, [50 * (1 - LEVEL), 50 * (1 + LEVEL)]))
+        out.update(mean=float(np.mean([np.mean(x - y) for x, y in pairs])), low=low, high=high,
+                   verdict=verdict({"low": low, "high": high}) if len(pairs) >= 2 else "single seed")
+    return out
 
 
-def diff_cell(runs: list[dict], value) -> str:
-    """Paired boosted − non-boosted, in points: mean [95 % interval] verdict (seeds where both have a value)."""
-    a, b = ({r["seed"]: v for r in runs if (v := value(r, g)) is not None} for g in ("boosted", "nonboosted"))
-    if not set(a) & set(b):
-        return "–"
-    d = paired_verdict(a, b)
-    if d["low"] is None:
-        return f"{100 * d['mean']:+.1f} ({d['verdict']})"
-    return f"{100 * d['mean']:+.1f} [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}] {d['verdict']}"
+def diff_cell(d: dict) -> str:
+    if d["mean"] is None:
+        return f"– ({d['seeds']})"
+    return f"{100 * d['mean']:+.1f} [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}] {d['verdict']} ({d['seeds']})"
 
 
 def mean_cell(values: list[float]) -> str:
+    if not values:
+        return "–"
     m = mean_interval(values)
     return f"{100 * m['mean']:.1f}" if m["low"] is None else f"{100 * m['mean']:.1f} ± {100 * (m['high'] - m['mean']):.1f}"
 
@@ -89,23 +102,33 @@ def pools(runs: list[dict]) -> str:
     return " / ".join(cols)
 
 
-def table(out: Path, names: list[str]) -> str:
-    lines = ["| data | backbone acc. | rule | seeds | saved ≤1 pt, boosted | Δ saved ≤1 pt | saved ≤2 pt, boosted | "
-             "Δ saved ≤2 pt | Δ acc. at 25 % | Δ acc. at 50 % | Δ acc. at 75 % | heads 1 / 2 pool (% of train) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+def measure(out: Path, names: list[str]) -> dict:
+    """Per dataset and rule: validation (what decides) and test (the check) differences at ≤ 1 and ≤ 2 points."""
+    values = {}
     for name in names:
         runs = load_runs(out / name)
         for rule in RULES:
             rs = [r for r in runs if survivors_of(r) == rule]
-            if not rs:
-                continue
-            cells = [name, mean_cell([r["backbone_test_acc"] for r in rs]), rule, str(len(rs)),
-                     mean_cell([saving(r, "boosted", "drop_1pt") for r in rs]),
-                     diff_cell(rs, lambda r, g: saving(r, g, "drop_1pt")),
-                     mean_cell([saving(r, "boosted", "drop_2pt") for r in rs]),
-                     diff_cell(rs, lambda r, g: saving(r, g, "drop_2pt")),
-                     *(diff_cell(rs, lambda r, g, b=b: acc_at(r, g, b)) for b in BUDGETS), pools(rs)]
-            lines.append("| " + " | ".join(cells) + " |")
+            if rs:
+                values[f"{name}/{rule}"] = {
+                    "seeds": len(rs), "backbone_val_acc": [r["backbone_val_acc"] for r in rs],
+                    "boosted_val_saved_drop_1pt": [p["val_cost_reduction"] for r in rs
+                                                   if (p := qualifying(r, "boosted", "drop_1pt", "val"))],
+                    **{f"{split}_{drop}": paired(rs, drop, split) for split in ("val", "test")
+                       for drop in ("drop_1pt", "drop_2pt")}, "pools": pools(rs)}
+    return values
+
+
+def table(values: dict) -> str:
+    lines = ["| data | backbone val acc. | rule | seeds | val: saved ≤1 pt, boosted | val: Δ saved ≤1 pt | "
+             "val: Δ saved ≤2 pt | test: Δ saved ≤1 pt | test: Δ saved ≤2 pt | heads 1 / 2 pool (% of train) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for key, v in values.items():
+        name, rule = key.split("/")
+        cells = [name, mean_cell(v["backbone_val_acc"]), rule, str(v["seeds"]), mean_cell(v["boosted_val_saved_drop_1pt"]),
+                 *(diff_cell(v[f"{split}_{drop}"]) for split in ("val", "test") for drop in ("drop_1pt", "drop_2pt")),
+                 v["pools"]]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -114,13 +137,17 @@ def main(argv=None) -> None:
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "local" / "survivors")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--datasets", default="digits,distorted_digits,photos")
+    p.add_argument("--record", action="store_true", help="write docs/records/survivors.json")
     p.add_argument("overrides", nargs="*", help="key=value for every job")
     a = p.parse_args(argv)
     names = a.datasets.split(",")
     for name in names:
         run_sweep(name, a.out.resolve(), a.seeds, a.overrides)
-    text = table(a.out, names)
+    values = measure(a.out, names)
+    text = f"{environment()}\n\n{table(values)}"
     (a.out / "survivors.md").write_text(text + "\n")
+    if a.record:
+        write_record("survivors", f"python benchmarks/survivors.py --record --datasets {a.datasets}", values)
     print(text)
 
 

@@ -63,6 +63,12 @@ def test_nonboosted_end_to_end_reports_what_deploys(tmp_path, cache):
     dtypes = {(f.parent.name, str(np.load(f, mmap_mode="r").dtype)) for f in cache.rglob("features/*/*/block*.npy")}
     assert dtypes == {("train", "int16"), ("val", "float32"), ("test", "float32")}   # int16: bfloat16's bits
     assert regime["real_skip_matches"] is True
+    # every reported point carries the time it saves on this run's device, measured on time_samples test images
+    timed = [p for p in regime["headline"].values() if p] + [regime["operating_point"]] + \
+        [row for row in regime["cost_table"] if row["setting"] is not None]
+    assert len(timed) >= 3 and all(p["time_saving"]["images"] == 16 and p["time_saving"]["device"] == "cpu"
+                                   and p["time_saving"]["batch"]["size"] == 16 for p in timed)
+    assert all(-1 < p["time_saving"]["batch_1"]["saving"] < 1 for p in timed)
     # per-exit analysis from the cached outputs agrees with the other per-exit numbers
     assert [r["accuracy"] for r in regime["anytime"]] == pytest.approx(regime["exit_test_acc"])
     assert [r["cost_fraction"] for r in regime["anytime"]] == pytest.approx([e["cost_fraction"] for e in results["exits"]])

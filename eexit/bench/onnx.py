@@ -7,7 +7,7 @@ import torch
 
 from eexit.bench.networks import DEFAULT_IMAGE, MIXES, Plain, exit_outputs, random_images, thresholds_for_mix
 from eexit.bench.real_skip import chain_times, mix_rows
-from eexit.bench.timing import one_by_one, timed, timed_pair
+from eexit.deploy.timing import one_by_one, timed, timed_pair
 from eexit.exits import ExitPolicy
 from eexit.models.early_exit import EarlyExitNet
 

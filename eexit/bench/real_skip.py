@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from eexit.bench.networks import DEFAULT_IMAGE, MIXES, exit_outputs, random_images, thresholds_for_mix
-from eexit.bench.timing import one_by_one, timed, timed_pair
+from eexit.deploy.timing import one_by_one, timed, timed_pair
 from eexit.costs import exit_costs
 from eexit.errors import EExitError
 from eexit.evaluation.curves import simulate

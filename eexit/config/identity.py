@@ -14,7 +14,7 @@ import json
 from omegaconf import OmegaConf
 
 NOT_SETTINGS = {"seed", "hydra", "logger", "group", "plot", "plan", "cache_dir", "data_dir", "backbone_cache",
-                "objective", "real_skip_samples"}
+                "objective", "real_skip_samples", "time_samples"}
 NOT_TRAINER_SETTINGS = {"enable_progress_bar", "enable_model_summary", "log_every_n_steps", "default_root_dir",
                         "enable_checkpointing", "logger"}
 

@@ -33,6 +33,7 @@ CHECKS = {   # what no class owns: the run's paths and switches, placement, the 
     "cache_dir": lambda v: (isinstance(v, str) and v.strip() != "", "a folder (not empty)"),
     **{f"{recipe}.optimizer.{k}": check for recipe in ("pretrain", "method") for k, check in OPTIMIZER.items()},
     "plot": one_of("auto", True, False), "plan": one_of(True, False), "real_skip_samples": optional(positive_int),
+    "time_samples": optional(positive_int),
     "budgets": lambda v: (isinstance(v, (list, tuple)) and len(v) > 0 and all(_number(b) and 0 < b <= 1 for b in v),
                           "a non-empty list of compute budgets in (0, 1] (fractions of the backbone's MACs)"),
     "backbone_cache": one_of(True, False),

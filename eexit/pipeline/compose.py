@@ -86,6 +86,7 @@ def compose(cfg) -> Parts:
         loggers=loggers, config=config, identity=settings_of(cfg),
         settings=Settings(seed=int(cfg.seed), cache_dir=Path(cfg.cache_dir), device=device,
                           budgets=tuple(cfg.get("budgets") or ()), real_skip_samples=cfg.get("real_skip_samples"),
+                          time_samples=cfg.get("time_samples"),
                           plot=wants_plot(cfg.get("plot", "auto")), plan_only=bool(cfg.get("plan")),
                           certify=(str(selection.risk), float(selection.delta), float(selection.alpha),
                                    selection.get("calibration_root")) if selection.get("kind") == "risk" else None))

@@ -6,6 +6,8 @@ point and the exits' analysis: a function of the trained regime and typed settin
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 from eexit.evaluation import curve, evaluate, headline, pareto_front, simulate, validated_headline
@@ -18,9 +20,10 @@ from eexit.reporting.stats import two_level_interval
 
 
 def evaluate_regime(name: str, trained: Trained, calib, head_kind: str, backbone_val_acc: float,
-                    backbone_test_acc: float, budgets: tuple[float, ...], phase) -> tuple[dict, ExitPolicy]:
-    """The evaluated fields of the regime's record and its exit policy. The configured operating point uses the
-    thresholds the fit calibrated itself when it did (``trained.thresholds``: BTS-EE's boosted stages), else the
+                    backbone_test_acc: float, budgets: tuple[float, ...], phase) -> tuple[dict, ExitPolicy, Callable]:
+    """The evaluated fields of the regime's record, its exit policy and the calibrator's thresholds of a setting
+    (``thresholds_for``: what deploys at a headline's or budget row's setting). The configured operating point uses
+    the thresholds the fit calibrated itself when it did (``trained.thresholds``: BTS-EE's boosted stages), else the
     calibrator's on validation."""
     net, costs, val, test = trained.net, trained.costs, trained.val, trained.test
     fractions = costs.fractions
@@ -50,7 +53,7 @@ def evaluate_regime(name: str, trained: Trained, calib, head_kind: str, backbone
               "operating_point": point, "policy": policy.to_dict(), **analysis}
     for chosen in (p for p in fields["headline"].values() if p is not None):
         with_samples(chosen, test, calib.score, thresholds_for(chosen["setting"]), fractions, val)
-    return fields, policy
+    return fields, policy, thresholds_for
 
 
 def with_samples(point: dict, test: CachedExits, score: str, thresholds: torch.Tensor, fractions: torch.Tensor,

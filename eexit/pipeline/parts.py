@@ -24,6 +24,7 @@ class Settings:
     device: torch.device
     budgets: tuple[float, ...] = (0.25, 0.5, 0.75)
     real_skip_samples: int | None = 64
+    time_samples: int | None = 16   # test images each operating point's time saving is measured on (None: not)
     plot: bool = True
     plan_only: bool = False
     certify: tuple | None = None   # selection=risk: (risk, delta in points, alpha, unlabelled folder or None)

@@ -19,6 +19,7 @@ from eexit.pipeline.build import built
 from eexit.pipeline.certify import Certification, certified
 from eexit.pipeline.evaluate import evaluate_regime
 from eexit.pipeline.settle import Settling, settle
+from eexit.pipeline.time_saved import timed_points
 from eexit.reporting.records import RegimeRecord
 
 
@@ -50,13 +51,15 @@ def run_method(recipe: Recipe, ctx: FitContext, judging: Judging, settling: Sett
     """Every regime the recipe trains, by name, as its record."""
     records = {}
     for name, trained in recipe.fit(ctx):
-        fields, policy = evaluate_regime(name, trained, ctx.calibrator, head_kind(ctx.head), judging.backbone_val_acc,
+        fields, policy, thresholds_for = evaluate_regime(name, trained, ctx.calibrator, head_kind(ctx.head), judging.backbone_val_acc,
                                          judging.backbone_test_acc, judging.budgets, ctx.phases)
         if judging.certification is not None:   # the certified setting is what deploys
             with ctx.phases(f"{name}/certify"):
                 fields["certified"], fields["operating_point"], policy = certified(
                     trained, ctx.calibrator, judging.certification, judging.backbone_test_acc)
         settled = settle(settling, name, trained, policy, fields["operating_point"], fields["calibration"])
+        with ctx.phases(f"{name}/time_saving"):   # the operating points' time saved on this device, beside their MACs
+            timed_points(settling, fields, trained.net, policy, thresholds_for)
         records[name] = RegimeRecord(**fields, **settled, train_seconds=trained.train_seconds,
                                      final_exit_test_acc=trained.final_exit_test_acc,
                                      untrained_heads=list(trained.untrained_heads), summary=list(trained.summary),

@@ -141,7 +141,7 @@ def run(parts: Parts, run_dir: Path, overrides: list[str], plan: Plan, phase: Ph
                                                                                    dm.std), s.device.type))
     records = run_method(recipe, ctx, Judging(info.val_acc, info.test_acc, s.budgets, certification),
                          Settling(dm, s.device, s.real_skip_samples, run_dir, parts.config, info.weights_file,
-                                  tuple(loggers), phase))
+                                  tuple(loggers), phase, s.time_samples))
     if records and recipe.primary not in records:   # a recipe of the user's own that renamed what it yields
         raise EExitError(f"method={recipe.name} trained {', '.join(records)} but names {recipe.primary!r} as its "
                          f"primary regime; set the recipe's regime (method.regime) to one of those it yields")

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Settling:
     """What settling a regime needs of the run: its image data, device, the real-skip sample count, the run folder,
-    the resolved config a checkpoint keeps, the frozen backbone's weights file, the loggers and the phase clock."""
+    the resolved config a checkpoint keeps, the frozen backbone's weights file, the loggers, the phase clock and how
+    many test images the operating points' time saving is measured on (``None``: not measured)."""
 
     dm: object
     device: torch.device
@@ -34,6 +35,7 @@ class Settling:
     backbone_weights: str | None
     loggers: tuple
     phases: Callable
+    time_samples: int | None = None
 
 
 def settle(run: Settling, name: str, trained: Trained, policy: ExitPolicy, point: dict, calibration: list) -> dict:

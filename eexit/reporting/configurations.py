@@ -30,6 +30,10 @@ def saved(run: dict, regime: str, drop: str) -> float | None:
     return None if point is None or point["cost_reduction"] <= 0 else point["cost_reduction"]
 
 
+def headline_of(run: dict, regime: str, drop: str) -> dict:
+    return ((run.get("headlines") or {}).get(regime) or {}).get(drop) or {}
+
+
 def has_regime(run: dict, regime: str) -> bool:
     return (run.get("headlines") or {}).get(regime) is not None
 
@@ -85,6 +89,8 @@ def configuration_row(runs: list[dict], common: set[str], varying: list[str] | N
             row.update(interval_columns(f"{regime}_{drop}", [] if chance else [saved(r, regime, drop) for r in qualified],
                                         [] if chance else [samples(r, regime, drop) for r in qualified]))
             row[f"{regime}_{drop}_qualifies"] = f"{len(qualified)} of {len(present)}"
+            timed = [t["batch_1"]["saving"] for r in qualified if (t := headline_of(r, regime, drop).get("time_saving"))]
+            row[f"{regime}_{drop}_time_b1"] = mean_interval(timed)["mean"] if timed and not chance else None
         for k, budget in enumerate(budgets_of(runs, regime)):   # the seeds with a setting this cheap, and how many
             filled = [table[k] for r in runs if (table := cost_table(r, regime)) and table[k]["test_acc"] is not None]
             stat, key = mean_interval([t["test_acc"] for t in filled]), f"{regime}_acc_at_{round(100 * budget)}"

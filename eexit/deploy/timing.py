@@ -28,12 +28,12 @@ def middle(seconds: list[float]) -> float:
     return sorted(seconds)[len(seconds) // 2]
 
 
-def timed_together(fns: list, repeats: int, device) -> list[list[float]]:
-    """Seconds of every call of each of ``fns``, ``repeats`` rounds after three warm-up rounds: round i of each is
+def timed_together(fns: list, repeats: int, device, warmup: int = 3) -> list[list[float]]:
+    """Seconds of every call of each of ``fns``, ``repeats`` rounds after ``warmup`` rounds: round i of each is
     measured under the same conditions (a pair, for two). The order turns each round (a, b, then b, a; a, b, c,
     then b, c, a, ...), so none is always the one that runs right after another (a batch-1 loop timed right after
     another measured differently from the same loop timed first)."""
-    for _ in range(3):
+    for _ in range(warmup):
         for fn in fns:
             fn()
     times: list[list[float]] = [[] for _ in fns]
