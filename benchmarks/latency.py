@@ -12,6 +12,10 @@ measured stage times (each segment + head timed on the full batch). Weights are
 random: latency does not depend on them. Appends a table to benchmarks/local/RESULTS-latency.md (not
 tracked by git); ``--record`` appends it to the tracked benchmarks/RESULTS-latency.md instead.
 
+The defaults (all threads, batches 1 and 64, torch) take minutes on 2 cores, say on stderr what they time as
+they go, and stop on SIGTERM (exit 143). The long comparisons stay behind options: ``--threads 1,all``,
+``--batches 1,32,64``, ``--runtime torch,onnxruntime``, ``--peer`` (earlyon), ``--static``.
+
     python benchmarks/latency.py --checkpoint outputs/<date>/<time>/checkpoints/boosted.pt
 
 times a trained network instead: its calibrated policy on its run's own test images.
@@ -19,6 +23,7 @@ times a trained network instead: its calibrated policy on its run's own test ima
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -35,6 +40,24 @@ from eexit.bench.records import environment, results_file  # noqa: E402
 from eexit.deploy.checkpoint import load_exit_checkpoint  # noqa: E402
 from eexit.errors import EExitError  # noqa: E402
 from eexit.models.fold import fold_batchnorm  # noqa: E402
+
+
+START = time.perf_counter()
+
+
+def progress(what: str) -> None:
+    """One line on stderr as each part starts, with the seconds so far (a run of minutes says where it is)."""
+    print(f"[{time.perf_counter() - START:5.0f} s] timing {what}", file=sys.stderr, flush=True)
+
+
+def stop_on_sigterm() -> None:
+    """``timeout``'s or a scheduler's SIGTERM ends the run (exit status 143). Lightning's trainer, which computes
+    the exits' outputs, installs a SIGTERM handler of its own while it runs that only logs; it calls an earlier
+    handler too, so this one still stops the benchmark."""
+    def stop(signum, frame):
+        print("stopped by SIGTERM", file=sys.stderr, flush=True)
+        sys.exit(143)
+    signal.signal(signal.SIGTERM, stop)
 
 
 def fail(message: str) -> None:
@@ -62,11 +85,13 @@ def main() -> None:
                                                           "and compare test accuracy")
     ap.add_argument("--peer", action="store_true", help="also time earlyon's staged runtime on the same network "
                                                         "and mix (needs the peers extra: earlyon)")
-    ap.add_argument("--threads", default="1,all", help="CPU thread counts to time, e.g. 1,all (default), 1 or 4")
+    ap.add_argument("--threads", default="all", help="CPU thread counts to time: all (default), or e.g. 1,all or 4")
+    ap.add_argument("--batches", default="1,64", help="CPU batch sizes to time (default 1,64; e.g. 1,32,64)")
     ap.add_argument("--runtime", default="torch", help="torch, onnxruntime, or both (torch,onnxruntime): "
                                                        "onnxruntime runs the ONNX export on the CPU; none: only "
                                                        "the --peer and --static extras")
     args = ap.parse_args()
+    stop_on_sigterm()
     torch.backends.cudnn.benchmark = False  # changing survivor shapes: never autotune per shape
     from eexit.training import quiet_lightning
     quiet_lightning()
@@ -91,7 +116,10 @@ def main() -> None:
     if not args.no_fold:
         net = fold_batchnorm(net)[0]
     n_images = 2048 if images is None else images.shape[0]
-    batches = [b for b in (1, 32, 64) if b <= n_images]
+    try:
+        batches = [b for b in sorted({int(b) for b in args.batches.split(",")}) if b <= n_images]
+    except ValueError:
+        fail(f"--batches takes batch sizes separated by commas, e.g. 1,64, got {args.batches}")
     settings = [("cpu", b) for b in batches] + ([("cuda", min(1024, n_images))] if gpu else [])
     runtimes = [] if args.runtime == "none" else args.runtime.split(",")
     if not set(runtimes) <= {"torch", "onnxruntime"}:
@@ -99,29 +127,37 @@ def main() -> None:
     if not runtimes and not (args.peer or args.static):
         fail("--runtime none times nothing by itself: add --peer (earlyon) or --static (smaller networks)")
     all_threads = torch.get_num_threads()
-    thread_counts = sorted({1, all_threads} if args.threads == "1,all" else
-                           {all_threads if t == "all" else int(t) for t in args.threads.split(",")})
+    try:
+        thread_counts = sorted({all_threads if t == "all" else int(t) for t in args.threads.split(",")})
+    except ValueError:
+        fail(f"--threads takes thread counts or 'all' separated by commas, e.g. 1,all, got {args.threads}")
     rows, peers = [], []
     import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         for threads in thread_counts:   # the CUDA rows once, with the CPU's full count
             torch.set_num_threads(threads)
-            torch_rows = [r for dev, b in settings if "torch" in runtimes and (dev == "cpu" or threads == all_threads)
-                          for r in mix_rows(net, torch.device(dev), b, min(args.samples, n_images), images=images,
-                                            policies=policies)]
+            torch_rows = []
+            for dev, b in settings if "torch" in runtimes else []:
+                if dev == "cpu" or threads == all_threads:
+                    progress(f"torch, {dev}, {threads} thread(s), batch {b}")
+                    torch_rows += mix_rows(net, torch.device(dev), b, min(args.samples, n_images), images=images,
+                                           policies=policies)
             rows += torch_rows
             if args.static:
+                progress(f"smaller plain networks, {threads} thread(s)")
                 rows += static_rows(net, [r for r in torch_rows if r["batch"] in (1, batches[-1])],
                                     images, min(args.samples, n_images))
             if args.peer:
+                progress(f"earlyon, {threads} thread(s), batch 1")
                 peers += peer_rows(net, images, min(args.samples, n_images))
             if "onnxruntime" in runtimes:
-                rows += [r for b in batches
-                         for r in onnx_rows(net, b, min(args.samples, n_images), images, policies, Path(tmp))]
+                for b in batches:
+                    progress(f"onnxruntime, {threads} thread(s), batch {b}")
+                    rows += onnx_rows(net, b, min(args.samples, n_images), images, policies, Path(tmp))
         torch.set_num_threads(all_threads)
     accuracy = static_accuracy(ck, next(iter(policies.values()))) if args.static and args.checkpoint else []
     lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M')} — `python benchmarks/latency.py {what} --samples {args.samples}"
-             f"{' --no-fold' if args.no_fold else ''}{' --runtime ' + args.runtime if args.runtime != 'torch' else ''}{' --static' if args.static else ''}{' --peer' if args.peer else ''}{'' if args.threads == '1,all' else ' --threads ' + args.threads}`", "",
+             f"{' --no-fold' if args.no_fold else ''}{' --runtime ' + args.runtime if args.runtime != 'torch' else ''}{' --static' if args.static else ''}{' --peer' if args.peer else ''}{'' if args.threads == 'all' else ' --threads ' + args.threads}{'' if args.batches == '1,64' else ' --batches ' + args.batches}`", "",
              f"{environment()}; fp32 on CPU; {described}; attach blocks {net.attach}; "
              f"BatchNorm {'unfolded' if args.no_fold else 'folded into the convolutions'}.", ""] + (table(rows) if rows else []) \
         + (["", "earlyon 0.3.0's staged runtime on the same network, images and mix, batch 1, timed in alternation:",
