@@ -55,7 +55,12 @@ def default_run(clone: Path, figure: Path | None = None) -> dict:
                 "saved_pct": round(100 * point["cost_reduction"], 1), "test_acc_pct": round(100 * point["test_acc"], 2),
                 "test_drop_pt": round(point.get("test_drop_pt", float("nan")), 2),
                 "saved_low_pct": round(100 * point["cost_reduction_low"], 1),
-                "saved_high_pct": round(100 * point["cost_reduction_high"], 1)}
+                "saved_high_pct": round(100 * point["cost_reduction_high"], 1),
+                **({} if "time_saving" not in point else {   # measured on the run's device, beside the MACs
+                    "time_saved_batch1_pct": round(100 * point["time_saving"]["batch_1"]["saving"]),
+                    "time_saved_batch_pct": round(100 * point["time_saving"]["batch"]["saving"]),
+                    "batch1_p50_ms": round(point["time_saving"]["batch_1"]["p50_ms"], 2),
+                    "plain_batch1_p50_ms": round(point["time_saving"]["batch_1"]["plain_p50_ms"], 2)})}
         oracle = (regime.get("oracle") or {}).get("drop_1pt")
         values[f"{name}_oracle_drop_1pt"] = None if oracle is None else {
             "saved_pct": round(100 * oracle["cost_reduction"], 1), "test_acc_pct": round(100 * oracle["test_acc"], 2)}

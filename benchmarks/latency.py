@@ -12,9 +12,10 @@ measured stage times (each segment + head timed on the full batch). Weights are
 random: latency does not depend on them. Appends a table to benchmarks/local/RESULTS-latency.md (not
 tracked by git); ``--record`` appends it to the tracked benchmarks/RESULTS-latency.md instead.
 
-The defaults (all threads, batches 1 and 64, torch) take minutes on 2 cores, say on stderr what they time as
-they go, and stop on SIGTERM (exit 143). The long comparisons stay behind options: ``--threads 1,all``,
-``--batches 1,32,64``, ``--runtime torch,onnxruntime``, ``--peer`` (earlyon), ``--static``.
+The defaults (all threads, batches 1 and 64, torch, 32 images at batch 1, 8 rounds) take minutes on 2 cores, say on
+stderr what they time as they go, and stop on SIGTERM (exit 143). The long comparisons stay behind options:
+``--threads 1,all``, ``--batches 1,32,64``, ``--samples 64 --repeats 20``, ``--runtime torch,onnxruntime``,
+``--peer`` (earlyon), ``--static``.
 
     python benchmarks/latency.py --checkpoint outputs/<date>/<time>/checkpoints/boosted.pt
 
@@ -75,7 +76,9 @@ def main() -> None:
     ap.add_argument("--image-size", type=int, default=32, help="random images of this height and width")
     ap.add_argument("--checkpoint", help="a run's checkpoints/<regime>.pt: time that trained network and its "
                                          "calibrated policy on the run's test images instead")
-    ap.add_argument("--samples", type=int, default=64, help="samples timed one by one at batch 1")
+    ap.add_argument("--samples", type=int, default=32, help="samples timed one by one at batch 1")
+    ap.add_argument("--repeats", type=int, default=8, help="rounds of each timed pair (20: the long comparison); "
+                                                         "batch 1 times every sample max(3, repeats / 3) times")
     ap.add_argument("--no-fold", action="store_true", help="keep BatchNorm unfolded (training form)")
     ap.add_argument("--record", action="store_true", help="append to the tracked benchmarks/RESULTS-latency.md")
     ap.add_argument("--out", help="append to this file instead")
@@ -109,13 +112,13 @@ def main() -> None:
     else:
         net = build_net(args.backbone, args.head, args.rule, args.exits, fold=False,
                         image_shape=(3, args.image_size, args.image_size))
-        images, policies = random_images((3, args.image_size, args.image_size), max(2048, args.samples)), None
+        images, policies = random_images((3, args.image_size, args.image_size), max(1024, args.samples)), None
         what = (f"--backbone {args.backbone} --head {args.head} --rule {args.rule} --exits {args.exits} "
                 f"--image-size {args.image_size}")
         described = f"random weights and {args.image_size}x{args.image_size} images"
     if not args.no_fold:
         net = fold_batchnorm(net)[0]
-    n_images = 2048 if images is None else images.shape[0]
+    n_images = images.shape[0]
     try:
         batches = [b for b in sorted({int(b) for b in args.batches.split(",")}) if b <= n_images]
     except ValueError:
@@ -140,8 +143,8 @@ def main() -> None:
             for dev, b in settings if "torch" in runtimes else []:
                 if dev == "cpu" or threads == all_threads:
                     progress(f"torch, {dev}, {threads} thread(s), batch {b}")
-                    torch_rows += mix_rows(net, torch.device(dev), b, min(args.samples, n_images), images=images,
-                                           policies=policies)
+                    torch_rows += mix_rows(net, torch.device(dev), b, min(args.samples, n_images), args.repeats,
+                                           max(3, args.repeats // 3), images=images, policies=policies)
             rows += torch_rows
             if args.static:
                 progress(f"smaller plain networks, {threads} thread(s)")
@@ -156,7 +159,7 @@ def main() -> None:
                     rows += onnx_rows(net, b, min(args.samples, n_images), images, policies, Path(tmp))
         torch.set_num_threads(all_threads)
     accuracy = static_accuracy(ck, next(iter(policies.values()))) if args.static and args.checkpoint else []
-    lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M')} — `python benchmarks/latency.py {what} --samples {args.samples}"
+    lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M')} — `python benchmarks/latency.py {what} --samples {args.samples} --repeats {args.repeats}"
              f"{' --no-fold' if args.no_fold else ''}{' --runtime ' + args.runtime if args.runtime != 'torch' else ''}{' --static' if args.static else ''}{' --peer' if args.peer else ''}{'' if args.threads == 'all' else ' --threads ' + args.threads}{'' if args.batches == '1,64' else ' --batches ' + args.batches}`", "",
              f"{environment()}; fp32 on CPU; {described}; attach blocks {net.attach}; "
              f"BatchNorm {'unfolded' if args.no_fold else 'folded into the convolutions'}.", ""] + (table(rows) if rows else []) \

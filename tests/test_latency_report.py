@@ -120,7 +120,7 @@ def test_timed_together_turns_the_order_every_round(monkeypatch):
 def test_ratio_interval_is_over_paired_log_ratios():
     """The ratio of paired timings: geometric mean of the pairs' ratios, a t interval on their logs, a verdict."""
     import math
-    from eexit.deploy.timing import ratio_interval
+    from eexit.bench.ratios import ratio_interval
     steady = ratio_interval([2.0, 4.0, 6.0], [1.0, 2.0, 3.0])   # every pair exactly 2x: no spread
     assert steady["mean"] == pytest.approx(2.0) and steady["low"] == pytest.approx(2.0)
     assert steady["verdict"] == "slower" and steady["pairs"] == 3

@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 
 from eexit.bench.networks import MIXES, exit_outputs, thresholds_for_mix
-from eexit.deploy.timing import middle, one_by_one, ratio_interval, timed_pair, timed_together
+from eexit.bench.ratios import ratio_interval
+from eexit.deploy.timing import middle, one_by_one, timed_pair, timed_together
 from eexit.costs import exit_costs
 from eexit.costs.flops import count_macs
 from eexit.exits import ExitPolicy

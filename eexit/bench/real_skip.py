@@ -54,7 +54,7 @@ def survivor_time(net, x: torch.Tensor, exits: torch.Tensor, plain, repeats: int
 
 
 @torch.no_grad()
-def mix_rows(net: EarlyExitNet, device: torch.device, batch: int, samples: int, repeats: int = 20,
+def mix_rows(net: EarlyExitNet, device: torch.device, batch: int, samples: int, repeats: int = 20, one_repeats: int = 5,
              images: torch.Tensor | None = None, policies: dict[str, ExitPolicy] | None = None) -> list[dict]:
     """One row per exit policy: fractions, FLOP- and stage-time-predicted speed-ups, measured speed-up,
     and what a deployment engineer reads: per-sample p50/p95/p99 at batch 1, images per second otherwise.
@@ -81,9 +81,9 @@ def mix_rows(net: EarlyExitNet, device: torch.device, batch: int, samples: int, 
     timed_n = samples if batch == 1 else batch
     x_batch = images[:batch].to(device)
     xs = [images[i:i + 1].to(device) for i in range(samples)] if batch == 1 else None
-    stages = chain_times(net.stage, net.final, net.num_exits, x_batch, 20 if batch == 1 else 5, device,
+    stages = chain_times(net.stage, net.final, net.num_exits, x_batch, repeats if batch == 1 else 5, device,
                          plain=lambda: net.backbone(x_batch))
-    backbone_time = timed(lambda: net.backbone(x_batch), 20 if batch == 1 else 5, device)
+    backbone_time = timed(lambda: net.backbone(x_batch), repeats if batch == 1 else 5, device)
     rows = []
     for name, policy in policies.items():
         _, ex = simulate(cached.scores(policy.score_kind), cached.head_pred, cached.backbone_pred,
@@ -91,7 +91,7 @@ def mix_rows(net: EarlyExitNet, device: torch.device, batch: int, samples: int, 
         frac = torch.bincount(ex[:timed_n].cpu(), minlength=net.num_exits + 1).double() / timed_n
         extra = {}
         if batch == 1:
-            extra = one_by_one(net.backbone, lambda x, p=policy: net.infer(x, p), xs, 5, device)
+            extra = one_by_one(net.backbone, lambda x, p=policy: net.infer(x, p), xs, one_repeats, device)
             plain, skip = extra["plain_time"], extra["skip_time"]
         else:
             plain, skip = timed_pair(lambda: net.backbone(x_batch),

@@ -1,12 +1,11 @@
-"""Timing that survives a shared, drifting machine: calls timed in alternating rounds, medians, percentiles, and
-the ratio of paired timings with its interval and verdict."""
+"""Timing that survives a shared, drifting machine: calls timed in alternating rounds, medians and percentiles
+(the ratio of paired timings with its interval: ``eexit/bench/ratios.py``)."""
 from __future__ import annotations
 
 import math
 import time
 
 import torch
-
 
 
 def timed(fn, repeats: int, device) -> float:
@@ -49,19 +48,6 @@ def timed_together(fns: list, repeats: int, device, warmup: int = 3) -> list[lis
                 torch.cuda.synchronize()
             times[i].append(time.perf_counter() - t)
     return times
-
-
-def ratio_interval(a: list[float], b: list[float]) -> dict:
-    """Ratio a / b of paired timings: the geometric mean of the pairs' ratios and its 95 % Student-t interval (on
-    the log ratios), with the verdict ``faster`` / ``slower`` when the interval excludes 1, else
-    ``indistinguishable``."""
-    from eexit.reporting.stats import mean_interval
-    logs = mean_interval([math.log(x / y) for x, y in zip(a, b)])
-    ratio = {k: None if logs[k] is None else math.exp(logs[k]) for k in ("mean", "low", "high")}
-    ratio["pairs"] = logs["n"]
-    ratio["verdict"] = ("one pair" if ratio["low"] is None else "faster" if ratio["high"] < 1
-                        else "slower" if ratio["low"] > 1 else "indistinguishable")
-    return ratio
 
 
 def percentiles(times: list[float]) -> list[float]:

@@ -29,6 +29,7 @@ class Workload:
     feature_cache: object = "auto"
     feature_dtype: str = "bfloat16"
     feature_augment: bool = False   # the backbone runs on every training image of every head epoch
+    regimes: int = 1                # sets of exits evaluated (each: calibration, checks, time savings)
     batch_size: int = 128
     head_epochs: int = 0
     joint_epochs: int = 0

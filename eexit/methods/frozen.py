@@ -58,6 +58,7 @@ class FrozenHeads(ExitTraining):
         fits = units + (1 if self.compare_nonboosted else 0)
         return Workload(heads=True, frozen=True, feature_cache=self.feature_cache, feature_dtype=self.feature_dtype,
                         feature_augment=self.feature_augment, batch_size=self.batch_size, head_epochs=self.epochs * fits,
+                        regimes=1 + self.compare_nonboosted,
                         min_train=None if b is None else b.get("min_pool"))
 
     def features(self, ctx: FitContext) -> FeatureDataModule:

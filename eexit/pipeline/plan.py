@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import time
 from dataclasses import dataclass
 
 import torch
@@ -24,66 +23,9 @@ from eexit.models.heads import input_reduction
 from eexit.methods.base import Workload
 from eexit.pipeline.build import built
 from eexit.pipeline.parts import BackboneSource
+from eexit.pipeline.rates import forward_rate, head_step_seconds, time_saving_seconds, timing_batch
 
 SPLITS = ("train", "val", "test")
-
-
-def timed(step, repeats: int = 2) -> float:
-    """Seconds per call of ``step`` after one warm-up call."""
-    step()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        step()
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    return (time.perf_counter() - start) / repeats
-
-
-RATES: dict[tuple, float] = {}   # measured once per process (the jobs of an in-process sweep share them)
-
-
-def forward_rate(backbone, image_shape, batch: int = 256) -> float:
-    """Images per second through the whole backbone (eval, inference mode), on its device, at the batch
-    extraction uses (capped at 256: on this project's 2-core CPU ResNet18 runs 227 images/s at batch 64
-    but 156 at 256 and 152 at 512, so a small batch would promise a faster extraction than happens)."""
-    device = next(backbone.parameters()).device
-    key = (getattr(backbone, "arch", type(backbone).__name__), str(device), tuple(image_shape), batch)
-    if key not in RATES:
-        x = torch.randn(batch, *image_shape, device=device)
-        with torch.inference_mode():
-            RATES[key] = batch / timed(lambda: backbone.eval()(x), repeats=1)
-    return RATES[key]
-
-
-def timing_batch(image_shape, eval_batch: int) -> int:
-    """The batch the forward rate is timed at: the extraction batch, at most 256 images of 32x32 worth of
-    pixels (a 224x224 ResNet50 on a CPU would otherwise spend many seconds of every run being timed)."""
-    return max(1, min(eval_batch, 256, 256 * 32 * 32 // math.prod(image_shape[1:])))
-
-
-def head_step_seconds(net, shapes: list[tuple], batch: int, dtype: torch.dtype) -> float:
-    """One training step of every head on a batch of stored features: gather from a stored-dtype
-    tensor, to float32, forward, backward, Adam. Measured once per process for each set of heads (their
-    layers, as printed), input shapes, batch, dtype and device: the jobs of a bts64 sweep share 16."""
-    device = next(net.parameters()).device
-    key = ("heads", repr(net.heads), tuple(map(tuple, shapes)), batch, str(dtype), str(device))
-    if key not in RATES:
-        RATES[key] = _head_step(net, shapes, batch, dtype, device)
-    return RATES[key]
-
-
-def _head_step(net, shapes, batch, dtype, device) -> float:
-    store = [torch.randn(batch * 2, *s).to(dtype).to(device) for s in shapes]
-    idx = torch.randperm(batch * 2, device=device)[:batch]
-    opt = torch.optim.Adam(net.heads.parameters(), lr=1e-3)
-    net.heads.train()
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = sum(h(f.index_select(0, idx).float()).logits.logsumexp(1).mean() for h, f in zip(net.heads, store))
-        loss.backward()
-        opt.step()
-    return timed(step)
 
 
 @dataclass(frozen=True)
@@ -112,9 +54,10 @@ class Plan:
         return dataclasses.asdict(self)
 
 
-def plan_run(dm, source: BackboneSource, placement, head, work: Workload, device) -> Plan:
+def plan_run(dm, source: BackboneSource, placement, head, work: Workload, device, time_samples: int | None = None) -> Plan:
     """The plan of a run on the image DataModule ``dm`` with the backbone of ``source`` (an untrained copy of it:
-    shapes, MACs, rates), heads from ``head`` at ``placement``, and the method's ``work``."""
+    shapes, MACs, rates), heads from ``head`` at ``placement``, the method's ``work``, and the test images each
+    operating point's time saving is measured on (``time_samples``)."""
     sizes, image_shape, counted_from = built("data", dm.planned_sizes)   # the data's own refusals name data.*
     n_all, n_train = sum(sizes.values()), sizes["train"]
     backbone = source.blank(dm.num_classes).to(device)
@@ -151,7 +94,8 @@ def plan_run(dm, source: BackboneSource, placement, head, work: Workload, device
                "heads": work.head_epochs * (math.ceil(n_train / work.batch_size) * step
                                             + (n_train / rate if work.feature_augment else 0.0)),
                "joint": work.joint_epochs * n_train * 3 / rate,
-               "evaluation": 3 * (sizes["val"] + sizes["test"]) / rate}
+               "evaluation": 3 * (sizes["val"] + sizes["test"]) / rate
+               + (work.regimes * time_saving_seconds(backbone, image_shape, time_samples) if work.heads else 0.0)}
     on_gpu = device.type == "cuda"
     return Plan(images=sizes, image_shape=list(image_shape), counts_from=counted_from, device=str(device),
                 backbone=getattr(backbone, "arch", type(backbone).__name__), store=store,

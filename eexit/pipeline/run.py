@@ -6,6 +6,7 @@ the composition root (``compose.py``) alone; every stage here gets the typed par
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import resource
@@ -36,6 +37,7 @@ from eexit.pipeline.compose import Parts, compose
 from eexit.pipeline.fits import check_data_suits, check_fits
 from eexit.pipeline.phases import Phases
 from eexit.pipeline.plan import Plan, plan_run, plan_text
+from eexit.pipeline.plan_check import plan_check, plan_check_text
 from eexit.pipeline.regimes import Judging, run_method
 from eexit.pipeline.settle import Settling
 from eexit.pipeline.stored import stored_bytes
@@ -86,7 +88,7 @@ def planned(parts: Parts, run_dir: Path, overrides: list[str]) -> Results | Plan
         torch.set_float32_matmul_precision("high")
         parts.trainers.check()
         work = parts.recipe.workload()
-        plan = plan_run(dm, parts.source, parts.placement, parts.head, work, s.device)
+        plan = plan_run(dm, parts.source, parts.placement, parts.head, work, s.device, s.time_samples)
         log.info(plan_text(plan))
         if s.plan_only:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -161,16 +163,18 @@ def run(parts: Parts, run_dir: Path, overrides: list[str], plan: Plan, phase: Ph
         for lg in loggers:
             lg.save()
         if wandb is not None:   # W&B keeps a copy (sweeps/aggregate.py --wandb-group reads it back)
-            finished(results, phase, start).write(wandb.dir)
+            finished(results, phase, start, plan).write(wandb.dir)
         finish_wandb()
-    results = finished(results, phase, start)
+    results = finished(results, phase, start, plan)
     results.write(run_dir)
+    log.info(plan_check_text(results.plan_check))   # every run's log ends with what the plan promised
     return results
 
 
-def finished(results: Results, phase: Phases, start: float) -> Results:
-    """With wall seconds per phase and in all, and the peak memory the process reached (host: ``ru_maxrss``;
-    GPU: what torch allocated), to compare with the plan."""
-    return with_times(results, phase.seconds, time.perf_counter() - start,
-                      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                      torch.cuda.max_memory_allocated() if torch.cuda.is_available() else 0)
+def finished(results: Results, phase: Phases, start: float, plan: Plan) -> Results:
+    """With wall seconds per phase and in all, the peak memory the process reached (host: ``ru_maxrss``;
+    GPU: what torch allocated), and the plan's seconds per phase beside the measured ones."""
+    wall = time.perf_counter() - start
+    timed = with_times(results, phase.seconds, wall, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                       torch.cuda.max_memory_allocated() if torch.cuda.is_available() else 0)
+    return dataclasses.replace(timed, plan_check=plan_check(plan.seconds_by_phase, phase.seconds, wall))

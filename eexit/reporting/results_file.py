@@ -59,6 +59,7 @@ class Results(Mapping):
     val_curve: list | None = None
     cost_table: list | None = None
     phase_seconds: dict = field(default_factory=dict)
+    plan_check: dict | None = None     # the plan's seconds per phase against the measured ones (pipeline/plan_check)
     wall_seconds: float | None = None
     peak_host_bytes: int | None = None
     peak_gpu_bytes: int | None = None
