@@ -69,6 +69,8 @@ def test_nonboosted_end_to_end_reports_what_deploys(tmp_path, cache):
     assert len(timed) >= 3 and all(p["time_saving"]["images"] == 16 and p["time_saving"]["device"] == "cpu"
                                    and p["time_saving"]["batch"]["size"] == 16 for p in timed)
     assert all(-1 < p["time_saving"]["batch_1"]["saving"] < 1 for p in timed)
+    check = results["plan_check"]   # the plan's seconds beside the measured ones, per phase
+    assert check["measured"]["heads"] > 0 and check["planned"]["heads"] > 0 and check["measured_total"] > 0
     # per-exit analysis from the cached outputs agrees with the other per-exit numbers
     assert [r["accuracy"] for r in regime["anytime"]] == pytest.approx(regime["exit_test_acc"])
     assert [r["cost_fraction"] for r in regime["anytime"]] == pytest.approx([e["cost_fraction"] for e in results["exits"]])
