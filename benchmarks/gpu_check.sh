@@ -5,7 +5,8 @@
 # 2. four bts64 jobs (the four placement rules) on CINIC-sized synthetic data (90,000 images per split,
 #    32x32, 10 classes), backbone budget 1 epoch, heads 2 epochs per stage: the real code paths at the
 #    real sizes (feature extraction, the store, feature_cache=auto's choice, boosted and non-boosted heads);
-# 3. per job: seconds per phase, peak host and GPU memory, the plan's prediction beside them.
+# 3. per job: seconds per phase, peak host and GPU memory, the plan's prediction beside them (plan_check);
+# 4. real-skip latency on the device (benchmarks/latency.py: batch 1 and 64 on the CPU, 1024 on the GPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -30,5 +31,8 @@ for path in sorted(Path(sys.argv[1]).glob("*/results.json")):
     print(f"job {path.parent.name} ({' '.join(o for o in r['overrides'] if o.startswith('placement'))}): "
           f"{r['wall_seconds']:.0f} s; peak host {r['peak_host_bytes'] / 1e9:.1f} GB, GPU {r['peak_gpu_bytes'] / 1e9:.1f} GB; "
           f"{phases}")
+    from eexit.pipeline.plan_check import plan_check_text
+    print(f"job {path.parent.name}: {plan_check_text(r['plan_check'])}")
 PYEOF
+$PY benchmarks/latency.py --samples 16 --repeats 5 --out "$OUT/latency.md" | grep "^| c" || true
 echo "gpu_check: $(( $(date +%s) - start )) s in all"
