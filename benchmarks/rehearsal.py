@@ -1,17 +1,14 @@
 #!/usr/bin/env python
-"""Paper-scale rehearsal of BTS-EE's feature store on this machine: ``python benchmarks/rehearsal.py
-[--per-split 9000] [--old-per-split 1000]`` (``make bench-rehearsal``).
-CINIC-shaped synthetic data (32×32 RGB, 10 classes; 9,000 images per split = 10 % of CINIC-10) and an untrained
-CIFAR ResNet18 (time and bytes do not depend on the weights). Measured, each in its own process (its own peak memory):
-- **new store**: the blocks every placement rule of ``sweep=bts64`` reads (union, blocks 1–6), pooled to 8×8 as the
-  conv1d heads do, bfloat16, written batch by batch: bytes on disk, extraction time, peak memory (``ru_maxrss``);
-- **one job's heads**: two epochs of the largest job's three conv1d heads (blocks 2/4/6) on the stored features
-  through ``trainer.fit`` (the warm second timed), then every exit on val and test through ``trainer.predict``; the
-  seconds spent verifying the checksums of what it reads, against this short job (an upper bound of the share);
-- **the plan's prediction** for the same run: store bytes, extraction seconds, seconds per head epoch, host bytes;
-- **old store** (full float32 maps, each split concatenated in memory before saving) on ``--old-per-split`` images
-  per split: bytes and peak memory, scaled to the same size.
-Appends a table to ``benchmarks/local/RESULTS-rehearsal.md`` and prints it.
+"""Paper-scale rehearsal of BTS-EE's feature store on this machine (``make bench-rehearsal``):
+``python benchmarks/rehearsal.py [--per-split 9000] [--old-per-split 1000] [--record]``.
+CINIC-shaped synthetic data (32×32 RGB, 10 classes; 9,000 images per split = 10 % of CINIC-10), an untrained CIFAR
+ResNet18 (time and bytes do not depend on the weights); each measurement in its own process (its own peak memory):
+the **store** of the blocks every bts64 placement reads (1–6, pooled to 8×8; training rows bfloat16, validation and
+test float32): bytes, extraction time, peak memory; **one job's heads** (blocks 2/4/6): two epochs through
+``trainer.fit`` (the warm second timed), every exit on val and test, and the seconds spent verifying checksums;
+the **plan's prediction** of the same; the **old store** (full float32 maps, each split concatenated in memory) on
+``--old-per-split`` images, scaled. Appends a table to ``benchmarks/local/RESULTS-rehearsal.md`` and prints it;
+``--record`` also writes docs/records/rehearsal.json.
 """
 from __future__ import annotations
 
@@ -81,35 +78,30 @@ def head_epoch(per_split: int, cache: str) -> dict:
 
     def timed_check(*args):   # the checksum verification of every stored file the job reads
         start = time.perf_counter()
-        try:
-            return verify(*args)
-        finally:
-            verifying.append(time.perf_counter() - start)
+        out = verify(*args)
+        verifying.append(time.perf_counter() - start)
+        return out
     feature_store.check_stamp = timed_check
     job_start = time.perf_counter()
     torch.manual_seed(0)
     dm, backbone = synthetic(per_split), resnet18(10).eval()
     net = build_exit_net(backbone, JOB, functools.partial(Conv1dHead, width=32), 10, (3, 32, 32))
-    data = FeatureDataModule.for_net(dm, net, cache_dir=cache, batch_size=512)
+    data = FeatureDataModule(dm, net, cache_dir=cache, batch_size=512)
     data.setup()
     module = EarlyExitModule(net, ExitCrossEntropy(), functools.partial(torch.optim.Adam, lr=1e-3),
                              targets="backbone")
     times = []
 
     class Clock(L.Callback):
-        def on_train_epoch_start(self, *a):
-            times.append(time.perf_counter())
-
-        def on_train_epoch_end(self, *a):
-            times[-1] = time.perf_counter() - times[-1]
+        on_train_epoch_start = lambda self, *a: times.append(time.perf_counter())   # noqa: E731
+        on_train_epoch_end = lambda self, *a: times.append(time.perf_counter() - times.pop())   # noqa: E731
     trainer = L.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0, callbacks=[Clock()])
     trainer.fit(module, data)
     for split in ("val", "test"):   # as a run does after training: every exit on both splits
         trainer.predict(module, dataloaders=data.loader(split))
     return {"epoch_seconds": times[-1], "extracted_again": data.extracted,   # the second epoch: warm
-            "verify_seconds": sum(verifying), "verified_files": len(verifying),
-            "job_seconds": time.perf_counter() - job_start,
+            "verify_seconds": sum(verifying), "verified_files": len(verifying), "job_seconds": time.perf_counter() - job_start,
             "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
@@ -132,9 +124,9 @@ def predicted(per_split: int, cache: str) -> dict:
     # the extraction phase's share of the plan's host figure: the same terms with the batch in flight
     extraction_host = plan["host_bytes"] - max(0, plan["store_bytes"] - plan["batch_bytes"])
     steps = math.ceil(per_split / int(cfg.method.batch_size))
-    n = 3 * per_split
-    union_bytes = n * (sum(64 * 64 * 2 for _ in (1, 2)) + sum(128 * 64 * 2 for _ in (3, 4)) +
-                       sum(256 * 64 * 2 for _ in (5, 6)) + 4 * 10 + 8)
+    elements = 2 * 64 * 64 + 2 * 128 * 64 + 2 * 256 * 64   # blocks 1-6 pooled to 8x8
+    # the training split in bfloat16, validation and test in float32 (as deployed); + final logits and label
+    union_bytes = per_split * (elements * 2 + 48) + 2 * per_split * (elements * 4 + 48)
     return {"job_store_bytes": plan["store_bytes"], "union_store_bytes": union_bytes,
             "extraction_seconds": plan["seconds_by_phase"]["features"], "epoch_seconds": steps * plan["rates"]["head_step_s"],
             "host_bytes": plan["host_bytes"], "extraction_host": extraction_host}
@@ -155,6 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-split", type=int, default=9000)
     parser.add_argument("--old-per-split", type=int, default=1000)
+    parser.add_argument("--record", action="store_true", help="write docs/records/rehearsal.json")
     args = parser.parse_args()
     n, m = args.per_split, args.old_per_split
     with tempfile.TemporaryDirectory() as cache:
@@ -194,6 +187,13 @@ def main() -> None:
     with open(out, "a") as f:
         f.write(text + "\n")
     print(text)
+    if args.record:
+        from eexit.bench.records import write_record
+        keys = ("store", "extraction", "extraction_memory", "training_memory", "head_epoch")
+        write_record("rehearsal", f"python benchmarks/rehearsal.py --per-split {n} --old-per-split {m} --record", {
+            "per_split": n, **{k: {"measured": b, "plan": c, "ratio": round(r, 2)} for k, (_, b, c, r, _) in zip(keys, rows)},
+            "old_store": rows[0][4], "old_peak_memory": rows[2][4], "cinic_store_gb": round(new["bytes"] * cinic / gb, 1),
+            "cinic_old_store_gb": round(old_bytes * cinic / gb), "cinic_extraction_min": round(new["seconds"] * cinic / 60)})
 
 
 if __name__ == "__main__":
