@@ -79,7 +79,7 @@ bench-risk: $(STAMP) ## certified exits on 200 re-splits of the default run's te
 bench-survivors: $(STAMP) ## BTS-EE survivor rules x 3 datasets x 3 seeds, boosted vs non-boosted (~40 min) -> benchmarks/local/survivors/survivors.md
 	$(PY) benchmarks/survivors.py $(ARGS)
 
-bench-augment: $(STAMP) ## heads on augmented vs stored features, distorted digits, 3 seeds (~45 min) -> benchmarks/local/RESULTS-augment.md
+bench-augment: $(STAMP) ## heads on augmented vs stored features, distorted digits, 3 seeds (~20 min) -> benchmarks/local/RESULTS-augment.md
 	$(PY) benchmarks/feature_augment.py $(ARGS)
 
 bench: $(STAMP) ## framework vs plain PyTorch: training, all-exit eval, real skip, bts64 wall time -> benchmarks/local/RESULTS.md (ARGS=--record: the tracked one)

@@ -69,26 +69,20 @@ def paired(runs: list[dict], drop: str, split: str) -> dict:
     (seeds, then images; docs/evidence.md) and verdict, over the seeds where both qualify."""
     pairs = [(sample_savings(a, split), sample_savings(b, split)) for r in runs
              if (a := qualifying(r, "boosted", drop, split)) and (b := qualifying(r, "nonboosted", drop, split))]
-    out = {"seeds": f"{len(pairs)} of {len(runs)}", "mean": None, "low": None, "high": None, "verdict": "–"}
+    out = {"seeds": f"{len(pairs)} of {len(runs)}", "mean_pt": None, "low_pt": None, "high_pt": None, "verdict": "–"}
     if pairs and all(x is not None and y is not None for x, y in pairs):
         draws = two_level_draws([x - y for x, y in pairs])
         low, high = (float(q) for q in np.percentile(draws, [50 * (1 - LEVEL), 50 * (1 + LEVEL)]))
-        out.update(mean=float(np.mean([np.mean(x - y) for x, y in pairs])), low=low, high=high,
+        out.update(mean_pt=round(100 * float(np.mean([np.mean(x - y) for x, y in pairs])), 1),
+                   low_pt=round(100 * low, 1), high_pt=round(100 * high, 1),
                    verdict=verdict({"low": low, "high": high}) if len(pairs) >= 2 else "single seed")
     return out
 
 
 def diff_cell(d: dict) -> str:
-    if d["mean"] is None:
+    if d["mean_pt"] is None:
         return f"– ({d['seeds']})"
-    return f"{100 * d['mean']:+.1f} [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}] {d['verdict']} ({d['seeds']})"
-
-
-def mean_cell(values: list[float]) -> str:
-    if not values:
-        return "–"
-    m = mean_interval(values)
-    return f"{100 * m['mean']:.1f}" if m["low"] is None else f"{100 * m['mean']:.1f} ± {100 * (m['high'] - m['mean']):.1f}"
+    return f"{d['mean_pt']:+.1f} [{d['low_pt']:+.1f}, {d['high_pt']:+.1f}] {d['verdict']} ({d['seeds']})"
 
 
 def pools(runs: list[dict]) -> str:
@@ -104,16 +98,17 @@ def pools(runs: list[dict]) -> str:
 
 def measure(out: Path, names: list[str]) -> dict:
     """Per dataset and rule: validation (what decides) and test (the check) differences at ≤ 1 and ≤ 2 points."""
-    values = {}
+    values: dict = {}
     for name in names:
         runs = load_runs(out / name)
         for rule in RULES:
             rs = [r for r in runs if survivors_of(r) == rule]
             if rs:
-                values[f"{name}/{rule}"] = {
-                    "seeds": len(rs), "backbone_val_acc": [r["backbone_val_acc"] for r in rs],
-                    "boosted_val_saved_drop_1pt": [p["val_cost_reduction"] for r in rs
-                                                   if (p := qualifying(r, "boosted", "drop_1pt", "val"))],
+                saved = [p["val_cost_reduction"] for r in rs if (p := qualifying(r, "boosted", "drop_1pt", "val"))]
+                values.setdefault(name, {})[rule] = {
+                    "seeds": len(rs), "backbone_val_acc_pct": round(100 * mean_interval([r["backbone_val_acc"]
+                                                                                          for r in rs])["mean"], 1),
+                    "boosted_val_saved_drop_1pt_pct": round(100 * mean_interval(saved)["mean"], 1) if saved else None,
                     **{f"{split}_{drop}": paired(rs, drop, split) for split in ("val", "test")
                        for drop in ("drop_1pt", "drop_2pt")}, "pools": pools(rs)}
     return values
@@ -123,9 +118,9 @@ def table(values: dict) -> str:
     lines = ["| data | backbone val acc. | rule | seeds | val: saved ≤1 pt, boosted | val: Δ saved ≤1 pt | "
              "val: Δ saved ≤2 pt | test: Δ saved ≤1 pt | test: Δ saved ≤2 pt | heads 1 / 2 pool (% of train) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    for key, v in values.items():
-        name, rule = key.split("/")
-        cells = [name, mean_cell(v["backbone_val_acc"]), rule, str(v["seeds"]), mean_cell(v["boosted_val_saved_drop_1pt"]),
+    for name, rule, v in ((n, r, v) for n, rules in values.items() for r, v in rules.items()):
+        saved = v["boosted_val_saved_drop_1pt_pct"]
+        cells = [name, f"{v['backbone_val_acc_pct']:.1f}", rule, str(v["seeds"]), "–" if saved is None else f"{saved:.1f}",
                  *(diff_cell(v[f"{split}_{drop}"]) for split in ("val", "test") for drop in ("drop_1pt", "drop_2pt")),
                  v["pools"]]
         lines.append("| " + " | ".join(cells) + " |")
