@@ -104,3 +104,16 @@ def test_missing_data_is_named_before_the_disk_it_would_need(tmp_path, monkeypat
     with pytest.raises(EExitError, match=r"GB more on disk"):      # asked to download: the disk is the problem
         run_experiment(compose_cfg(base + ["data.download=true"]), tmp_path / "run2")
     assert not (tmp_path / "none").exists()                         # refused before any download
+
+
+def test_a_cached_backbone_and_store_cost_no_planned_time(tmp_path):
+    """A sweep's jobs after the first find the backbone and the features in the cache: their plan says so."""
+    from tests.conftest import TINY
+    over = TINY + ["method=nonboosted", "pretrain.epochs=1", "++method.epochs=1", "time_samples=null",
+                   "real_skip_samples=8", "plot=false", f"cache_dir={tmp_path / 'cache'}"]
+    first = run_experiment(compose_cfg(over + ["plan=true"]), tmp_path / "p0").to_dict()["seconds_by_phase"]
+    assert first["backbone"] > 0 and first["features"] > 0
+    run_experiment(compose_cfg(over), tmp_path / "run")
+    again = run_experiment(compose_cfg(over + ["plan=true"]), tmp_path / "p1").to_dict()
+    assert again["seconds_by_phase"]["backbone"] == 0 and again["seconds_by_phase"]["features"] == 0
+    assert again["seconds_by_phase"]["heads"] > 0 and again["seconds"] == pytest.approx(sum(again["seconds_by_phase"].values()))

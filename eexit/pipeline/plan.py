@@ -127,3 +127,9 @@ def plan_text(plan: Plan) -> str:
             f"{plan.gpu_bytes / mb:.1f} MB; about {plan.seconds:.0f} s (" +
             ", ".join(f"{k} {v:.0f} s" for k, v in plan.seconds_by_phase.items() if v) + ") at the rates measured "
             f"now on {plan.device}")
+
+
+def without_phases(plan: Plan, done: set[str]) -> Plan:
+    """The plan with the phases in ``done`` at 0 s: what the cache already holds costs no time."""
+    seconds = {k: (0.0 if k in done else v) for k, v in plan.seconds_by_phase.items()}
+    return dataclasses.replace(plan, seconds_by_phase=seconds, seconds=sum(seconds.values()))

@@ -42,7 +42,7 @@ def forward_rate(backbone, image_shape, batch: int = 256) -> float:
     return RATES[key]
 
 
-POINTS = 7   # operating points a regime times at most: 3 headlines, 3 budget rows, the deployed one
+POINTS = 4   # distinct operating points a regime times, typically (at most 7: 3 headlines, 3 budget rows, the deployed one)
 
 
 def time_saving_seconds(backbone, image_shape, samples: int | None) -> float:

@@ -36,11 +36,11 @@ from eexit.pipeline.certify import Certification
 from eexit.pipeline.compose import Parts, compose
 from eexit.pipeline.fits import check_data_suits, check_fits
 from eexit.pipeline.phases import Phases
-from eexit.pipeline.plan import Plan, plan_run, plan_text
+from eexit.pipeline.plan import Plan, plan_run, plan_text, without_phases
 from eexit.pipeline.plan_check import plan_check, plan_check_text
 from eexit.pipeline.regimes import Judging, run_method
 from eexit.pipeline.settle import Settling
-from eexit.pipeline.stored import stored_bytes
+from eexit.pipeline.stored import cached_phases, stored_bytes
 from eexit.reporting.exit_plots import exits_plot
 from eexit.reporting.loggers import finish_wandb, wandb_run
 from eexit.reporting.plots import tradeoff_plot
@@ -89,12 +89,13 @@ def planned(parts: Parts, run_dir: Path, overrides: list[str]) -> Results | Plan
         parts.trainers.check()
         work = parts.recipe.workload()
         plan = plan_run(dm, parts.source, parts.placement, parts.head, work, s.device, s.time_samples)
+        stage = BackboneStage(parts.source, dm, parts.trainers, s.device)
+        plan = without_phases(plan, cached_phases(stage, plan))   # a cached backbone or store costs no time
         log.info(plan_text(plan))
         if s.plan_only:
             run_dir.mkdir(parents=True, exist_ok=True)
             atomic_write(run_dir / "plan.json", json.dumps(plan.to_dict(), indent=2))
             return plan
-        stage = BackboneStage(parts.source, dm, parts.trainers, s.device)
         built("data", dm.check_present)   # a missing dataset is named before the disk it would need
         check_fits(plan, s.cache_dir, lambda: stored_bytes(stage, plan))
         check_data_suits(plan, dm.crop_padding, work.min_train)
