@@ -61,6 +61,7 @@ def test_augmented_epochs_differ_from_the_store_and_repeat_per_epoch(tmp_path):
     assert all(isinstance(b, FeatureBatch) for b in crop.predict_dataloader()[1])
 
 
+@pytest.mark.slow   # 30 s end to end; the fast test above covers the augmented batches themselves
 def test_a_run_with_augmented_head_training_plans_and_reports(tmp_path, monkeypatch):
     import eexit.data.features as features
     batches = []

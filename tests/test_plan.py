@@ -106,6 +106,7 @@ def test_missing_data_is_named_before_the_disk_it_would_need(tmp_path, monkeypat
     assert not (tmp_path / "none").exists()                         # refused before any download
 
 
+@pytest.mark.slow   # 45 s: a run between two plans (the fast suite keeps within its 10 minutes)
 def test_a_cached_backbone_and_store_cost_no_planned_time(tmp_path):
     """A sweep's jobs after the first find the backbone and the features in the cache: their plan says so."""
     from tests.conftest import TINY
