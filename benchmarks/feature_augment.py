@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 from eexit.bench.records import environment, results_file, write_record  # noqa: E402
 from eexit.reporting.aggregate import load_runs  # noqa: E402
 from eexit.reporting.configurations import configuration_row, samples, saved  # noqa: E402
-from eexit.reporting.stats import LEVEL, two_level_draws, verdict  # noqa: E402
+from eexit.reporting.stats import two_level_interval, verdict  # noqa: E402
 
 RULES, AUGMENT = ("in_sample",), ("false", "true")   # --rules in_sample,cross_fit adds the default rule (2x the time)
 
@@ -68,8 +68,7 @@ def paired(a_runs: list[dict], b_runs: list[dict], regime: str, drop: str) -> di
              and saved(b_by_seed[a["seed"]], regime, drop) is not None]
     if len(pairs) < 2:
         return {"mean_pt": None, "low_pt": None, "high_pt": None, "verdict": "fewer than 2 seeds", "seeds": len(pairs)}
-    draws = two_level_draws([x - y for x, y in pairs])
-    low, high = (float(q) for q in np.percentile(draws, [50 * (1 - LEVEL), 50 * (1 + LEVEL)]))
+    low, high = two_level_interval([x - y for x, y in pairs])
     mean = float(np.mean([np.mean(x - y) for x, y in pairs]))
     return {**points(mean, low, high), "verdict": verdict({"low": low, "high": high}), "seeds": len(pairs)}
 

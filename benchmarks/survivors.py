@@ -27,7 +27,7 @@ import numpy as np
 from eexit.bench.records import environment, write_record
 from eexit.reporting.aggregate import load_runs
 from eexit.reporting.samples import sample_savings
-from eexit.reporting.stats import LEVEL, mean_interval, two_level_draws, verdict
+from eexit.reporting.stats import mean_interval, two_level_interval, verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ("in_sample", "rate_matched", "cross_fit", "soft")
@@ -71,8 +71,7 @@ def paired(runs: list[dict], drop: str, split: str) -> dict:
              if (a := qualifying(r, "boosted", drop, split)) and (b := qualifying(r, "nonboosted", drop, split))]
     out = {"seeds": f"{len(pairs)} of {len(runs)}", "mean_pt": None, "low_pt": None, "high_pt": None, "verdict": "–"}
     if pairs and all(x is not None and y is not None for x, y in pairs):
-        draws = two_level_draws([x - y for x, y in pairs])
-        low, high = (float(q) for q in np.percentile(draws, [50 * (1 - LEVEL), 50 * (1 + LEVEL)]))
+        low, high = two_level_interval([x - y for x, y in pairs])
         out.update(mean_pt=round(100 * float(np.mean([np.mean(x - y) for x, y in pairs])), 1),
                    low_pt=round(100 * low, 1), high_pt=round(100 * high, 1),
                    verdict=verdict({"low": low, "high": high}) if len(pairs) >= 2 else "single seed")

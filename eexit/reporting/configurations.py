@@ -26,8 +26,8 @@ DROPS = ("drop_1pt", "drop_2pt", "drop_5pt")
 def saved(run: dict, regime: str, drop: str) -> float | None:
     """Compute saved within ``drop``; ``None`` when no setting that saves compute qualifies (never 0, never the
     never-exit point's negative saving: a regime that cannot reach the accuracy is counted as not qualifying)."""
-    point = ((run.get("headlines") or {}).get(regime) or {}).get(drop)
-    return None if point is None or point["cost_reduction"] <= 0 else point["cost_reduction"]
+    point = headline_of(run, regime, drop)
+    return point["cost_reduction"] if point.get("cost_reduction", 0) > 0 else None
 
 
 def headline_of(run: dict, regime: str, drop: str) -> dict:
@@ -135,7 +135,7 @@ def interval_columns(name: str, values: list[float], per_sample: list | None = N
 
 def samples(run: dict, regime: str, drop: str):
     """The headline's per-test-image savings, or ``None`` when its results kept none."""
-    return sample_savings(((run.get("headlines") or {}).get(regime) or {}).get(drop))
+    return sample_savings(headline_of(run, regime, drop) or None)
 
 
 def cost_table(run: dict, regime: str) -> list[dict]:
