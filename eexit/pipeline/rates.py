@@ -46,8 +46,8 @@ POINTS = 4   # distinct operating points a regime times, typically (at most 7: 3
 
 
 def time_saving_seconds(backbone, image_shape, samples: int | None) -> float:
-    """One regime's time-saving measurement (``deploy/time_saving.py``), at most: per point, every image at batch 1
-    through both paths twice (and a warm-up), and the batch of them through both 10 times."""
+    """One regime's time-saving measurement (``deploy/time_saving.py``) for ``POINTS`` points: per point, every image
+    at batch 1 through both paths twice (and a warm-up), and the batch of them through both 10 times."""
     if not samples:
         return 0.0
     one = 1 / forward_rate(backbone, image_shape, batch=1)
